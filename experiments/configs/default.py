@@ -1,0 +1,75 @@
+"""Default config: the headline exploration experiment, sized for a 2-core CPU (minutes).
+
+  python experiments/explore.py --config=experiments/configs/default.py --workdir=/tmp/lmrl
+  python experiments/pretrain.py --config=experiments/configs/default.py --workdir=/tmp/lmrl_pt
+
+Override any field with `--config.section.field=value`, e.g. `--config.experiment.num_seeds=4`.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0  # Root seed of the agents, data and choices; seed s of a sweep uses key(seed)+s.
+
+  c.world = w = ml_collections.ConfigDict()
+  w.seed = 0  # Seed of the world itself (teachers, prompt distribution); fixed across a sweep.
+  w.vocab_size = 6  # V: ordinary tokens (BOS is extra).
+  w.prompt_length = 1  # Lx: tokens per prompt.
+  w.response_length = 3  # Ly: tokens per response; V**Ly responses per prompt are enumerated.
+  w.group_weights = (0.7, 0.3)  # w_g of each group; group 0 is the majority. Must sum to 1.
+  w.teacher_temperature = 0.5  # Temperature of the random teachers; lower = peakier tastes.
+  w.prompt_logit_scale = 0.5  # rho(x) = softmax(scale * N(0,1)); 0 = uniform prompts.
+  w.favourite_mass = 0.5  # A group's favourites: its top responses holding this much of q_g.
+  w.num_eval_prompts = 0  # Evaluate on the first n prompts; 0 = every prompt.
+  w.corpus_group_mix = (1.0, 0.0)  # Group mix of the pre-training corpus (majority only).
+  w.iia = True  # True: Luce choices on p*; False: each chooser uses their group's q_g (non-IIA).
+  w.full_ranking = False  # True: humans rank all K shown responses (Plackett-Luce).
+
+  c.lm = m = ml_collections.ConfigDict()
+  m.width = 32  # D: residual width of the transformer.
+  m.depth = 2  # Transformer blocks.
+  m.num_heads = 2  # Attention heads (must divide width).
+  m.mlp_ratio = 4  # MLP hidden width = mlp_ratio * width.
+
+  c.pretrain = p = ml_collections.ConfigDict()
+  p.steps = 1500  # Pre-training steps.
+  p.batch_size = 128  # Corpus sequences per step.
+  p.learning_rate = 3e-3  # Peak Adam learning rate (warmup + cosine decay).
+
+  c.agent = a = ml_collections.ConfigDict()
+  a.kind = 'joint'  # 'joint' (the LM is its own reward) or 'classic' (reward model + REINFORCE).
+  a.epistemic = 'ensemble'  # 'ensemble' (randomized priors) or 'epinet'.
+  a.num_members = 8  # M: ensemble members, or epistemic indices averaged by the epinet.
+  a.prior_scale = 1.0  # beta: scale of the frozen additive prior network's logits.
+  a.prior_width = 16  # Width of each member's prior transformer (ensemble).
+  a.prior_depth = 1  # Depth of each member's prior transformer (ensemble).
+  a.bootstrap = 'exponential'  # Per-example member weights: 'exponential', 'poisson' or 'none'.
+  a.index_dim = 4  # Epinet: dimension of the Gaussian epistemic index z.
+  a.epinet_hidden = 32  # Epinet: hidden width of its MLP.
+
+  c.update = u = ml_collections.ConfigDict()
+  u.learning_rate = 1e-3  # Adam learning rate of the joint update (traced: sweepable).
+  u.lambda_lm = 0.1  # Weight of the next-token loss on pre-training data (traced).
+  u.lambda_l2 = 1e-4  # Weight of ||theta - theta_0||^2 (traced).
+  u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
+  u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
+  u.steps_per_round = 8  # S: joint-update steps after each round of queries.
+
+  c.experiment = e = ml_collections.ConfigDict()
+  e.strategies = ('passive', 'uniform', 'boltzmann', 'thompson', 'infomax')  # To compare.
+  e.num_seeds = 8  # Seeds per strategy (vmapped).
+  e.rounds = 40  # T: rounds of queries.
+  e.prompts_per_round = 8  # B: prompts (= human choices) per round.
+  e.responses_per_prompt = 2  # K >= 2: responses shown per prompt.
+  e.temperature = 2.0  # tau of the boltzmann strategy.
+  e.pool_size = 16  # Infomax: candidates per prompt; every K-tuple among them is scored.
+  e.pool_temperature = 1.0  # Infomax: sampling temperature of the candidate pool.
+  e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
+  e.eval_every = 1  # Exact metrics every n rounds (and at the last round).
+  e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
+  e.num_bootstrap = 500  # Bootstrap resamples of seeds for error bars in summary.json.
+  e.shard_seeds = False  # Shard the seed axis across all local devices (jax.sharding).
+  e.distributed = False  # Call jax.distributed.initialize() first (multi-host).
+  return c

@@ -1,0 +1,68 @@
+"""A fixed-capacity buffer of human choices: shapes never change as data arrives.
+
+Rows are written in order (a ring: once full, the oldest rows are overwritten); `valid_N` marks
+the rows that hold data. Each row carries one bootstrap weight per ensemble member, drawn when
+the row is written.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class ChoiceBuffer(NamedTuple):
+  prompts_NxLx: jax.Array  # int32 prompt tokens.
+  responses_NxKxLy: jax.Array  # int32 shown responses.
+  ranking_NxK: jax.Array  # int32 positions of the shown responses, best first.
+  bootstrap_NxM: jax.Array  # float32 per-member example weights.
+  valid_N: jax.Array  # bool: row holds data.
+  next_row: jax.Array  # int32[]: where the next batch is written.
+
+
+def empty(capacity: int, prompt_length: int, num_shown: int, response_length: int,
+          num_members: int) -> ChoiceBuffer:
+  return ChoiceBuffer(
+      prompts_NxLx=jnp.zeros((capacity, prompt_length), jnp.int32),
+      responses_NxKxLy=jnp.zeros((capacity, num_shown, response_length), jnp.int32),
+      ranking_NxK=jnp.tile(jnp.arange(num_shown, dtype=jnp.int32), (capacity, 1)),
+      bootstrap_NxM=jnp.zeros((capacity, num_members), jnp.float32),
+      valid_N=jnp.zeros((capacity,), bool),
+      next_row=jnp.zeros((), jnp.int32))
+
+
+def bootstrap_weights(key: jax.Array, shape: tuple[int, ...], kind: str) -> jax.Array:
+  """Per-example member weights with mean 1: 'exponential', 'poisson' or 'none' (all ones)."""
+  if kind == 'exponential':
+    return jax.random.exponential(key, shape)
+  if kind == 'poisson':
+    return jax.random.poisson(key, 1.0, shape).astype(jnp.float32)
+  if kind == 'none':
+    return jnp.ones(shape, jnp.float32)
+  raise ValueError(f"bootstrap must be 'exponential', 'poisson' or 'none', got {kind!r}")
+
+
+def append(buffer: ChoiceBuffer, prompts_BxLx, responses_BxKxLy, ranking_BxK, bootstrap_BxM
+           ) -> ChoiceBuffer:
+  """Writes a batch of `B` choices (B must divide the capacity)."""
+  B = prompts_BxLx.shape[0]
+  capacity = buffer.valid_N.shape[0]
+  start = buffer.next_row
+  put = lambda dst, src: jax.lax.dynamic_update_slice_in_dim(dst, src.astype(dst.dtype), start, 0)
+  return ChoiceBuffer(
+      prompts_NxLx=put(buffer.prompts_NxLx, prompts_BxLx),
+      responses_NxKxLy=put(buffer.responses_NxKxLy, responses_BxKxLy),
+      ranking_NxK=put(buffer.ranking_NxK, ranking_BxK),
+      bootstrap_NxM=put(buffer.bootstrap_NxM, bootstrap_BxM),
+      valid_N=put(buffer.valid_N, jnp.ones((B,), bool)),
+      next_row=(start + B) % capacity)
+
+
+def sample_rows(key: jax.Array, buffer: ChoiceBuffer, num: int) -> jax.Array:
+  """`num` row indices drawn uniformly (with replacement) from the valid rows, int32[num]."""
+  logits_N = jnp.where(buffer.valid_N, 0.0, -jnp.inf)
+  return jax.random.categorical(key, logits_N, shape=(num,)).astype(jnp.int32)
+
+
+def size(buffer: ChoiceBuffer) -> jax.Array:
+  return jnp.sum(buffer.valid_N)

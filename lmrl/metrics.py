@@ -1,0 +1,63 @@
+"""Exact metrics by enumeration over every response of a fixed set of evaluation prompts.
+
+Distributions are log-prob tables float32[P, N] (prompts x responses). Per-prompt values are
+averaged uniformly over the evaluation prompts.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from lmrl import world as world_lib
+
+
+def kl_divergence(log_p_PxN: jax.Array, log_q_PxN: jax.Array) -> jax.Array:
+  """Mean over prompts of `KL(p || q) = sum_y p(y) (log p(y) - log q(y))`, float32[]."""
+  p_PxN = jnp.exp(log_p_PxN)
+  terms_PxN = jnp.where(p_PxN > 0, p_PxN * (log_p_PxN - log_q_PxN), 0.0)
+  return jnp.mean(jnp.sum(terms_PxN, axis=-1))
+
+
+def total_variation(log_p_PxN: jax.Array, log_q_PxN: jax.Array) -> jax.Array:
+  """Mean over prompts of `TV(p, q) = 1/2 sum_y |p(y) - q(y)|`, float32[]."""
+  return jnp.mean(0.5 * jnp.sum(jnp.abs(jnp.exp(log_p_PxN) - jnp.exp(log_q_PxN)), axis=-1))
+
+
+def coverage(log_p_PxN: jax.Array, favourites_GxPxN: jax.Array) -> jax.Array:
+  """Mass `p` gives each group's favourite responses (mean over prompts), float32[G]."""
+  return jnp.mean(jnp.sum(jnp.exp(log_p_PxN)[None] * favourites_GxPxN, axis=-1), axis=-1)
+
+
+def mixture_log_probs(log_p_MxPxN: jax.Array) -> jax.Array:
+  """`log mean_m p_m`: the deployed mixture of `M` members, float32[P, N]."""
+  return jax.nn.logsumexp(log_p_MxPxN, axis=0) - jnp.log(log_p_MxPxN.shape[0])
+
+
+def epistemic_spread(log_p_MxPxN: jax.Array) -> jax.Array:
+  """`mean_m KL(p_bar || p_m)`: how much members disagree (0 iff all equal), float32[]."""
+  log_mix_PxN = mixture_log_probs(log_p_MxPxN)
+  return jnp.mean(jax.vmap(kl_divergence, in_axes=(None, 0))(log_mix_PxN, log_p_MxPxN))
+
+
+def choice_log_loss(log_p_PxN: jax.Array, prompt_index_Q: jax.Array,
+                    response_index_QxK: jax.Array, chosen_Q: jax.Array) -> jax.Array:
+  """Mean `-log P(chosen)` of held-out choices under Luce with utility `log p`, float32[]."""
+  log_u_QxK = log_p_PxN[prompt_index_Q[:, None], response_index_QxK]
+  log_choice_QxK = jax.nn.log_softmax(log_u_QxK, axis=-1)
+  return -jnp.mean(jnp.take_along_axis(log_choice_QxK, chosen_Q[:, None], axis=-1))
+
+
+def distribution_metrics(log_p_PxN: jax.Array, world: world_lib.World,
+                         eval_prompt_index_P: jax.Array) -> dict[str, jax.Array]:
+  """KL(p*||p), TV and per-group coverage of `p` (given on the evaluation prompts)."""
+  log_pstar_PxN = world.log_pstar_PxN[eval_prompt_index_P]
+  return {
+      'kl': kl_divergence(log_pstar_PxN, log_p_PxN),
+      'tv': total_variation(log_pstar_PxN, log_p_PxN),
+      'coverage_G': coverage(log_p_PxN, world.favourites_GxPxN[:, eval_prompt_index_P]),
+  }
+
+
+def target_coverage(world: world_lib.World, eval_prompt_index_P: jax.Array) -> jax.Array:
+  """The mass `p*` gives each group's favourites: what an inclusive LM covers, float32[G]."""
+  return coverage(world.log_pstar_PxN[eval_prompt_index_P],
+                  world.favourites_GxPxN[:, eval_prompt_index_P])

@@ -1,0 +1,45 @@
+"""Pre-training: next-token loss on the (majority-biased) corpus, one compiled `lax.scan`.
+
+`make_pretrain(...)` returns a pure `pretrain(key, world) -> (params, losses_S)`; it is jittable
+and vmappable over keys (and worlds).
+"""
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lmrl import lm as lm_lib
+from lmrl import world as world_lib
+
+
+def make_pretrain(spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec, *, steps: int,
+                  batch_size: int, learning_rate: float, corpus_group_mix: tuple[float, ...]
+                  ) -> Callable:
+  """Returns `pretrain(key, world) -> (params, loss per step float32[steps])`."""
+  optimizer = optax.adam(optax.warmup_cosine_decay_schedule(
+      0.0, learning_rate, max(1, steps // 20), steps, learning_rate / 10))
+  group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
+
+  def pretrain(key: jax.Array, world: world_lib.World):
+    key_init, key_data = jax.random.split(key)
+    params = lm_lib.init_lm(key_init, lm_spec)
+
+    def loss_fn(params, sequences_BxL):
+      return lm_lib.next_token_loss(lambda t: lm_lib.lm_logits(params, t, lm_spec),
+                                    sequences_BxL)
+
+    def step(carry, i):
+      params, opt_state = carry
+      batch = world_lib.sample_corpus(jax.random.fold_in(key_data, i), world, spec,
+                                      group_mix_G, batch_size)
+      loss, grads = jax.value_and_grad(loss_fn)(params, batch)
+      updates, opt_state = optimizer.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), loss
+
+    (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)),
+                                       jnp.arange(steps))
+    return params, losses
+
+  return pretrain

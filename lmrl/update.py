@@ -1,0 +1,106 @@
+"""The joint update: fitting the LM's own reward `r = log p(y|x)` to choices fine-tunes the policy.
+
+One jitted step, over all epistemic indices at once, minimises (averaged over the M indices)
+
+  sum_b w_bm * PL_NLL(r_m(x_b, y_b1..y_bK), ranking_b)         (Luce / Plackett-Luce)
+  + lambda_lm * next-token loss of index m on pre-training data  (keeps the transition role)
+  + lambda_l2 * ||theta - theta_0||^2                            (anchors to the pre-trained LM)
+
+where `w_bm` are bootstrap weights (ensemble) and `r_m(x, y) = log p_m(y|x)` in float32. The
+learning rate lives in the optax state (`optax.inject_hyperparams`) and the lambdas in
+`AgentState.hparams`, so all are traced: a sweep can vmap over them without recompiling.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lmrl import buffer as buffer_lib
+from lmrl import epistemic
+from lmrl import lm as lm_lib
+from lmrl import world as world_lib
+
+
+class UpdateHparams(NamedTuple):
+  lambda_lm: jax.Array  # float32[]: weight of the next-token loss.
+  lambda_l2: jax.Array  # float32[]: weight of ||theta - theta_0||^2.
+
+
+class AgentState(NamedTuple):
+  params: epistemic.EpistemicParams
+  opt_state: Any
+  hparams: UpdateHparams
+
+
+def make_optimizer() -> optax.GradientTransformation:
+  """Adam whose learning rate is state (traced), not a constant."""
+  return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+
+
+def init_agent_state(key: jax.Array, epi: epistemic.EpistemicLM, base_params, *,
+                     prior_scale, learning_rate, lambda_lm, lambda_l2) -> AgentState:
+  """The agent before any human choice: every index starts from the pre-trained LM."""
+  params = epi.init(key, base_params, prior_scale)
+  opt_state = make_optimizer().init(params.train)
+  opt_state.hyperparams['learning_rate'] = jnp.asarray(learning_rate, jnp.float32)
+  return AgentState(params, opt_state, UpdateHparams(jnp.asarray(lambda_lm, jnp.float32),
+                                                     jnp.asarray(lambda_l2, jnp.float32)))
+
+
+def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
+                      full_ranking: bool) -> jax.Array:
+  """Negative log-likelihood of each ranking (or of its first choice only), float32[B].
+
+  With `full_ranking=False` this is the Luce choice NLL `-log softmax(u)[chosen]`; for K = 2 it is
+  `-log sigmoid(u_chosen - u_other)`.
+  """
+  u_sorted_BxK = jnp.take_along_axis(log_u_BxK, ranking_BxK, axis=-1)
+  if not full_ranking:
+    return jax.nn.logsumexp(u_sorted_BxK, axis=-1) - u_sorted_BxK[:, 0]
+  lse_rest_BxK = jax.lax.cumlogsumexp(u_sorted_BxK, axis=-1, reverse=True)
+  return jnp.sum(lse_rest_BxK - u_sorted_BxK, axis=-1)
+
+
+def make_joint_update(epi: epistemic.EpistemicLM, spec: world_lib.WorldSpec, *,
+                      full_ranking: bool, batch_size: int, lm_batch_size: int,
+                      corpus_group_mix: tuple[float, ...]) -> Callable:
+  """Returns `update(key, state, buffer, world) -> (state, info)`, one joint gradient step."""
+  optimizer = make_optimizer()
+  group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
+
+  def loss_fn(train, state: AgentState, key, buffer: buffer_lib.ChoiceBuffer, world):
+    key_rows, key_corpus, key_index = jax.random.split(key, 3)
+    params = state.params._replace(train=train)
+    rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
+    prompts_BxLx = buffer.prompts_NxLx[rows_B]
+    responses_BxKxLy = buffer.responses_NxKxLy[rows_B]
+    ranking_BxK = buffer.ranking_NxK[rows_B]
+    corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
+    indices_M = epi.train_indices(key_index, params)
+
+    def index_losses(index, weights_B):
+      logits_fn = epistemic.index_logits_fn(epi, params, index)
+      log_u_BxK = lm_lib.shown_log_probs(logits_fn, prompts_BxLx, responses_BxKxLy, spec)
+      choice = jnp.mean(weights_B * plackett_luce_nll(log_u_BxK, ranking_BxK, full_ranking))
+      return choice, lm_lib.next_token_loss(logits_fn, corpus_BxL)
+
+    if epi.uses_bootstrap:
+      weights_MxB = buffer.bootstrap_NxM[rows_B].T
+    else:
+      weights_MxB = jnp.ones((epi.num_members, batch_size), jnp.float32)
+    choice_M, lm_M = jax.vmap(index_losses)(indices_M, weights_MxB)
+    l2 = epistemic.anchor_penalty(epi, params, train)
+    loss = (jnp.mean(choice_M) + state.hparams.lambda_lm * jnp.mean(lm_M)
+            + state.hparams.lambda_l2 * l2)
+    return loss, {'loss': loss, 'choice_loss': jnp.mean(choice_M), 'lm_loss': jnp.mean(lm_M),
+                  'l2': l2}
+
+  def update(key, state: AgentState, buffer: buffer_lib.ChoiceBuffer, world):
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.params.train, state, key, buffer, world)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params.train)
+    train = optax.apply_updates(state.params.train, updates)
+    return state._replace(params=state.params._replace(train=train), opt_state=opt_state), info
+
+  return update

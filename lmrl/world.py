@@ -1,0 +1,181 @@
+"""The didactic world: prompts, a population of groups with teacher tastes, and `p*`.
+
+Everything is small enough to enumerate. A prompt is `Lx` tokens and a response `Ly` tokens from
+a vocabulary of `V` tokens (token ids `0..V-1`; the id `V` is BOS). Prompts and responses are
+identified by their base-`V` index, so every distribution in the world is a dense table:
+
+  log_rho_P        the prompt distribution `rho(x)` over the `P = V**Lx` prompts;
+  log_q_GxPxN      group `g`'s taste `q_g(y|x)` over the `N = V**Ly` responses;
+  log_pstar_PxN    the population's favourites `p*(y|x) = sum_g w_g q_g(y|x)`.
+
+Each `q_g` is a randomly drawn *tabular autoregressive teacher*: for every prompt and every
+response prefix it has a vector of next-token logits drawn from N(0, 1) and divided by the
+teacher temperature, so a low temperature makes tastes peaked. `q_g(y|x)` is the product of the
+teacher's next-token probabilities along `y`, computed exactly for every `y`.
+
+All functions are pure and jittable; `make_world(key, spec)` is vmappable over keys.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class WorldSpec(NamedTuple):
+  """Static description of a world (shapes and constants; hashable)."""
+  vocab_size: int  # V: number of ordinary tokens; the BOS token has id V.
+  prompt_length: int  # Lx: tokens per prompt.
+  response_length: int  # Ly: tokens per response.
+  group_weights: tuple[float, ...]  # w_g, one per group; group 0 is the majority.
+  teacher_temperature: float  # Divides the teachers' N(0,1) logits; lower = peakier tastes.
+  prompt_logit_scale: float  # rho(x) = softmax(scale * N(0,1)); 0 gives uniform prompts.
+  favourite_mass: float  # A group's favourites: its top responses holding this much of q_g.
+
+  @property
+  def num_groups(self) -> int:
+    return len(self.group_weights)
+
+  @property
+  def bos(self) -> int:
+    return self.vocab_size
+
+  @property
+  def num_prompts(self) -> int:
+    return self.vocab_size ** self.prompt_length
+
+  @property
+  def num_responses(self) -> int:
+    return self.vocab_size ** self.response_length
+
+  @property
+  def sequence_length(self) -> int:
+    """Length of `[BOS, x, y]`."""
+    return 1 + self.prompt_length + self.response_length
+
+
+def spec_from_config(world_config) -> WorldSpec:
+  """Builds a `WorldSpec` from the `config.world` section of an experiment config."""
+  return WorldSpec(
+      vocab_size=int(world_config.vocab_size),
+      prompt_length=int(world_config.prompt_length),
+      response_length=int(world_config.response_length),
+      group_weights=tuple(float(w) for w in world_config.group_weights),
+      teacher_temperature=float(world_config.teacher_temperature),
+      prompt_logit_scale=float(world_config.prompt_logit_scale),
+      favourite_mass=float(world_config.favourite_mass),
+  )
+
+
+class World(NamedTuple):
+  """The world's exact tables (a pytree; one world per seed under vmap)."""
+  log_rho_P: jax.Array
+  log_weights_G: jax.Array
+  log_q_GxPxN: jax.Array
+  log_pstar_PxN: jax.Array
+  favourites_GxPxN: jax.Array  # bool: response is among group g's favourites for prompt x.
+
+
+# ----------------------------------------------------------------------------- enumeration
+
+
+def enumerate_sequences(vocab_size: int, length: int) -> np.ndarray:
+  """All `vocab_size**length` token sequences, int32[N, length], row n = base-V digits of n."""
+  n = np.arange(vocab_size ** length)
+  powers = vocab_size ** np.arange(length - 1, -1, -1)
+  return ((n[:, None] // powers[None, :]) % vocab_size).astype(np.int32)
+
+
+def sequence_index(tokens_BxL: jax.Array, vocab_size: int) -> jax.Array:
+  """Base-V index of each token sequence (inverse of `enumerate_sequences`), int32[B]."""
+  length = tokens_BxL.shape[-1]
+  powers = jnp.asarray(vocab_size ** np.arange(length - 1, -1, -1), jnp.int32)
+  return jnp.sum(tokens_BxL * powers, axis=-1)
+
+
+def all_responses(spec: WorldSpec) -> np.ndarray:
+  """Every response, int32[N, Ly]."""
+  return enumerate_sequences(spec.vocab_size, spec.response_length)
+
+
+def all_prompts(spec: WorldSpec) -> np.ndarray:
+  """Every prompt, int32[P, Lx]."""
+  return enumerate_sequences(spec.vocab_size, spec.prompt_length)
+
+
+# ----------------------------------------------------------------------------- the world
+
+
+def _teacher_log_probs_PxN(key: jax.Array, spec: WorldSpec) -> jax.Array:
+  """Exact `log q(y|x)` of one random tabular autoregressive teacher, float32[P, N]."""
+  V, Ly = spec.vocab_size, spec.response_length
+  responses_NxLy = all_responses(spec)
+  log_q_PxN = jnp.zeros((spec.num_prompts, spec.num_responses), jnp.float32)
+  for t in range(Ly):
+    # One logit vector per (prompt, prefix y_<t); prefixes of length t are indexed in base V.
+    logits_PxAxV = jax.random.normal(
+        jax.random.fold_in(key, t), (spec.num_prompts, V ** t, V)) / spec.teacher_temperature
+    log_next_PxAxV = jax.nn.log_softmax(logits_PxAxV, axis=-1)
+    prefix_N = np.asarray(sequence_index(responses_NxLy[:, :t], V)) if t else np.zeros(
+        spec.num_responses, np.int32)
+    log_q_PxN = log_q_PxN + log_next_PxAxV[:, prefix_N, responses_NxLy[:, t]]
+  return log_q_PxN
+
+
+def favourites(log_q_PxN: jax.Array, mass: float) -> jax.Array:
+  """bool[P, N]: the fewest top responses of each row whose probability sums to >= `mass`."""
+  order_PxN = jnp.argsort(-log_q_PxN, axis=-1)
+  sorted_p_PxN = jnp.take_along_axis(jnp.exp(log_q_PxN), order_PxN, axis=-1)
+  mass_before_PxN = jnp.cumsum(sorted_p_PxN, axis=-1) - sorted_p_PxN
+  keep_sorted_PxN = mass_before_PxN < mass
+  ranks_PxN = jnp.argsort(order_PxN, axis=-1)
+  return jnp.take_along_axis(keep_sorted_PxN, ranks_PxN, axis=-1)
+
+
+def make_world(key: jax.Array, spec: WorldSpec) -> World:
+  """Draws the population's teachers and prompt distribution from `key`."""
+  key_rho, key_teachers = jax.random.split(key)
+  log_rho_P = jax.nn.log_softmax(
+      spec.prompt_logit_scale * jax.random.normal(key_rho, (spec.num_prompts,)))
+  log_q_GxPxN = jnp.stack([
+      _teacher_log_probs_PxN(jax.random.fold_in(key_teachers, g), spec)
+      for g in range(spec.num_groups)
+  ])
+  log_weights_G = jnp.log(jnp.asarray(spec.group_weights, jnp.float32))
+  log_pstar_PxN = jax.nn.logsumexp(log_weights_G[:, None, None] + log_q_GxPxN, axis=0)
+  favourites_GxPxN = jax.vmap(favourites, in_axes=(0, None))(log_q_GxPxN, spec.favourite_mass)
+  return World(log_rho_P, log_weights_G, log_q_GxPxN, log_pstar_PxN, favourites_GxPxN)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def sample_prompts(key: jax.Array, world: World, spec: WorldSpec, num: int) -> jax.Array:
+  """`num` prompt indices drawn from rho, int32[num]."""
+  return jax.random.categorical(key, world.log_rho_P, shape=(num,)).astype(jnp.int32)
+
+
+def prompt_tokens(prompt_index_B: jax.Array, spec: WorldSpec) -> jax.Array:
+  """Tokens of prompts given by index, int32[B, Lx]."""
+  return jnp.asarray(all_prompts(spec))[prompt_index_B]
+
+
+def with_bos(tokens_BxL: jax.Array, spec: WorldSpec) -> jax.Array:
+  """Prepends the BOS token: int32[B, 1 + L]."""
+  bos_Bx1 = jnp.full(tokens_BxL.shape[:-1] + (1,), spec.bos, jnp.int32)
+  return jnp.concatenate([bos_Bx1, tokens_BxL.astype(jnp.int32)], axis=-1)
+
+
+def sample_corpus(key: jax.Array, world: World, spec: WorldSpec, group_mix_G: jax.Array,
+                  num: int) -> jax.Array:
+  """Pre-training sequences `[BOS, x, y]`, int32[num, 1 + Lx + Ly].
+
+  `x ~ rho`, a group `g ~ group_mix_G` (e.g. `[1, 0]`: majority only), then `y ~ q_g(.|x)`.
+  """
+  key_x, key_g, key_y = jax.random.split(key, 3)
+  x_B = sample_prompts(key_x, world, spec, num)
+  g_B = jax.random.categorical(key_g, jnp.log(group_mix_G), shape=(num,))
+  y_B = jax.random.categorical(key_y, world.log_q_GxPxN[g_B, x_B])
+  responses = jnp.asarray(all_responses(spec))
+  return with_bos(jnp.concatenate([prompt_tokens(x_B, spec), responses[y_B]], axis=-1), spec)

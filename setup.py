@@ -1,0 +1,16 @@
+"""Install with `pip install -e .` (add `[test]` for the test suite)."""
+
+import setuptools
+
+setuptools.setup(
+    name='lmrl',
+    version='0.1.0',
+    description='Fine-tuning language models from human choices with efficient exploration.',
+    packages=setuptools.find_packages(include=['lmrl', 'lmrl.*']),
+    python_requires='>=3.10',
+    install_requires=[
+        'jax>=0.4.30', 'flax>=0.8', 'optax>=0.2', 'chex>=0.1.86', 'orbax-checkpoint>=0.5',
+        'ml_collections>=0.1.1', 'absl-py>=2.0', 'numpy>=1.26', 'matplotlib>=3.8',
+    ],
+    extras_require={'test': ['pytest>=8']},
+)
