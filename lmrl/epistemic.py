@@ -4,7 +4,7 @@ An `EpistemicLM` is a NamedTuple of functions (in the manner of enn's `(init, ap
 
   init(key, base_params, prior_scale) -> EpistemicParams
   logits(params, index, tokens_BxL) -> logits_BxLxV    the LM for one epistemic index
-  sample_index(key) -> index                            a random index (Thompson sampling)
+  sample_indices(key, num) -> index_num                 random indices, distinct where possible
   train_indices(key, params) -> index_M                 the M indices each update step fits
 
 `EpistemicParams` keeps every frozen part as data: `prior` (the randomized prior network's
@@ -43,7 +43,7 @@ class EpistemicParams(NamedTuple):
 class EpistemicLM(NamedTuple):
   init: Callable[..., EpistemicParams]
   logits: Callable[[EpistemicParams, jax.Array, jax.Array], jax.Array]
-  sample_index: Callable[[jax.Array], jax.Array]
+  sample_indices: Callable[[jax.Array, int], jax.Array]
   train_indices: Callable[[jax.Array, EpistemicParams], jax.Array]
   num_members: int  # M.
   train_copies: int  # How many LM copies `train` holds (M for the ensemble): scales the L2 term.
@@ -72,13 +72,6 @@ def member_exact_log_probs(epi: EpistemicLM, params: EpistemicParams, prompts_Px
                                                    spec))(params.mixture_index_M)
 
 
-def mixture_log_probs(epi: EpistemicLM, params: EpistemicParams, prompts_PxLx, spec
-                      ) -> jax.Array:
-  """The deployed LM `log p_bar(y|x)`, `p_bar = mean_m p_m`, float32[P, N]."""
-  log_p_MxPxN = member_exact_log_probs(epi, params, prompts_PxLx, spec)
-  return jax.nn.logsumexp(log_p_MxPxN, axis=0) - jnp.log(epi.num_members)
-
-
 # ----------------------------------------------------------------------------- ensemble
 
 
@@ -103,14 +96,16 @@ def make_ensemble(lm_spec: lm_lib.LMSpec, *, num_members: int, prior_width: int,
     return (lm_lib.lm_logits(member(params.train), tokens_BxL, lm_spec)
             + params.prior_scale * jax.lax.stop_gradient(prior_BxLxV))
 
-  def sample_index(key):
-    return jax.random.randint(key, (), 0, num_members)
+  def sample_indices(key, num):
+    if num <= num_members:  # Distinct members.
+      return jax.random.permutation(key, num_members)[:num]
+    return jax.random.randint(key, (num,), 0, num_members)
 
   def train_indices(key, params):
     del key
     return params.mixture_index_M
 
-  return EpistemicLM(init, logits, sample_index, train_indices, num_members,
+  return EpistemicLM(init, logits, sample_indices, train_indices, num_members,
                      train_copies=num_members, uses_bootstrap=bootstrap)
 
 
@@ -154,14 +149,14 @@ def make_epinet(lm_spec: lm_lib.LMSpec, *, num_members: int, index_dim: int,
     return (base_BxLxV + net.apply(params.train['epinet'], features_BxLxD, z)
             + params.prior_scale * prior_BxLxV)
 
-  def sample_index(key):
-    return jax.random.normal(key, (index_dim,))
+  def sample_indices(key, num):
+    return jax.random.normal(key, (num, index_dim))
 
   def train_indices(key, params):
     del params
     return jax.random.normal(key, (num_members, index_dim))
 
-  return EpistemicLM(init, logits, sample_index, train_indices, num_members, train_copies=1,
+  return EpistemicLM(init, logits, sample_indices, train_indices, num_members, train_copies=1,
                      uses_bootstrap=False)
 
 

@@ -125,12 +125,25 @@ def shown_log_probs(logits_fn: LogitsFn, prompts_BxLx: jax.Array, responses_BxKx
 
 def exact_log_probs(logits_fn: LogitsFn, prompts_PxLx: jax.Array,
                     spec: world_lib.WorldSpec) -> jax.Array:
-  """The LM's exact response distribution `log p(y|x)` for every response, float32[P, N]."""
-  P = prompts_PxLx.shape[0]
-  responses_NxLy = jnp.asarray(world_lib.all_responses(spec))
-  N = responses_NxLy.shape[0]
-  responses_PxNxLy = jnp.broadcast_to(responses_NxLy[None], (P, N, spec.response_length))
-  return shown_log_probs(logits_fn, prompts_PxLx, responses_PxNxLy, spec)
+  """The LM's exact response distribution `log p(y|x)` for every response, float32[P, N].
+
+  By causality one pass over each prompt's `V**(Ly-1)` response prefixes gives every response's
+  log-prob: the prefix tokens' log-probs, plus the full next-token distribution at the last
+  position for the final token. That is `V` times fewer sequences than scoring all `N`.
+  """
+  P, Lx = prompts_PxLx.shape
+  V, Ly = spec.vocab_size, spec.response_length
+  prefixes_AxLy1 = jnp.asarray(world_lib.enumerate_sequences(V, Ly - 1))
+  A = prefixes_AxLy1.shape[0]
+  seqs_PxAxL = world_lib.with_bos(jnp.concatenate([
+      jnp.broadcast_to(prompts_PxLx[:, None], (P, A, Lx)),
+      jnp.broadcast_to(prefixes_AxLy1[None], (P, A, Ly - 1))], -1), spec)
+  seqs_RxL = seqs_PxAxL.reshape(P * A, -1)
+  logits_RxLxV = logits_fn(seqs_RxL)
+  prefix_R = jnp.sum(token_log_probs(logits_RxLxV, seqs_RxL)[:, Lx:], axis=-1)
+  last_RxV = jax.nn.log_softmax(logits_RxLxV[:, -1].astype(jnp.float32), axis=-1)
+  # Response index = prefix index * V + last token: the base-V order of `all_responses`.
+  return (prefix_R[:, None] + last_RxV).reshape(P, A * V)
 
 
 # ----------------------------------------------------------------------------- sampling

@@ -11,7 +11,10 @@ import jax.numpy as jnp
 import optax
 
 from lmrl import lm as lm_lib
+from lmrl import metrics
 from lmrl import world as world_lib
+
+PRETRAIN_STREAM = 0x5052  # fold_in constant that separates pre-training randomness from runs.
 
 
 def make_pretrain(spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec, *, steps: int,
@@ -43,3 +46,36 @@ def make_pretrain(spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec, *, steps: i
     return params, losses
 
   return pretrain
+
+
+# ----------------------------------------------------------------------------- from a config
+
+
+def pretrain_from_config(config, world: world_lib.World, spec: world_lib.WorldSpec,
+                         lm_spec: lm_lib.LMSpec):
+  """Pre-trains with `config.pretrain` from the key `fold_in(key(seed), 'pretrain')`."""
+  pretrain = jax.jit(make_pretrain(
+      spec, lm_spec, steps=config.pretrain.steps, batch_size=config.pretrain.batch_size,
+      learning_rate=config.pretrain.learning_rate,
+      corpus_group_mix=tuple(config.world.corpus_group_mix)))
+  return pretrain(jax.random.fold_in(jax.random.key(config.seed), PRETRAIN_STREAM), world)
+
+
+def report(params, world: world_lib.World, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec,
+           eval_prompt_index_P: jax.Array) -> dict[str, float]:
+  """Exact KL of the LM to the majority's taste and to p*, and its group coverage vs. p*'s."""
+  prompts_PxLx = world_lib.prompt_tokens(eval_prompt_index_P, spec)
+  log_p_PxN = lm_lib.exact_log_probs(lambda t: lm_lib.lm_logits(params, t, lm_spec),
+                                     prompts_PxLx, spec)
+  out = {
+      'kl_to_majority': float(metrics.kl_divergence(
+          world.log_q_GxPxN[0, eval_prompt_index_P], log_p_PxN)),
+      'kl_to_pstar': float(metrics.kl_divergence(world.log_pstar_PxN[eval_prompt_index_P],
+                                                 log_p_PxN)),
+  }
+  cov = metrics.coverage(log_p_PxN, world.favourites_GxPxN[:, eval_prompt_index_P])
+  target = metrics.target_coverage(world, eval_prompt_index_P)
+  for g in range(spec.num_groups):
+    out[f'coverage_g{g}'] = float(cov[g])
+    out[f'target_coverage_g{g}'] = float(target[g])
+  return out

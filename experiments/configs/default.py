@@ -49,7 +49,7 @@ def get_config() -> ml_collections.ConfigDict:
   a.index_dim = 4  # Epinet: dimension of the Gaussian epistemic index z.
   a.epinet_hidden = 32  # Epinet: hidden width of its MLP.
 
-  c.update = u = ml_collections.ConfigDict()
+  c.finetune = u = ml_collections.ConfigDict()
   u.learning_rate = 1e-3  # Adam learning rate of the joint update (traced: sweepable).
   u.lambda_lm = 0.1  # Weight of the next-token loss on pre-training data (traced).
   u.lambda_l2 = 1e-4  # Weight of ||theta - theta_0||^2 (traced).

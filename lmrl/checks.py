@@ -1,0 +1,115 @@
+"""Config validation: bad values fail before anything compiles, with one line naming the field."""
+
+import math
+
+MAX_RESPONSES = 65_536  # V**Ly above this cannot be enumerated exactly at every evaluation.
+MAX_PROMPTS = 4_096  # V**Lx above this makes the world's tables too large.
+AGENT_KINDS = ('joint', 'classic')
+
+
+class ConfigError(ValueError):
+  """A config field holds a bad value; the message is one line that names the field."""
+
+
+def _require(ok: bool, field: str, message: str, value) -> None:
+  if not ok:
+    raise ConfigError(f'config.{field} {message}, got {value!r}')
+
+
+def _int_at_least(config, field: str, low: int) -> None:
+  section, name = field.split('.')
+  value = config[section][name]
+  _require(isinstance(value, int) and not isinstance(value, bool) and value >= low, field,
+           f'must be an integer >= {low}', value)
+
+
+def _positive(config, field: str) -> None:
+  section, name = field.split('.')
+  value = config[section][name]
+  _require(isinstance(value, (int, float)) and value > 0 and math.isfinite(value), field,
+           'must be a positive number', value)
+
+
+def _non_negative(config, field: str) -> None:
+  section, name = field.split('.')
+  value = config[section][name]
+  _require(isinstance(value, (int, float)) and value >= 0 and math.isfinite(value), field,
+           'must be a non-negative number', value)
+
+
+def _distribution(config, field: str, length: int | None = None) -> None:
+  section, name = field.split('.')
+  weights = tuple(config[section][name])
+  _require(all(isinstance(w, (int, float)) and w >= 0 for w in weights), field,
+           'must hold non-negative weights', weights)
+  _require(abs(sum(weights) - 1.0) < 1e-6, field, 'must sum to 1', weights)
+  if length is not None:
+    _require(len(weights) == length, field,
+             f'must have one weight per group ({length}, as world.group_weights)', weights)
+
+
+def validate_world(config) -> None:
+  """The world and pre-training fields."""
+  for field, low in [('world.vocab_size', 2), ('world.prompt_length', 1),
+                     ('world.response_length', 1), ('world.num_eval_prompts', 0),
+                     ('lm.width', 1), ('lm.depth', 1), ('lm.num_heads', 1), ('lm.mlp_ratio', 1),
+                     ('pretrain.steps', 1), ('pretrain.batch_size', 1)]:
+    _int_at_least(config, field, low)
+  w = config.world
+  _require(w.vocab_size ** w.response_length <= MAX_RESPONSES, 'world.response_length',
+           f'makes vocab_size**response_length exceed {MAX_RESPONSES} responses to enumerate',
+           (w.vocab_size, w.response_length))
+  _require(w.vocab_size ** w.prompt_length <= MAX_PROMPTS, 'world.prompt_length',
+           f'makes vocab_size**prompt_length exceed {MAX_PROMPTS} prompts',
+           (w.vocab_size, w.prompt_length))
+  _require(len(tuple(w.group_weights)) >= 1, 'world.group_weights', 'must name >= 1 group',
+           w.group_weights)
+  _distribution(config, 'world.group_weights')
+  _distribution(config, 'world.corpus_group_mix', len(tuple(w.group_weights)))
+  _positive(config, 'world.teacher_temperature')
+  _non_negative(config, 'world.prompt_logit_scale')
+  _require(0 < w.favourite_mass <= 1, 'world.favourite_mass', 'must be in (0, 1]',
+           w.favourite_mass)
+  _require(w.num_eval_prompts <= w.vocab_size ** w.prompt_length, 'world.num_eval_prompts',
+           'must not exceed the number of prompts vocab_size**prompt_length', w.num_eval_prompts)
+  _require(config.lm.width % config.lm.num_heads == 0, 'lm.num_heads', 'must divide lm.width',
+           config.lm.num_heads)
+  _positive(config, 'pretrain.learning_rate')
+
+
+def validate(config) -> None:
+  """Every field the exploration experiment uses; raises `ConfigError` on the first bad one."""
+  from lmrl import strategies  # Local import: keeps this module importable on its own.
+  validate_world(config)
+  a, e = config.agent, config.experiment
+  _require(a.kind in AGENT_KINDS, 'agent.kind', f'must be one of {AGENT_KINDS}', a.kind)
+  _require(a.epistemic in ('ensemble', 'epinet'), 'agent.epistemic',
+           "must be 'ensemble' or 'epinet'", a.epistemic)
+  _require(a.bootstrap in ('exponential', 'poisson', 'none'), 'agent.bootstrap',
+           "must be 'exponential', 'poisson' or 'none'", a.bootstrap)
+  for field, low in [('agent.num_members', 1), ('agent.prior_width', 1), ('agent.prior_depth', 1),
+                     ('agent.index_dim', 1), ('agent.epinet_hidden', 1),
+                     ('finetune.batch_size', 1), ('finetune.lm_batch_size', 1),
+                     ('finetune.steps_per_round', 1), ('experiment.num_seeds', 1),
+                     ('experiment.rounds', 1), ('experiment.prompts_per_round', 1),
+                     ('experiment.responses_per_prompt', 2), ('experiment.num_held_out', 1),
+                     ('experiment.eval_every', 1), ('experiment.rounds_per_chunk', 1),
+                     ('experiment.num_bootstrap', 1)]:
+    _int_at_least(config, field, low)
+  _non_negative(config, 'agent.prior_scale')
+  _positive(config, 'finetune.learning_rate')
+  _non_negative(config, 'finetune.lambda_lm')
+  _non_negative(config, 'finetune.lambda_l2')
+  _positive(config, 'experiment.temperature')
+  _positive(config, 'experiment.pool_temperature')
+  _require(len(tuple(e.strategies)) >= 1, 'experiment.strategies', 'must name >= 1 strategy',
+           e.strategies)
+  for name in e.strategies:
+    _require(name in strategies.STRATEGIES, 'experiment.strategies',
+             f'must hold only known strategies {tuple(strategies.STRATEGIES)}', name)
+  _require(e.pool_size >= e.responses_per_prompt, 'experiment.pool_size',
+           'must be >= experiment.responses_per_prompt (K)', e.pool_size)
+  _require(math.comb(e.pool_size, e.responses_per_prompt) <= 20_000, 'experiment.pool_size',
+           'gives more than 20000 K-tuples to score per prompt', e.pool_size)
+  _require(e.rounds % e.rounds_per_chunk == 0, 'experiment.rounds_per_chunk',
+           f'must divide experiment.rounds ({e.rounds})', e.rounds_per_chunk)

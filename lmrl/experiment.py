@@ -1,0 +1,119 @@
+"""The compiled experiment: rounds of {prompts, queries, human choices, learning, exact metrics}.
+
+`make_experiment(config, spec, agent, strategy)` returns pure functions of one seed:
+
+  init(key, base_params, world) -> RunState
+  run_rounds(key, state, world, round_R) -> (state, metrics with leading axis R)
+  evaluate(state, world) -> metrics
+
+A round `r` (0-based): draw B prompts from rho, choose K responses each with the strategy,
+simulate the humans' choices, append them to the fixed-capacity buffer, take S learning steps,
+and (every `eval_every` rounds, and at the last) compute exact metrics; other rounds report NaN.
+`run_rounds` is one `lax.scan` over the given rounds, so a whole run, or a chunk of it, is one
+compiled function; seeds are vmapped over by `lmrl.sweep`. All randomness comes from the seed's
+key by `fold_in(key, round)`, so a run split into chunks equals the run in one piece.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from lmrl import agent as agent_lib
+from lmrl import buffer as buffer_lib
+from lmrl import choices
+from lmrl import metrics
+from lmrl import strategies
+from lmrl import world as world_lib
+
+
+class HeldOut(NamedTuple):
+  """Held-out human choices among uniform responses to evaluation prompts (choice log-loss)."""
+  eval_position_Q: jax.Array  # Position of each query's prompt among the evaluation prompts.
+  response_index_QxK: jax.Array
+  chosen_Q: jax.Array
+
+
+class RunState(NamedTuple):
+  agent: Any
+  buffer: buffer_lib.ChoiceBuffer
+  held_out: HeldOut
+
+
+class Experiment(NamedTuple):
+  init: Callable
+  run_rounds: Callable
+  evaluate: Callable
+
+
+def eval_prompt_index(config, spec: world_lib.WorldSpec) -> jax.Array:
+  """The fixed evaluation prompts: the first `num_eval_prompts` (0 = all), int32[P]."""
+  n = config.world.num_eval_prompts or spec.num_prompts
+  return jnp.arange(n, dtype=jnp.int32)
+
+
+def strategy_params(config) -> strategies.StrategyParams:
+  e = config.experiment
+  return strategies.StrategyParams(num_shown=e.responses_per_prompt, pool_size=e.pool_size,
+                                   temperature=e.temperature,
+                                   pool_temperature=e.pool_temperature)
+
+
+def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
+                    strategy_name: str) -> Experiment:
+  e = config.experiment
+  B, K, T = e.prompts_per_round, e.responses_per_prompt, e.rounds
+  strategy = strategies.get_strategy(strategy_name)
+  s_params = strategy_params(config)
+  eval_index_P = eval_prompt_index(config, spec)
+  eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
+
+  def init(key, base_params, world) -> RunState:
+    key_agent, key_x, key_y, key_c = jax.random.split(key, 4)
+    Q = e.num_held_out
+    eval_position_Q = jax.random.randint(key_x, (Q,), 0, eval_index_P.shape[0])
+    prompt_index_Q = eval_index_P[eval_position_Q]
+    responses_QxKxLy = jax.random.randint(key_y, (Q, K, spec.response_length), 0,
+                                          spec.vocab_size, dtype=jnp.int32)
+    ranking_QxK = choices.simulate_rankings(key_c, world, spec, prompt_index_Q,
+                                            responses_QxKxLy, iia=config.world.iia)
+    held_out = HeldOut(eval_position_Q,
+                       world_lib.sequence_index(responses_QxKxLy, spec.vocab_size),
+                       ranking_QxK[:, 0])
+    buffer = buffer_lib.empty(T * B, spec.prompt_length, K, spec.response_length,
+                              agent.num_members)
+    return RunState(agent.init(key_agent, base_params), buffer, held_out)
+
+  def evaluate(state: RunState, world) -> dict[str, jax.Array]:
+    log_p_PxN, log_p_MxPxN = agent.exact_log_probs(state.agent, eval_prompts_PxLx)
+    h = state.held_out
+    return {
+        **metrics.distribution_metrics(log_p_PxN, world, eval_index_P),
+        'choice_loss': metrics.choice_log_loss(log_p_PxN, h.eval_position_Q,
+                                               h.response_index_QxK, h.chosen_Q),
+        'spread': metrics.epistemic_spread(log_p_MxPxN),
+    }
+
+  def one_round(key, state: RunState, world, r):
+    key = jax.random.fold_in(key, r)
+    key_x, key_s, key_c, key_b, key_l = jax.random.split(key, 5)
+    prompt_index_B = world_lib.sample_prompts(key_x, world, spec, B)
+    prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
+    responses_BxKxLy = strategy(key_s, agent.explorer(state.agent), prompts_BxLx, s_params)
+    ranking_BxK = choices.simulate_rankings(key_c, world, spec, prompt_index_B,
+                                            responses_BxKxLy, iia=config.world.iia)
+    weights_BxM = buffer_lib.bootstrap_weights(key_b, (B, agent.num_members),
+                                               config.agent.bootstrap)
+    buffer = buffer_lib.append(state.buffer, prompts_BxLx, responses_BxKxLy, ranking_BxK,
+                               weights_BxM)
+    agent_state, _ = agent.learn(key_l, state.agent, buffer, world)
+    state = state._replace(agent=agent_state, buffer=buffer)
+    nan_metrics = jax.tree_util.tree_map(lambda x: jnp.full(x.shape, jnp.nan, x.dtype),
+                                         jax.eval_shape(evaluate, state, world))
+    due = ((r + 1) % e.eval_every == 0) | (r == T - 1)
+    return state, jax.lax.cond(due, lambda: evaluate(state, world), lambda: nan_metrics)
+
+  def run_rounds(key, state: RunState, world, round_R):
+    return jax.lax.scan(lambda s, r: one_round(key, s, world, r), state, round_R)
+
+  return Experiment(init, run_rounds, evaluate)

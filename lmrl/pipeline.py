@@ -1,0 +1,61 @@
+"""From a config to the pieces of an experiment: the world, the pre-trained LM, the agent.
+
+What the binaries in `experiments/` share, and what a notebook calls to get going:
+
+  spec, lm_spec, world = lmrl.pipeline.build_world(config)
+  params, report = lmrl.pipeline.pretrained_lm(config, spec, lm_spec, world, workdir)
+  agent = lmrl.pipeline.make_agent(config, spec, lm_spec)
+"""
+
+import json
+import os
+
+import jax
+
+from lmrl import agent as agent_lib
+from lmrl import checkpoints
+from lmrl import experiment
+from lmrl import lm as lm_lib
+from lmrl import pretraining
+from lmrl import world as world_lib
+
+
+def build_world(config):
+  """(WorldSpec, LMSpec, World) of `config.world` / `config.lm`; the world from `world.seed`."""
+  spec = world_lib.spec_from_config(config.world)
+  lm_spec = lm_lib.lm_spec_from_config(config.lm, spec)
+  return spec, lm_spec, world_lib.make_world(jax.random.key(config.world.seed), spec)
+
+
+def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=print):
+  """The pre-trained LM's parameters and its report (KL to the majority and to p*).
+
+  With a `workdir`, parameters are saved to `workdir/pretrained` (orbax) and its report to
+  `workdir/pretrain.json`; if they are already there they are loaded instead of re-trained.
+  """
+  eval_index_P = experiment.eval_prompt_index(config, spec)
+  ckpt = os.path.join(workdir, 'pretrained') if workdir else None
+  if ckpt and os.path.exists(ckpt):
+    params = checkpoints.load_params(ckpt, lm_lib.init_lm(jax.random.key(0), lm_spec))
+    log(f'loaded the pre-trained LM from {ckpt}')
+  else:
+    params, losses = pretraining.pretrain_from_config(config, world, spec, lm_spec)
+    log(f'pre-trained for {config.pretrain.steps} steps: next-token loss '
+        f'{float(losses[0]):.3f} -> {float(losses[-1]):.3f}')
+    if ckpt:
+      checkpoints.save_params(ckpt, params)
+  report = pretraining.report(params, world, spec, lm_spec, eval_index_P)
+  if workdir:
+    with open(os.path.join(workdir, 'pretrain.json'), 'w') as f:
+      json.dump(report, f, indent=2)
+  return params, report
+
+
+def make_agent(config, spec, lm_spec) -> agent_lib.Agent:
+  """The agent named by `config.agent.kind`: 'joint' or 'classic'."""
+  if config.agent.kind == 'joint':
+    return agent_lib.make_joint_agent(config, spec, lm_spec)
+  if config.agent.kind == 'classic':
+    from lmrl import classic  # pylint: disable=g-import-not-at-top
+    return classic.make_classic_agent(config, spec, lm_spec)
+  raise ValueError(f"config.agent.kind must be 'joint' or 'classic', got {config.agent.kind!r}")

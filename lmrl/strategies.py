@@ -1,0 +1,114 @@
+"""Exploration strategies: which `K` responses to show a human for each prompt.
+
+A strategy is a pure function `(key, explorer, prompts_BxLx) -> responses_BxKxLy`, looked up by
+name in `STRATEGIES`. It sees the agent only through an `Explorer`, a bundle of functions that any
+agent (the joint LM-as-reward agent or the classic reward-model pipeline) provides:
+
+  sample(key, prompts_BxLx, temperature) -> responses_BxLy          the deployed policy
+  sample_thompson(key, prompts_BxLx, num) -> responses_BxKxLy       one response per sampled
+                                                                     epistemic index
+  utilities(prompts_BxLx, responses_BxCxLy) -> log_u_MxBxC          each member's Luce utility
+
+Adding a strategy is one function and one line in `STRATEGIES`.
+
+Infomax scores a K-tuple by the mutual information between the human's choice `c` and the
+epistemic index `m` (uniform over the M members), under each member's Luce model
+`P_m(c = k) = softmax_k(u_m(y_k))`:
+
+  I(c; m) = H(mean_m P_m) - mean_m H(P_m).
+
+This is the expected information gain about which member is right (BALD). We use it rather than
+the variance of choice probabilities because it is in bits of the quantity we want to learn, is
+invariant to relabelling the shown responses, and counts a confident disagreement (members sure
+of *different* answers) above a shared coin flip, which the variance does not do for K > 2.
+"""
+
+import itertools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class Explorer(NamedTuple):
+  sample: Callable  # (key, prompts_BxLx, temperature) -> responses int32[B, Ly]
+  sample_thompson: Callable  # (key, prompts_BxLx, num) -> responses int32[B, num, Ly]
+  utilities: Callable  # (prompts_BxLx, responses_BxCxLy) -> log-utilities float32[M, B, C]
+  vocab_size: int
+  response_length: int
+
+
+class StrategyParams(NamedTuple):
+  """What a strategy may use besides the explorer; floats may be traced sweep axes."""
+  num_shown: int  # K.
+  pool_size: int  # Infomax candidates per prompt (static).
+  temperature: float | jax.Array  # Boltzmann temperature.
+  pool_temperature: float | jax.Array  # Infomax candidate-pool temperature.
+
+
+def sample_k(key, explorer: Explorer, prompts_BxLx, num: int, temperature) -> jax.Array:
+  """`num` i.i.d. samples per prompt from the deployed policy, int32[B, num, Ly]."""
+  samples_NxBxLy = jax.vmap(lambda k: explorer.sample(k, prompts_BxLx, temperature))(
+      jax.random.split(key, num))
+  return jnp.swapaxes(samples_NxBxLy, 0, 1)
+
+
+def passive(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """K i.i.d. samples from the deployed LM (what a deployed product would show)."""
+  return sample_k(key, explorer, prompts_BxLx, p.num_shown, 1.0)
+
+
+def uniform(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """K uniformly random responses."""
+  shape = (prompts_BxLx.shape[0], p.num_shown, explorer.response_length)
+  return jax.random.randint(key, shape, 0, explorer.vocab_size, dtype=jnp.int32)
+
+
+def boltzmann(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """K i.i.d. samples from the deployed LM at per-token temperature tau."""
+  return sample_k(key, explorer, prompts_BxLx, p.num_shown, p.temperature)
+
+
+def thompson(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """Double (K-fold) Thompson sampling: each response from a different sampled index."""
+  return explorer.sample_thompson(key, prompts_BxLx, p.num_shown)
+
+
+def tuples(pool_size: int, num_shown: int) -> np.ndarray:
+  """Every K-subset of `range(pool_size)`, int32[T, K]."""
+  return np.asarray(list(itertools.combinations(range(pool_size), num_shown)), np.int32)
+
+
+def choice_information(log_u_MxTxK: jax.Array) -> jax.Array:
+  """Mutual information (nats) between the Luce choice and the member index, float32[T]."""
+  log_p_MxTxK = jax.nn.log_softmax(log_u_MxTxK, axis=-1)
+  entropy = lambda log_p: -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
+  log_mean_TxK = jax.nn.logsumexp(log_p_MxTxK, axis=0) - jnp.log(log_u_MxTxK.shape[0])
+  return entropy(log_mean_TxK) - jnp.mean(entropy(log_p_MxTxK), axis=0)
+
+
+def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """From a pool of C samples, the K-tuple whose choice tells the most about the index."""
+  pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.pool_temperature)
+  log_u_MxBxC = explorer.utilities(prompts_BxLx, pool_BxCxLy)
+  tuples_TxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+  info_BxT = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_TxK])
+  best_B = jnp.argmax(info_BxT, axis=-1)
+  chosen_BxK = tuples_TxK[best_B]
+  return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
+
+
+STRATEGIES: dict[str, Callable] = {
+    'passive': passive,
+    'uniform': uniform,
+    'boltzmann': boltzmann,
+    'thompson': thompson,
+    'infomax': infomax,
+}
+
+
+def get_strategy(name: str) -> Callable:
+  if name not in STRATEGIES:
+    raise ValueError(f'unknown strategy {name!r}; known: {", ".join(STRATEGIES)}')
+  return STRATEGIES[name]

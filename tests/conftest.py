@@ -1,0 +1,174 @@
+"""Shared tiny fixtures for the lmrl test suite.
+
+The tiny world has V=3 tokens, one-token prompts and two-token responses (P=3 prompts, N=9
+responses per prompt), two groups weighted 0.7/0.3 and uniform prompts; the tiny LM is a
+width-16, depth-1, 2-head transformer. Everything expensive (the pre-trained LM) is built once per
+session.
+"""
+
+import importlib.util
+import os
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from lmrl import buffer as buffer_lib
+from lmrl import choices
+from lmrl import epistemic
+from lmrl import lm as lm_lib
+from lmrl import pretraining
+from lmrl import update
+from lmrl import world as world_lib
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Pre-training settings shared by the fixture and test_pretraining.py (one compilation).
+PRETRAIN_STEPS = 200
+PRETRAIN_BATCH = 64
+PRETRAIN_LR = 1e-2
+MAJORITY_ONLY = (1.0, 0.0)
+
+
+def pytest_configure(config):
+  config.addinivalue_line('markers', 'slow: takes more than ~20 s on a 2-core CPU.')
+  config.addinivalue_line('filterwarnings',
+                          'ignore:SelfAttention will be deprecated:DeprecationWarning')
+
+
+@pytest.fixture(scope='session')
+def spec() -> world_lib.WorldSpec:
+  return world_lib.WorldSpec(vocab_size=3, prompt_length=1, response_length=2,
+                             group_weights=(0.7, 0.3), teacher_temperature=0.5,
+                             prompt_logit_scale=0.0, favourite_mass=0.5)
+
+
+@pytest.fixture(scope='session')
+def world(spec) -> world_lib.World:
+  return world_lib.make_world(jax.random.key(0), spec)
+
+
+@pytest.fixture(scope='session')
+def lm_spec(spec) -> lm_lib.LMSpec:
+  return lm_lib.LMSpec(vocab_size=spec.vocab_size, sequence_length=spec.sequence_length,
+                       width=16, depth=1, num_heads=2)
+
+
+@pytest.fixture(scope='session')
+def all_prompts(spec) -> jax.Array:
+  """Every prompt's tokens, int32[P, Lx]."""
+  return jnp.asarray(world_lib.all_prompts(spec))
+
+
+@pytest.fixture(scope='session')
+def pretrain_fn(spec, lm_spec):
+  """The jitted `pretrain(key, world) -> (params, losses)` on the majority-only corpus."""
+  return jax.jit(pretraining.make_pretrain(
+      spec, lm_spec, steps=PRETRAIN_STEPS, batch_size=PRETRAIN_BATCH,
+      learning_rate=PRETRAIN_LR, corpus_group_mix=MAJORITY_ONLY))
+
+
+@pytest.fixture(scope='session')
+def base_params(pretrain_fn, world):
+  """An LM pre-trained on the majority only (seed 1)."""
+  params, _ = pretrain_fn(jax.random.key(1), world)
+  return params
+
+
+@pytest.fixture(scope='session')
+def exact_fn(spec, lm_spec, all_prompts):
+  """Jitted `params -> log p_theta(y|x)`, float32[P, N], of a plain LM."""
+
+  @jax.jit
+  def exact(params):
+    return lm_lib.exact_log_probs(lambda t: lm_lib.lm_logits(params, t, lm_spec), all_prompts,
+                                  spec)
+
+  return exact
+
+
+def _load_default_config():
+  path = os.path.join(REPO_ROOT, 'experiments', 'configs', 'default.py')
+  module_spec = importlib.util.spec_from_file_location('lmrl_default_config', path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config()
+
+
+@pytest.fixture(scope='session')
+def agent_config():
+  """`config.agent` of experiments/configs/default.py, shrunk for tests (call with a kind)."""
+
+  def make(epistemic: str, num_members: int = 3):
+    config = _load_default_config()
+    with config.agent.unlocked():
+      config.agent.epistemic = epistemic
+      config.agent.num_members = num_members
+      config.agent.prior_width = 8
+      config.agent.prior_depth = 1
+      config.agent.index_dim = 4
+      config.agent.epinet_hidden = 16
+    return config.agent
+
+  return make
+
+
+class JointAgent(NamedTuple):
+  epi: epistemic.EpistemicLM
+  state: update.AgentState  # Before any update.
+  step: Callable  # jax.jit(update(key, state, buffer, world)); batch 8, lm batch 4, K=2 rows.
+
+
+# Settings of the shared small agents (tests that reuse `JointAgent.step` must keep buffers of
+# capacity SMALL_BUFFER with K=2, so the jitted step never recompiles).
+SMALL_BUFFER = 32
+SMALL_MEMBERS = 3
+
+
+@pytest.fixture(scope='session')
+def joint_agent(spec, lm_spec, base_params, agent_config):
+  """`kind -> JointAgent`: a jitted joint update of a small ensemble/epinet (built once each)."""
+  cache = {}
+
+  def get(kind: str) -> JointAgent:
+    if kind not in cache:
+      epi = epistemic.make_epistemic_lm(agent_config(kind, SMALL_MEMBERS), lm_spec)
+      init = jax.jit(lambda key, base: update.init_agent_state(
+          key, epi, base, prior_scale=1.0, learning_rate=1e-2, lambda_lm=0.1, lambda_l2=1e-4))
+      step = jax.jit(update.make_joint_update(epi, spec, full_ranking=False, batch_size=8,
+                                              lm_batch_size=4, corpus_group_mix=MAJORITY_ONLY))
+      cache[kind] = JointAgent(epi, init(jax.random.key(2), base_params), step)
+    return cache[kind]
+
+  return get
+
+
+@pytest.fixture(scope='session')
+def make_choice_buffer(spec):
+  """`(key, world, n, num_shown, num_members, ...) -> ChoiceBuffer` of simulated choices.
+
+  Prompts are uniform over all prompts (or fixed to `prompt_index`), each shown response is drawn
+  uniformly from `response_pool` (default: every response), and the ranking is simulated by the
+  world's Luce model. `capacity` >= n lets buffers of different sizes share one shape.
+  """
+  responses_NxLy = jnp.asarray(world_lib.all_responses(spec))
+
+  def make(key, world, n, num_shown, num_members, *, bootstrap='exponential', capacity=None,
+           prompt_index=None, response_pool=None):
+    key_x, key_y, key_choice, key_boot = jax.random.split(key, 4)
+    if prompt_index is None:
+      x_n = jax.random.randint(key_x, (n,), 0, spec.num_prompts)
+    else:
+      x_n = jnp.full((n,), prompt_index, jnp.int32)
+    pool = jnp.arange(spec.num_responses) if response_pool is None else jnp.asarray(
+        response_pool)
+    y_index_nxK = pool[jax.random.randint(key_y, (n, num_shown), 0, pool.shape[0])]
+    y_nxKxLy = responses_NxLy[y_index_nxK]
+    ranking_nxK = choices.simulate_rankings(key_choice, world, spec, x_n, y_nxKxLy)
+    buffer = buffer_lib.empty(capacity or n, spec.prompt_length, num_shown,
+                              spec.response_length, num_members)
+    return buffer_lib.append(buffer, world_lib.prompt_tokens(x_n, spec), y_nxKxLy, ranking_nxK,
+                             buffer_lib.bootstrap_weights(key_boot, (n, num_members), bootstrap))
+
+  return make

@@ -1,0 +1,113 @@
+"""Exact metrics on hand-computed cases."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lmrl import metrics
+
+
+def _log(x):
+  return jnp.log(jnp.asarray(x, jnp.float32))
+
+
+def test_kl_divergence_on_a_hand_case():
+  # Prompt 0: p = (1/2, 1/2), q = (1/4, 3/4): KL = 1/2 log 2 + 1/2 log(2/3).
+  # Prompt 1: p = (1, 0), q = (1/2, 1/2): KL = log 2 (the zero of p contributes nothing).
+  log_p = _log([[0.5, 0.5], [1.0, 0.0]])
+  log_q = _log([[0.25, 0.75], [0.5, 0.5]])
+  kl_0 = 0.5 * np.log(2.0) + 0.5 * np.log(2.0 / 3.0)
+  kl_1 = np.log(2.0)
+  np.testing.assert_allclose(metrics.kl_divergence(log_p[:1], log_q[:1]), kl_0, rtol=1e-5)
+  np.testing.assert_allclose(metrics.kl_divergence(log_p, log_q), (kl_0 + kl_1) / 2, rtol=1e-5)
+  # KL(q || p) is infinite where q puts mass on p's zero; KL(p || p) = 0.
+  assert np.isinf(metrics.kl_divergence(log_q[1:], log_p[1:]))
+  np.testing.assert_allclose(metrics.kl_divergence(log_q, log_q), 0.0, atol=1e-7)
+
+
+def test_kl_divergence_is_not_symmetric_and_matches_numpy():
+  p = np.asarray([[0.1, 0.2, 0.7]])
+  q = np.asarray([[0.3, 0.3, 0.4]])
+  forward = np.sum(p * np.log(p / q))
+  backward = np.sum(q * np.log(q / p))
+  np.testing.assert_allclose(metrics.kl_divergence(_log(p), _log(q)), forward, rtol=1e-5)
+  np.testing.assert_allclose(metrics.kl_divergence(_log(q), _log(p)), backward, rtol=1e-5)
+  assert abs(forward - backward) > 1e-2
+
+
+def test_total_variation_on_a_hand_case():
+  log_p = _log([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+  log_q = _log([[0.25, 0.75, 0.0], [0.5, 0.3, 0.2]])
+  # Prompt 0: 1/2 (0.25 + 0.25) = 0.25; prompt 1: 1/2 (0.3 + 0 + 0.3) = 0.3.
+  np.testing.assert_allclose(metrics.total_variation(log_p, log_q), 0.275, rtol=1e-5)
+  np.testing.assert_allclose(metrics.total_variation(log_q, log_p), 0.275, rtol=1e-5)
+  np.testing.assert_allclose(metrics.total_variation(log_p, log_p), 0.0, atol=1e-7)
+  # Disjoint supports are at distance 1.
+  np.testing.assert_allclose(metrics.total_variation(_log([[1.0, 0.0]]), _log([[0.0, 1.0]])),
+                             1.0)
+
+
+def test_coverage_on_a_hand_case():
+  log_p = _log([[0.1, 0.2, 0.3, 0.4],
+                [0.25, 0.25, 0.25, 0.25]])
+  favourites_GxPxN = jnp.asarray([
+      [[False, False, False, True], [True, False, False, False]],  # group 0
+      [[True, True, False, False], [False, True, True, True]],  # group 1
+  ])
+  # Group 0: (0.4 + 0.25) / 2; group 1: (0.3 + 0.75) / 2.
+  np.testing.assert_allclose(metrics.coverage(log_p, favourites_GxPxN), [0.325, 0.525],
+                             rtol=1e-5)
+
+
+def test_distribution_metrics_of_pstar_are_perfect(world):
+  idx = jnp.arange(world.log_pstar_PxN.shape[0])
+  m = metrics.distribution_metrics(world.log_pstar_PxN, world, idx)
+  np.testing.assert_allclose(m['kl'], 0.0, atol=1e-6)
+  np.testing.assert_allclose(m['tv'], 0.0, atol=1e-6)
+  np.testing.assert_allclose(m['coverage_G'], metrics.target_coverage(world, idx), rtol=1e-6)
+  # Each group covers its own favourites with at least favourite_mass under its own q_g.
+  own_G = jnp.stack([metrics.coverage(world.log_q_GxPxN[g], world.favourites_GxPxN)[g]
+                     for g in range(world.log_q_GxPxN.shape[0])])
+  assert np.all(own_G >= 0.5 - 1e-6)
+
+
+def test_mixture_log_probs_is_the_mean_of_members():
+  p_MxPxN = np.asarray([[[0.2, 0.8], [0.5, 0.5]],
+                        [[0.6, 0.4], [0.1, 0.9]]])
+  log_mix = metrics.mixture_log_probs(_log(p_MxPxN))
+  np.testing.assert_allclose(np.exp(log_mix), [[0.4, 0.6], [0.3, 0.7]], rtol=1e-5)
+  np.testing.assert_allclose(np.exp(log_mix).sum(-1), 1.0, rtol=1e-6)
+
+
+def test_epistemic_spread_zero_iff_members_agree():
+  p_PxN = np.asarray([[0.2, 0.8], [0.5, 0.5]])
+  equal = _log(np.stack([p_PxN] * 3))
+  np.testing.assert_allclose(metrics.epistemic_spread(equal), 0.0, atol=1e-6)
+
+  p_MxPxN = np.asarray([[[0.2, 0.8], [0.5, 0.5]],
+                        [[0.6, 0.4], [0.1, 0.9]]])
+  mix_PxN = p_MxPxN.mean(0)
+  # mean over members of the (prompt-averaged) KL(p_bar || p_m).
+  expected = np.mean([np.mean(np.sum(mix_PxN * np.log(mix_PxN / p_m), -1)) for p_m in p_MxPxN])
+  spread = metrics.epistemic_spread(_log(p_MxPxN))
+  assert spread > 0.01
+  np.testing.assert_allclose(spread, expected, rtol=1e-5)
+  # More disagreement, more spread.
+  closer = 0.5 * p_MxPxN + 0.5 * mix_PxN[None]
+  assert metrics.epistemic_spread(_log(closer)) < spread
+
+
+def test_choice_log_loss_on_a_hand_case():
+  log_p_PxN = _log([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
+  prompt_Q = jnp.asarray([0, 1])
+  response_QxK = jnp.asarray([[0, 2], [0, 1]])
+  chosen_Q = jnp.asarray([1, 0])  # Response 2 for prompt 0, response 0 for prompt 1.
+  expected = -0.5 * (np.log(0.7 / 0.8) + np.log(0.5 / 0.75))
+  np.testing.assert_allclose(metrics.choice_log_loss(log_p_PxN, prompt_Q, response_QxK, chosen_Q),
+                             expected, rtol=1e-5)
+
+
+def test_metrics_are_jittable(world):
+  idx = jnp.arange(world.log_pstar_PxN.shape[0])
+  m = jax.jit(metrics.distribution_metrics)(world.log_q_GxPxN[0], world, idx)
+  assert float(m['kl']) > 0 and 0 < float(m['tv']) < 1

@@ -1,0 +1,251 @@
+"""The joint update: the Plackett-Luce loss, its gradient, compile-once, and inclusiveness."""
+
+import functools
+import itertools
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lmrl import epistemic
+from lmrl import lm as lm_lib
+from lmrl import metrics
+from lmrl import update
+from tests import conftest
+
+# ----------------------------------------------------------------------------- the loss
+
+
+FULL_RANKING_BUG = (
+    'BUG lmrl/update.py:62 (plackett_luce_nll, full_ranking=True): '
+    'jax.lax.cumlogsumexp(u_sorted_BxK, axis=-1, reverse=True) raises "ValueError: XLA '
+    'operations do not allow negative axes" (eager and under jit; under grad "rev dimensions '
+    'must have every element be nonnegative"), so every full-ranking loss, and a joint update '
+    'built with full_ranking=True, fails. axis=1 (or jnp.flip + jnp.logaddexp.accumulate) '
+    'would fix it.')
+full_ranking_xfail = pytest.mark.xfail(strict=True, reason=FULL_RANKING_BUG)
+
+# For K = 2 a full ranking is just the choice.
+@pytest.mark.parametrize('full_ranking', [
+    False, pytest.param(True, marks=full_ranking_xfail)])
+def test_plackett_luce_nll_k2_is_minus_log_sigmoid(full_ranking):
+  log_u_BxK = jax.random.normal(jax.random.key(0), (16, 2)) * 3.0
+  ranking_BxK = jnp.stack([jnp.arange(16) % 2, 1 - jnp.arange(16) % 2], -1).astype(jnp.int32)
+  u_w = jnp.take_along_axis(log_u_BxK, ranking_BxK[:, :1], -1)[:, 0]
+  u_l = jnp.take_along_axis(log_u_BxK, ranking_BxK[:, 1:], -1)[:, 0]
+  expected = -jax.nn.log_sigmoid(u_w - u_l)
+  nll = update.plackett_luce_nll(log_u_BxK, ranking_BxK, full_ranking)
+  chex.assert_shape(nll, (16,))
+  np.testing.assert_allclose(nll, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_plackett_luce_nll_is_the_luce_choice_nll():
+  log_u = np.asarray([[0.5, -1.0, 2.0, 0.0],
+                      [1.0, 1.0, 1.0, 1.0],
+                      [-3.0, 0.2, 0.1, 4.0]], np.float32)
+  ranking = np.asarray([[2, 0, 3, 1],
+                        [1, 3, 0, 2],
+                        [0, 1, 2, 3]], np.int32)
+  u = np.exp(log_u.astype(np.float64))
+  expected = [-np.log(u[b, ranking[b, 0]] / u[b].sum()) for b in range(3)]
+  np.testing.assert_allclose(update.plackett_luce_nll(log_u, ranking, False), expected,
+                             rtol=1e-5)
+  np.testing.assert_allclose(expected[1], np.log(4.0), rtol=1e-6)
+
+
+@full_ranking_xfail
+def test_plackett_luce_nll_full_ranking_on_a_hand_case():
+  # Utilities u = (1, 2, 3) (log-scale inputs), ranking: item 2, then 0, then 1.
+  # P = 3/6 * 1/3 * 1 = 1/6.
+  log_u = np.log(np.asarray([[1.0, 2.0, 3.0]], np.float32))
+  np.testing.assert_allclose(update.plackett_luce_nll(log_u, np.asarray([[2, 0, 1]]), True),
+                             [np.log(6.0)], rtol=1e-5)
+  # Ranking 1, 2, 0: 2/6 * 3/4 * 1 = 1/4.
+  np.testing.assert_allclose(update.plackett_luce_nll(log_u, np.asarray([[1, 2, 0]]), True),
+                             [np.log(4.0)], rtol=1e-5)
+
+
+@full_ranking_xfail
+def test_plackett_luce_full_ranking_probabilities_sum_to_one():
+  log_u = np.asarray([0.3, -1.2, 0.8, 2.0], np.float32)
+  perms = np.asarray(list(itertools.permutations(range(4))), np.int32)
+  nll = update.plackett_luce_nll(np.broadcast_to(log_u, perms.shape), perms, True)
+  np.testing.assert_allclose(np.exp(-np.asarray(nll, np.float64)).sum(), 1.0, rtol=1e-5)
+  # And marginalising over the rest of the ranking gives the Luce choice probability.
+  first = np.exp(-np.asarray(nll, np.float64))
+  choice = np.exp(-np.asarray(update.plackett_luce_nll(
+      np.broadcast_to(log_u, perms.shape), perms, False), np.float64))
+  for item in range(4):
+    np.testing.assert_allclose(first[perms[:, 0] == item].sum(), choice[perms[:, 0] == item][0],
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize('full', [False, pytest.param(True, marks=full_ranking_xfail)])
+def test_choice_loss_gradient_through_the_lm_matches_finite_differences(full, spec, lm_spec):
+  params = jax.jit(lm_lib.init_lm, static_argnums=1)(jax.random.key(3), lm_spec)
+  key_x, key_y, key_r, key_d = jax.random.split(jax.random.key(4), 4)
+  B, K = 8, 3
+  prompts = jax.random.randint(key_x, (B, spec.prompt_length), 0, spec.vocab_size)
+  responses = jax.random.randint(key_y, (B, K, spec.response_length), 0, spec.vocab_size)
+  ranking = jax.vmap(lambda k: jax.random.permutation(k, K))(jax.random.split(key_r, B))
+
+  def loss(params, full):
+    log_u = lm_lib.shown_log_probs(lambda t: lm_lib.lm_logits(params, t, lm_spec), prompts,
+                                   responses, spec)
+    return jnp.mean(update.plackett_luce_nll(log_u, ranking.astype(jnp.int32), full))
+
+  leaves, treedef = jax.tree_util.tree_flatten(params)
+  keys = jax.random.split(key_d, len(leaves))
+  direction = jax.tree_util.tree_unflatten(
+      treedef, [jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  norm = jnp.sqrt(sum(jnp.sum(d ** 2) for d in jax.tree_util.tree_leaves(direction)))
+  direction = jax.tree_util.tree_map(lambda d: d / norm, direction)
+
+  @functools.partial(jax.jit, static_argnums=1)
+  def analytic_and_fd(params, full, eps):
+    grad = jax.grad(loss)(params, full)
+    analytic = sum(jnp.sum(g * d) for g, d in zip(jax.tree_util.tree_leaves(grad),
+                                                  jax.tree_util.tree_leaves(direction)))
+    shift = lambda s: jax.tree_util.tree_map(lambda p, d: p + s * eps * d, params, direction)
+    fd = (loss(shift(1.0), full) - loss(shift(-1.0), full)) / (2 * eps)
+    return analytic, fd
+
+  analytic, fd = analytic_and_fd(params, full, 1e-2)
+  assert abs(float(analytic)) > 1e-3
+  np.testing.assert_allclose(fd, analytic, rtol=5e-2)
+
+
+# ----------------------------------------------------------------------------- the update step
+
+
+def _agent(agent_config, kind, lm_spec, base_params, *, num_members):
+  epi = epistemic.make_epistemic_lm(agent_config(kind, num_members), lm_spec)
+  state = jax.jit(lambda key, base: update.init_agent_state(
+      key, epi, base, prior_scale=1.0, learning_rate=1e-2, lambda_lm=0.1, lambda_l2=1e-4))(
+          jax.random.key(2), base_params)
+  return epi, state
+
+
+def _with_learning_rate(state, learning_rate):
+  """A copy of `state` whose traced Adam learning rate is `learning_rate` (no in-place edit)."""
+  hyperparams = dict(state.opt_state.hyperparams,
+                     learning_rate=jnp.asarray(learning_rate, jnp.float32))
+  return state._replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
+
+
+def _with_lambdas(state, lambda_lm, lambda_l2):
+  return state._replace(hparams=update.UpdateHparams(jnp.asarray(lambda_lm, jnp.float32),
+                                                     jnp.asarray(lambda_l2, jnp.float32)))
+
+
+def _max_abs_diff(tree_a, tree_b):
+  return max(jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+      lambda a, b: jnp.max(jnp.abs(a - b)), tree_a, tree_b)))
+
+
+@pytest.mark.parametrize('kind', ['ensemble', 'epinet'])
+def test_joint_update_compiles_once(kind, world, joint_agent, make_choice_buffer):
+  epi, state, step = joint_agent(kind)
+  buffer_a = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 2,
+                                epi.num_members)
+  buffer_b = make_choice_buffer(jax.random.key(1), world, conftest.SMALL_BUFFER, 2,
+                                epi.num_members)
+  state, info = step(jax.random.key(0), state, buffer_a, world)
+  chex.assert_tree_all_finite((state.params.train, info))
+  assert step._cache_size() == 1
+  # New data, a new key, and the state the step returned (so a fresh optimiser count).
+  state, _ = step(jax.random.key(1), state, buffer_b, world)
+  # A new learning rate in the optimiser state and new lambdas in the hparams.
+  state = _with_lambdas(_with_learning_rate(state, 3e-3), 0.5, 1e-2)
+  state, _ = step(jax.random.key(2), state, buffer_a, world)
+  # A new prior scale (traced too).
+  state = state._replace(params=state.params._replace(prior_scale=jnp.asarray(0.5, jnp.float32)))
+  state, info = step(jax.random.key(3), state, buffer_b, world)
+  chex.assert_tree_all_finite((state.params.train, info))
+  assert step._cache_size() == 1
+
+
+def test_traced_learning_rate_is_used(world, joint_agent, make_choice_buffer):
+  """A zero learning rate in opt_state leaves the parameters where they are."""
+  epi, state, step = joint_agent('ensemble')
+  buffer = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 2,
+                              epi.num_members)
+  frozen, _ = step(jax.random.key(0), _with_learning_rate(state, 0.0), buffer, world)
+  chex.assert_trees_all_close(frozen.params.train, state.params.train)
+  moved, _ = step(jax.random.key(0), _with_learning_rate(frozen, 1e-2), buffer, world)
+  assert _max_abs_diff(moved.params.train, state.params.train) > 1e-3
+  assert step._cache_size() == 1
+
+
+def test_traced_lambdas_weight_the_loss(world, joint_agent, make_choice_buffer):
+  epi, state, step = joint_agent('ensemble')
+  buffer = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 2,
+                              epi.num_members)
+  _, info = step(jax.random.key(0), _with_lambdas(state, 0.0, 0.0), buffer, world)
+  np.testing.assert_allclose(info['loss'], info['choice_loss'], rtol=1e-6)
+  _, info = step(jax.random.key(0), _with_lambdas(state, 0.5, 0.0), buffer, world)
+  np.testing.assert_allclose(info['loss'], info['choice_loss'] + 0.5 * info['lm_loss'],
+                             rtol=1e-5)
+  # The L2 term is 0 at the anchor and positive once the parameters moved.
+  np.testing.assert_allclose(info['l2'], 0.0, atol=1e-12)
+  moved, _ = step(jax.random.key(1), state, buffer, world)
+  _, info = step(jax.random.key(0), _with_lambdas(moved, 0.0, 2.0), buffer, world)
+  assert info['l2'] > 0
+  np.testing.assert_allclose(info['loss'], info['choice_loss'] + 2.0 * info['l2'], rtol=1e-5)
+  assert step._cache_size() == 1
+
+
+@full_ranking_xfail
+def test_joint_update_with_full_rankings_runs(spec, world, joint_agent, make_choice_buffer):
+  epi, state, _ = joint_agent('ensemble')
+  step = jax.jit(update.make_joint_update(epi, spec, full_ranking=True, batch_size=8,
+                                          lm_batch_size=4, corpus_group_mix=(1.0, 0.0)))
+  buffer = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 3,
+                              epi.num_members)
+  state, info = step(jax.random.key(0), state, buffer, world)
+  chex.assert_tree_all_finite((state.params.train, info))
+
+
+# ----------------------------------------------------------------------------- inclusiveness
+
+
+@pytest.mark.parametrize('kind', ['ensemble', 'epinet'])
+def test_fitting_uniform_choices_makes_the_lm_inclusive(kind, spec, lm_spec, world, base_params,
+                                                        agent_config, make_choice_buffer,
+                                                        exact_fn, all_prompts):
+  """Many choices among uniformly drawn responses pull p_bar from q_majority towards p*.
+
+  Settings: 2048 pairwise (K=2) Luce choices on p*, 300 joint steps (batch 64, Adam lr 1e-2,
+  lambda_lm = 0.1 on the majority-only corpus, lambda_l2 = 1e-4), 2 members.
+  """
+  idx = jnp.arange(spec.num_prompts)
+  pretrained = metrics.distribution_metrics(exact_fn(base_params), world, idx)
+  target_G = metrics.target_coverage(world, idx)
+
+  epi, state = _agent(agent_config, kind, lm_spec, base_params, num_members=2)
+  step = update.make_joint_update(epi, spec, full_ranking=False, batch_size=64,
+                                  lm_batch_size=16, corpus_group_mix=conftest.MAJORITY_ONLY)
+  buffer = make_choice_buffer(jax.random.key(5), world, 2048, 2, epi.num_members)
+
+  @jax.jit
+  def fit(key, state):
+    def body(state, i):
+      return step(jax.random.fold_in(key, i), state, buffer, world)[0], None
+    return jax.lax.scan(body, state, jnp.arange(300))[0]
+
+  @jax.jit
+  def deployed(params):
+    return metrics.mixture_log_probs(
+        epistemic.member_exact_log_probs(epi, params, all_prompts, spec))
+
+  state = fit(jax.random.key(3), state)
+  log_p_bar = deployed(state.params)
+  np.testing.assert_allclose(jnp.exp(log_p_bar).sum(-1), 1.0, rtol=1e-5)
+  fitted = metrics.distribution_metrics(log_p_bar, world, idx)
+  # Measured (ensemble / epinet): KL 0.46 -> ~0.06 / ~0.04; minority coverage 0.019 -> ~0.20 /
+  # ~0.22 against a target of 0.221.
+  assert fitted['kl'] < 0.4 * pretrained['kl'], (pretrained['kl'], fitted['kl'])
+  relative_gap = abs(fitted['coverage_G'][1] - target_G[1]) / target_G[1]
+  assert relative_gap < 0.3, (pretrained['coverage_G'], fitted['coverage_G'], target_G)
