@@ -57,6 +57,12 @@ def get_config() -> ml_collections.ConfigDict:
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
 
+  c.classic = k = ml_collections.ConfigDict()  # Only read when agent.kind == 'classic'.
+  k.policy_steps_per_round = 8  # REINFORCE steps on the policy after each round's reward fit.
+  k.policy_batch_size = 64  # Responses sampled from the policy per REINFORCE step.
+  k.policy_learning_rate = 1e-3  # Adam learning rate of the policy stage.
+  k.entropy_weight = 1.0  # Weight of H(pi) in E[r] + H(pi); 1 makes the optimum pi ~ exp(r).
+
   c.experiment = e = ml_collections.ConfigDict()
   e.strategies = ('passive', 'uniform', 'boltzmann', 'thompson', 'infomax')  # To compare.
   e.num_seeds = 8  # Seeds per strategy (vmapped).
