@@ -1,0 +1,417 @@
+"""The classic RLHF pipeline, as a baseline: a separate reward model, then REINFORCE on a policy.
+
+`make_classic_agent(config, spec, lm_spec)` returns the same `agent.Agent` bundle as the joint
+agent, so the same experiment loop, strategies, worlds and metrics compare the two
+(`--config.agent.kind=classic` vs `joint`). One round of `learn` is two stages, one compiled
+function (two `lax.scan`s, no host syncs):
+
+1. **Reward model.** `r(x, y)`: the LM's transformer trunk (its last block's hidden features at
+   the last position of `[BOS, x, y]`) and a scalar head. The trunk starts from the pre-trained
+   LM, the head at zero. Fitted with `config.finetune.steps_per_round` Adam steps
+   (`finetune.learning_rate`, `finetune.batch_size`) of the same Luce / Plackett-Luce loss as the
+   joint update (`update.plackett_luce_nll` on `r` instead of `log p`), plus
+   `finetune.lambda_l2 * ||theta - theta_0||^2`. Its epistemic options mirror `lmrl.epistemic`:
+
+   * `ensemble`: `M` reward models, member `m` outputting `r_theta_m + beta * r_prior_m` with a
+     frozen random prior reward model (`prior_width` x `prior_depth`, random head), and
+     per-member bootstrap weights on the buffer's rows;
+   * `epinet`: one reward model plus an `epistemic.EpinetMLP` (one output) on its stop-gradient
+     last features and a Gaussian index `z`, plus a frozen prior epinet scaled by beta.
+
+   The deployed reward is the members' mean `r_bar = mean_m r_m`.
+
+2. **Policy.** A plain LM `pi`, starting from the pre-trained LM, takes
+   `config.classic.policy_steps_per_round` REINFORCE steps maximising
+   `E_pi[r_bar] + alpha * H(pi)` (alpha = `classic.entropy_weight`), whose maximiser is
+   `pi(y|x) ~ exp(r_bar(x, y) / alpha)`: with alpha = 1 the same target as the joint update,
+   since a Luce reward fitted to choices on `p*` is `log p*(y|x) + c(x)`. Each step draws
+   `classic.policy_batch_size` prompts from rho and one whole response each from `pi`, and
+   follows the score-function estimate `mean_b (A_b - baseline_b) grad log pi(y_b|x_b)` with
+   `A_b = r_bar(x_b, y_b) - alpha * log pi(y_b|x_b)` (unbiased for the gradient of the objective,
+   because `E[grad log pi] = 0`). Adam at `classic.policy_learning_rate`.
+
+   The baseline is a leave-one-out mean of `A` over the *other* samples of the batch that share
+   the prompt (over all other samples where none does). A reward fitted to choices is identified
+   only up to a per-prompt constant `c(x)`, so a batch-mean baseline would leave the differences
+   of `c(x)` across prompts in the advantage as pure noise; the per-prompt baseline removes it,
+   and at the optimum (`A` constant per prompt) the gradient estimate is exactly zero. Leaving
+   the sample itself out keeps the estimate unbiased.
+
+   The policy also takes `finetune.lambda_lm` times the next-token loss on the pre-training
+   corpus (`finetune.lm_batch_size` sequences), the same regulariser as the joint update, so the
+   two agents' deployed LMs are held to the pre-training data equally.
+
+What the exploration strategies see (`Explorer`):
+
+* `sample`: the policy `pi` at the given temperature (passive, boltzmann, infomax's pool);
+* `sample_thompson`: for each of the `K` responses a different sampled reward member `m`; that
+  response is the best under `r_m` of its own pool of `experiment.pool_size` samples from `pi`
+  (best-of-C under a sampled reward: `pi` is only the proposal, the member picks);
+* `utilities`: each member's reward `r_m(x, y)` as its Luce log-utility, so infomax scores
+  K-tuples by the reward models' disagreement.
+
+`exact_log_probs` gives the policy's exact `log pi(y|x)` (the deployed LM, what KL/TV/coverage
+measure) and, as the members, each reward member's Boltzmann distribution
+`log softmax_y r_m(x, y)` over all responses, so the `spread` metric is reward disagreement.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from lmrl import agent as agent_lib
+from lmrl import buffer as buffer_lib
+from lmrl import epistemic
+from lmrl import lm as lm_lib
+from lmrl import strategies
+from lmrl import update as update_lib
+from lmrl import world as world_lib
+
+# ----------------------------------------------------------------------------- the reward model
+
+
+class RewardModel(nn.Module):
+  """`tokens_BxL -> (reward_B, features_BxD)`: the LM's trunk and a scalar head on the last token.
+
+  The trunk's parameters sit under `trunk` with exactly the layout of `lm.Transformer`, so the
+  pre-trained LM's parameters drop in; its next-token head is computed but unused (and removed
+  by XLA as dead code).
+  """
+  spec: lm_lib.LMSpec
+  head_init: Callable = nn.initializers.zeros
+
+  @nn.compact
+  def __call__(self, tokens_BxL: jax.Array) -> tuple[jax.Array, jax.Array]:
+    _, h_BxLxD = lm_lib.Transformer(self.spec, name='trunk')(tokens_BxL)
+    features_BxD = h_BxLxD[:, -1].astype(jnp.float32)
+    reward_B = nn.Dense(1, kernel_init=self.head_init, name='head')(features_BxD)[:, 0]
+    return reward_B.astype(jnp.float32), features_BxD
+
+
+def init_reward_model(key: jax.Array, spec: lm_lib.LMSpec, head_init=nn.initializers.zeros):
+  return RewardModel(spec, head_init).init(key, jnp.zeros((1, spec.sequence_length), jnp.int32))
+
+
+def reward_from_lm(lm_params, key: jax.Array, spec: lm_lib.LMSpec):
+  """Reward-model parameters whose trunk is the (pre-trained) LM's and whose head is zero."""
+  fresh = init_reward_model(key, spec)
+  return {'params': {'trunk': lm_params['params'], 'head': fresh['params']['head']}}
+
+
+def apply_reward(params, tokens_BxL: jax.Array, spec: lm_lib.LMSpec):
+  return RewardModel(spec).apply(params, tokens_BxL)
+
+
+class EpistemicReward(NamedTuple):
+  """An epistemic reward model, the `EpistemicLM` bundle with a scalar output instead of logits.
+
+  init(key, base_lm_params, prior_scale) -> epistemic.EpistemicParams
+  reward(params, index, tokens_BxL) -> float32[B]     the reward model of one epistemic index
+  """
+  init: Callable[..., epistemic.EpistemicParams]
+  reward: Callable[[epistemic.EpistemicParams, jax.Array, jax.Array], jax.Array]
+  sample_indices: Callable[[jax.Array, int], jax.Array]
+  train_indices: Callable[[jax.Array, epistemic.EpistemicParams], jax.Array]
+  num_members: int
+  train_copies: int  # Reward-model copies in `train`: scales the L2 term (anchor_penalty).
+  uses_bootstrap: bool
+
+
+def make_reward_ensemble(lm_spec: lm_lib.LMSpec, *, num_members: int, prior_width: int,
+                         prior_depth: int, bootstrap: bool = True) -> EpistemicReward:
+  """`M` reward models from the pre-trained trunk, each plus beta times a frozen random one."""
+  prior_spec = lm_spec._replace(width=prior_width, depth=prior_depth,
+                                num_heads=min(lm_spec.num_heads, prior_width))
+
+  def init(key, base_params, prior_scale):
+    key_prior, key_head = jax.random.split(key)
+    # The prior's head is random (lecun-normal): r_prior has about unit scale per sequence.
+    prior = jax.vmap(lambda k: init_reward_model(k, prior_spec, nn.initializers.lecun_normal()))(
+        jax.random.split(key_prior, num_members))
+    one = reward_from_lm(base_params, key_head, lm_spec)
+    train = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (num_members,) + x.shape), one)
+    return epistemic.EpistemicParams(train=train, prior=prior, anchor=train,
+                                     prior_scale=jnp.asarray(prior_scale, jnp.float32),
+                                     mixture_index_M=jnp.arange(num_members))
+
+  def reward(params, index, tokens_BxL):
+    member = lambda tree: jax.tree_util.tree_map(lambda x: x[index], tree)
+    prior_B = apply_reward(member(params.prior), tokens_BxL, prior_spec)[0]
+    return (apply_reward(member(params.train), tokens_BxL, lm_spec)[0]
+            + params.prior_scale * jax.lax.stop_gradient(prior_B))
+
+  def sample_indices(key, num):
+    if num <= num_members:  # Distinct members.
+      return jax.random.permutation(key, num_members)[:num]
+    return jax.random.randint(key, (num,), 0, num_members)
+
+  def train_indices(key, params):
+    del key
+    return params.mixture_index_M
+
+  return EpistemicReward(init, reward, sample_indices, train_indices, num_members,
+                         train_copies=num_members, uses_bootstrap=bootstrap)
+
+
+def make_reward_epinet(lm_spec: lm_lib.LMSpec, *, num_members: int, index_dim: int,
+                       hidden: int) -> EpistemicReward:
+  """One reward model plus an epinet on its last features; members are fixed Gaussian indices."""
+  net = epistemic.EpinetMLP(vocab_size=1, hidden=hidden)  # One output: a reward offset.
+  dummy_features = jnp.zeros((1, 1, lm_spec.width), jnp.float32)
+
+  def init(key, base_params, prior_scale):
+    key_head, key_train, key_prior, key_mix = jax.random.split(key, 4)
+    z0 = jnp.zeros((index_dim,), jnp.float32)
+    train = {'base': reward_from_lm(base_params, key_head, lm_spec),
+             'epinet': net.init(key_train, dummy_features, z0)}
+    return epistemic.EpistemicParams(
+        train=train, prior=net.init(key_prior, dummy_features, z0), anchor=train,
+        prior_scale=jnp.asarray(prior_scale, jnp.float32),
+        mixture_index_M=jax.random.normal(key_mix, (num_members, index_dim)))
+
+  def reward(params, z, tokens_BxL):
+    base_B, features_BxD = apply_reward(params.train['base'], tokens_BxL, lm_spec)
+    features_Bx1xD = jax.lax.stop_gradient(features_BxD)[:, None]
+    prior_B = jax.lax.stop_gradient(net.apply(params.prior, features_Bx1xD, z))[:, 0, 0]
+    return (base_B + net.apply(params.train['epinet'], features_Bx1xD, z)[:, 0, 0]
+            + params.prior_scale * prior_B)
+
+  def sample_indices(key, num):
+    return jax.random.normal(key, (num, index_dim))
+
+  def train_indices(key, params):
+    del params
+    return jax.random.normal(key, (num_members, index_dim))
+
+  return EpistemicReward(init, reward, sample_indices, train_indices, num_members,
+                         train_copies=1, uses_bootstrap=False)
+
+
+def make_epistemic_reward(agent_config, lm_spec: lm_lib.LMSpec) -> EpistemicReward:
+  """The epistemic reward model named by `config.agent.epistemic`."""
+  if agent_config.epistemic == 'ensemble':
+    return make_reward_ensemble(lm_spec, num_members=agent_config.num_members,
+                                prior_width=agent_config.prior_width,
+                                prior_depth=agent_config.prior_depth,
+                                bootstrap=agent_config.bootstrap != 'none')
+  if agent_config.epistemic == 'epinet':
+    return make_reward_epinet(lm_spec, num_members=agent_config.num_members,
+                              index_dim=agent_config.index_dim,
+                              hidden=agent_config.epinet_hidden)
+  raise ValueError(f"config.agent.epistemic must be 'ensemble' or 'epinet', "
+                   f'got {agent_config.epistemic!r}')
+
+
+def shown_rewards(rew: EpistemicReward, params: epistemic.EpistemicParams, index,
+                  prompts_BxLx: jax.Array, responses_BxKxLy: jax.Array,
+                  spec: world_lib.WorldSpec) -> jax.Array:
+  """`r_index(x_b, y_bk)` for `K` responses per prompt, float32[B, K]."""
+  B, K, _ = responses_BxKxLy.shape
+  seqs_BxKxL = lm_lib.responses_with_prompts(prompts_BxLx, responses_BxKxLy, spec)
+  return rew.reward(params, index, seqs_BxKxL.reshape(B * K, -1)).reshape(B, K)
+
+
+def member_rewards(rew: EpistemicReward, params: epistemic.EpistemicParams,
+                   prompts_BxLx: jax.Array, responses_BxCxLy: jax.Array,
+                   spec: world_lib.WorldSpec) -> jax.Array:
+  """Every mixture member's reward, float32[M, B, C]."""
+  return jax.vmap(lambda i: shown_rewards(rew, params, i, prompts_BxLx, responses_BxCxLy, spec))(
+      params.mixture_index_M)
+
+
+def member_boltzmann_log_probs(rew: EpistemicReward, params: epistemic.EpistemicParams,
+                               prompts_PxLx: jax.Array, spec: world_lib.WorldSpec) -> jax.Array:
+  """Each member's `log softmax_y r_m(x, y)` over every response, float32[M, P, N]."""
+  P = prompts_PxLx.shape[0]
+  responses_NxLy = jnp.asarray(world_lib.all_responses(spec))
+  responses_PxNxLy = jnp.broadcast_to(responses_NxLy[None], (P,) + responses_NxLy.shape)
+  return jax.nn.log_softmax(member_rewards(rew, params, prompts_PxLx, responses_PxNxLy, spec),
+                            axis=-1)
+
+
+# ----------------------------------------------------------------------------- the agent
+
+
+class ClassicHparams(NamedTuple):
+  lambda_l2: jax.Array  # float32[]: weight of the reward models' ||theta - theta_0||^2.
+  lambda_lm: jax.Array  # float32[]: weight of the policy's next-token loss on the corpus.
+  entropy_weight: jax.Array  # float32[]: alpha in E[r] + alpha H(pi).
+
+
+class ClassicState(NamedTuple):
+  reward: epistemic.EpistemicParams  # Trained members, frozen priors and anchor as data.
+  reward_opt: Any  # Adam state of `reward.train` (learning rate inside: traced).
+  policy: Any  # The policy LM's parameters.
+  policy_opt: Any  # Adam state of `policy` (learning rate inside: traced).
+  hparams: ClassicHparams
+
+
+def _adam_state(params, learning_rate):
+  opt_state = update_lib.make_optimizer().init(params)
+  opt_state.hyperparams['learning_rate'] = jnp.asarray(learning_rate, jnp.float32)
+  return opt_state
+
+
+def leave_one_out_baseline(values_B: jax.Array, group_B: jax.Array) -> jax.Array:
+  """Mean of `values` over the other rows of the same group (over all other rows if none)."""
+  B = values_B.shape[0]
+  same_BxB = (group_B[:, None] == group_B[None, :]) & ~jnp.eye(B, dtype=bool)
+  count_B = jnp.sum(same_BxB, axis=1)
+  same_mean_B = (same_BxB @ values_B) / jnp.maximum(count_B, 1)
+  other_mean_B = (jnp.sum(values_B) - values_B) / max(B - 1, 1)
+  return jnp.where(count_B > 0, same_mean_B, other_mean_B)
+
+
+def make_reward_update(rew: EpistemicReward, spec: world_lib.WorldSpec, *, full_ranking: bool,
+                       batch_size: int) -> Callable:
+  """`update(key, state, buffer) -> (state, info)`: one Adam step of the reward models' loss."""
+  optimizer = update_lib.make_optimizer()
+
+  def loss_fn(train, state: ClassicState, key, buffer: buffer_lib.ChoiceBuffer):
+    key_rows, key_index = jax.random.split(key)
+    params = state.reward._replace(train=train)
+    rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
+    prompts_BxLx = buffer.prompts_NxLx[rows_B]
+    responses_BxKxLy = buffer.responses_NxKxLy[rows_B]
+    ranking_BxK = buffer.ranking_NxK[rows_B]
+    if rew.uses_bootstrap:
+      weights_MxB = buffer.bootstrap_NxM[rows_B].T
+    else:
+      weights_MxB = jnp.ones((rew.num_members, batch_size), jnp.float32)
+
+    def member_loss(index, weights_B):
+      r_BxK = shown_rewards(rew, params, index, prompts_BxLx, responses_BxKxLy, spec)
+      return jnp.mean(weights_B * update_lib.plackett_luce_nll(r_BxK, ranking_BxK, full_ranking))
+
+    choice_M = jax.vmap(member_loss)(rew.train_indices(key_index, params), weights_MxB)
+    l2 = epistemic.anchor_penalty(rew, params, train)
+    loss = jnp.mean(choice_M) + state.hparams.lambda_l2 * l2
+    return loss, {'reward_loss': loss, 'reward_choice_loss': jnp.mean(choice_M),
+                  'reward_l2': l2}
+
+  def update(key, state: ClassicState, buffer: buffer_lib.ChoiceBuffer):
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.reward.train, state, key, buffer)
+    updates, reward_opt = optimizer.update(grads, state.reward_opt, state.reward.train)
+    train = optax.apply_updates(state.reward.train, updates)
+    return state._replace(reward=state.reward._replace(train=train), reward_opt=reward_opt), info
+
+  return update
+
+
+def make_policy_update(rew: EpistemicReward, spec: world_lib.WorldSpec,
+                       lm_spec: lm_lib.LMSpec, *, batch_size: int, lm_batch_size: int,
+                       corpus_group_mix: tuple[float, ...]) -> Callable:
+  """`update(key, state, world) -> (state, info)`: one REINFORCE step on the policy.
+
+  Maximises `E_pi[r_bar] + alpha H(pi)` (+ `lambda_lm` times the corpus next-token loss,
+  minimised); see the module docstring for the estimator and its baseline.
+  """
+  optimizer = update_lib.make_optimizer()
+  group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
+
+  def logits_fn(policy):
+    return lambda tokens_BxL: lm_lib.lm_logits(policy, tokens_BxL, lm_spec)
+
+  def loss_fn(policy, state: ClassicState, seqs_BxL, reward_B, prompt_index_B, corpus_BxL):
+    log_pi_B = lm_lib.response_log_probs(logits_fn(policy), seqs_BxL, spec.response_length)
+    alpha = state.hparams.entropy_weight
+    advantage_B = jax.lax.stop_gradient(reward_B - alpha * log_pi_B)
+    advantage_B = advantage_B - leave_one_out_baseline(advantage_B, prompt_index_B)
+    surrogate = -jnp.mean(advantage_B * log_pi_B)
+    lm_loss = lm_lib.next_token_loss(logits_fn(policy), corpus_BxL)
+    loss = surrogate + state.hparams.lambda_lm * lm_loss
+    return loss, {'policy_reward': jnp.mean(reward_B),
+                  'policy_entropy': -jnp.mean(jax.lax.stop_gradient(log_pi_B)),
+                  'policy_lm_loss': lm_loss}
+
+  def update(key, state: ClassicState, world):
+    key_x, key_y, key_corpus = jax.random.split(key, 3)
+    prompt_index_B = world_lib.sample_prompts(key_x, world, spec, batch_size)
+    prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
+    responses_BxLy = lm_lib.sample_responses(key_y, logits_fn(state.policy), prompts_BxLx, spec)
+    seqs_BxL = world_lib.with_bos(jnp.concatenate([prompts_BxLx, responses_BxLy], -1), spec)
+    reward_B = jnp.mean(jax.vmap(lambda i: rew.reward(state.reward, i, seqs_BxL))(
+        state.reward.mixture_index_M), axis=0)
+    corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.policy, state, seqs_BxL, reward_B,
+                                                  prompt_index_B, corpus_BxL)
+    updates, policy_opt = optimizer.update(grads, state.policy_opt, state.policy)
+    return state._replace(policy=optax.apply_updates(state.policy, updates),
+                          policy_opt=policy_opt), info
+
+  return update
+
+
+def classic_explorer(rew: EpistemicReward, state: ClassicState, spec: world_lib.WorldSpec,
+                     lm_spec: lm_lib.LMSpec, pool_size: int) -> strategies.Explorer:
+  """The policy samples; the reward members judge (Thompson) and disagree (infomax)."""
+  policy_fn = lambda tokens_BxL: lm_lib.lm_logits(state.policy, tokens_BxL, lm_spec)
+
+  def sample(key, prompts_BxLx, temperature):
+    return lm_lib.sample_responses(key, policy_fn, prompts_BxLx, spec, temperature)
+
+  def sample_thompson(key, prompts_BxLx, num):
+    B, C = prompts_BxLx.shape[0], pool_size
+    key_index, key_pool = jax.random.split(key)
+    index_Bxn = jax.vmap(lambda k: rew.sample_indices(k, num))(jax.random.split(key_index, B))
+    index_R = index_Bxn.reshape((B * num,) + index_Bxn.shape[2:])
+    prompts_RxLx = jnp.repeat(prompts_BxLx, num, axis=0)
+    pool_RxCxLy = lm_lib.sample_responses(
+        key_pool, policy_fn, jnp.repeat(prompts_RxLx, C, axis=0), spec).reshape(B * num, C, -1)
+
+    def best(index, prompt_Lx, pool_CxLy):
+      r_C = shown_rewards(rew, state.reward, index, prompt_Lx[None], pool_CxLy[None], spec)[0]
+      return pool_CxLy[jnp.argmax(r_C)]
+
+    return jax.vmap(best)(index_R, prompts_RxLx, pool_RxCxLy).reshape(B, num, -1)
+
+  def utilities(prompts_BxLx, responses_BxCxLy):
+    return member_rewards(rew, state.reward, prompts_BxLx, responses_BxCxLy, spec)
+
+  return strategies.Explorer(sample, sample_thompson, utilities, spec.vocab_size,
+                             spec.response_length)
+
+
+def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
+                       ) -> agent_lib.Agent:
+  """Reward models fitted to the choices, then REINFORCE on the policy, every round."""
+  rew = make_epistemic_reward(config.agent, lm_spec)
+  u, k = config.finetune, config.classic
+  reward_update = make_reward_update(rew, spec, full_ranking=config.world.full_ranking,
+                                     batch_size=u.batch_size)
+  policy_update = make_policy_update(rew, spec, lm_spec, batch_size=k.policy_batch_size,
+                                     lm_batch_size=u.lm_batch_size,
+                                     corpus_group_mix=tuple(config.world.corpus_group_mix))
+  reward_steps, policy_steps = u.steps_per_round, k.policy_steps_per_round
+  pool_size = config.experiment.pool_size
+
+  def init(key, base_params):
+    reward = rew.init(key, base_params, config.agent.prior_scale)
+    return ClassicState(
+        reward=reward, reward_opt=_adam_state(reward.train, u.learning_rate),
+        policy=base_params, policy_opt=_adam_state(base_params, k.policy_learning_rate),
+        hparams=ClassicHparams(jnp.asarray(u.lambda_l2, jnp.float32),
+                               jnp.asarray(u.lambda_lm, jnp.float32),
+                               jnp.asarray(k.entropy_weight, jnp.float32)))
+
+  def learn(key, state, buffer, world):
+    key_reward, key_policy = jax.random.split(key)
+    state, reward_info = jax.lax.scan(
+        lambda s, i: reward_update(jax.random.fold_in(key_reward, i), s, buffer),
+        state, jnp.arange(reward_steps))
+    state, policy_info = jax.lax.scan(
+        lambda s, i: policy_update(jax.random.fold_in(key_policy, i), s, world),
+        state, jnp.arange(policy_steps))
+    return state, jax.tree_util.tree_map(lambda x: x[-1], {**reward_info, **policy_info})
+
+  def exact_log_probs(state, prompts_PxLx):
+    log_pi_PxN = lm_lib.exact_log_probs(
+        lambda t: lm_lib.lm_logits(state.policy, t, lm_spec), prompts_PxLx, spec)
+    return log_pi_PxN, member_boltzmann_log_probs(rew, state.reward, prompts_PxLx, spec)
+
+  return agent_lib.Agent(init, lambda state: classic_explorer(rew, state, spec, lm_spec,
+                                                              pool_size),
+                         learn, exact_log_probs, rew.num_members)
