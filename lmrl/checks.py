@@ -113,3 +113,7 @@ def validate(config) -> None:
            'gives more than 20000 K-tuples to score per prompt', e.pool_size)
   _require(e.rounds % e.rounds_per_chunk == 0, 'experiment.rounds_per_chunk',
            f'must divide experiment.rounds ({e.rounds})', e.rounds_per_chunk)
+  for field in ('classic.policy_steps_per_round', 'classic.policy_batch_size'):
+    _int_at_least(config, field, 1)
+  _positive(config, 'classic.policy_learning_rate')
+  _non_negative(config, 'classic.entropy_weight')

@@ -249,7 +249,8 @@ class ClassicState(NamedTuple):
   hparams: ClassicHparams
 
 
-def _adam_state(params, learning_rate):
+def adam_state(params, learning_rate):
+  """`update.make_optimizer()` state for `params` with the given (traced) learning rate."""
   opt_state = update_lib.make_optimizer().init(params)
   opt_state.hyperparams['learning_rate'] = jnp.asarray(learning_rate, jnp.float32)
   return opt_state
@@ -391,8 +392,8 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
   def init(key, base_params):
     reward = rew.init(key, base_params, config.agent.prior_scale)
     return ClassicState(
-        reward=reward, reward_opt=_adam_state(reward.train, u.learning_rate),
-        policy=base_params, policy_opt=_adam_state(base_params, k.policy_learning_rate),
+        reward=reward, reward_opt=adam_state(reward.train, u.learning_rate),
+        policy=base_params, policy_opt=adam_state(base_params, k.policy_learning_rate),
         hparams=ClassicHparams(jnp.asarray(u.lambda_l2, jnp.float32),
                                jnp.asarray(u.lambda_lm, jnp.float32),
                                jnp.asarray(k.entropy_weight, jnp.float32)))

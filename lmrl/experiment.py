@@ -92,6 +92,8 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
         'choice_loss': metrics.choice_log_loss(log_p_PxN, h.eval_position_Q,
                                                h.response_index_QxK, h.chosen_Q),
         'spread': metrics.epistemic_spread(log_p_MxPxN),
+        'spread_error_corr': metrics.uncertainty_error_correlation(
+            log_p_MxPxN, world.log_pstar_PxN[eval_index_P]),
     }
 
   def one_round(key, state: RunState, world, r):

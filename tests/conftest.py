@@ -172,3 +172,81 @@ def make_choice_buffer(spec):
                              buffer_lib.bootstrap_weights(key_boot, (n, num_members), bootstrap))
 
   return make
+
+
+# ----------------------------------------------------------------------------- long choice fits
+
+# Settings of the long fits shared by the inclusiveness and uncertainty tests: the default
+# regularisers and prior scale of experiments/configs/default.py, a higher learning rate so a few
+# hundred steps suffice.
+FIT_MEMBERS = 4
+FIT_STEPS = 300
+FIT_BATCH = 32
+FIT_LR = 1e-2
+FIT_CAPACITY = 4096
+UNCERTAINTY_SEEDS = 3
+UNCERTAINTY_SIZES = (16, 1024)  # Choices in the small and the large buffer.
+UNCERTAINTY_POOL = tuple(range(5))  # Responses ever shown for prompt 0 (5..8 never are).
+
+
+class ChoiceFits(NamedTuple):
+  """Exact member distributions log p_m(y|x), float32[lanes, M, P, N], before and after fitting."""
+  initial: jax.Array
+  fitted: jax.Array
+  lanes: dict  # name -> lane index.
+
+
+@pytest.fixture(scope='session')
+def choice_fits(spec, lm_spec, world, base_params, agent_config, make_choice_buffer,
+                all_prompts):
+  """`kind -> ChoiceFits`: FIT_STEPS joint steps for several buffers/seeds, all in one vmap.
+
+  Lanes 'small_s'/'large_s' (s < UNCERTAINTY_SEEDS): choices for prompt 0 among
+  UNCERTAINTY_POOL only, 16 or 1024 of them, agent seed s. For the ensemble, lane 'inclusive':
+  4096 choices, uniform prompts and uniform responses. Every lane inits its agent from its own
+  key and fits it with `jax.vmap` over lanes (init + update are vmapped over seeds).
+  """
+  cache = {}
+
+  def get(kind: str) -> ChoiceFits:
+    if kind in cache:
+      return cache[kind]
+    epi = epistemic.make_epistemic_lm(agent_config(kind, FIT_MEMBERS), lm_spec)
+    step = update.make_joint_update(epi, spec, full_ranking=False, batch_size=FIT_BATCH,
+                                    lm_batch_size=16, corpus_group_mix=MAJORITY_ONLY)
+    lanes, keys, buffers = {}, [], []
+
+    def add(name, key, buffer):
+      lanes[name] = len(keys)
+      keys.append(key)
+      buffers.append(buffer)
+
+    for n, size in zip(('small', 'large'), UNCERTAINTY_SIZES):
+      for s in range(UNCERTAINTY_SEEDS):
+        add(f'{n}_{s}', jax.random.key(100 + s), make_choice_buffer(
+            jax.random.key(200 + s), world, size, 2, FIT_MEMBERS, capacity=FIT_CAPACITY,
+            prompt_index=0, response_pool=UNCERTAINTY_POOL))
+    if kind == 'ensemble':
+      add('inclusive', jax.random.key(300), make_choice_buffer(
+          jax.random.key(400), world, FIT_CAPACITY, 2, FIT_MEMBERS))
+
+    def members(params):
+      return epistemic.member_exact_log_probs(epi, params, all_prompts, spec)
+
+    def init_and_fit(key, buffer):
+      key_init, key_fit = jax.random.split(key)
+      state = update.init_agent_state(key_init, epi, base_params, prior_scale=1.0,
+                                      learning_rate=FIT_LR, lambda_lm=0.1, lambda_l2=1e-4)
+
+      def body(state, i):
+        return step(jax.random.fold_in(key_fit, i), state, buffer, world)[0], None
+
+      fitted = jax.lax.scan(body, state, jnp.arange(FIT_STEPS))[0]
+      return members(state.params), members(fitted.params)
+
+    stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *buffers)
+    initial, fitted = jax.jit(jax.vmap(init_and_fit))(jnp.stack(keys), stacked)
+    cache[kind] = ChoiceFits(initial, fitted, lanes)
+    return cache[kind]
+
+  return get

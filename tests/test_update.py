@@ -211,41 +211,27 @@ def test_joint_update_with_full_rankings_runs(spec, world, joint_agent, make_cho
 # ----------------------------------------------------------------------------- inclusiveness
 
 
-@pytest.mark.parametrize('kind', ['ensemble', 'epinet'])
-def test_fitting_uniform_choices_makes_the_lm_inclusive(kind, spec, lm_spec, world, base_params,
-                                                        agent_config, make_choice_buffer,
-                                                        exact_fn, all_prompts):
+@pytest.mark.slow
+def test_fitting_uniform_choices_makes_the_lm_inclusive(spec, world, exact_fn, base_params,
+                                                        choice_fits):
   """Many choices among uniformly drawn responses pull p_bar from q_majority towards p*.
 
-  Settings: 2048 pairwise (K=2) Luce choices on p*, 300 joint steps (batch 64, Adam lr 1e-2,
-  lambda_lm = 0.1 on the majority-only corpus, lambda_l2 = 1e-4), 2 members.
+  The default agent (an ensemble of 4 with randomized priors, exponential bootstrap, beta 1,
+  lambda_lm 0.1 on the majority-only corpus, lambda_l2 1e-4) fitted with 300 joint steps
+  (32 pairwise choices per step, Adam lr 1e-2) to 4096 Luce choices on p* among uniformly
+  random responses for uniformly random prompts.
   """
   idx = jnp.arange(spec.num_prompts)
   pretrained = metrics.distribution_metrics(exact_fn(base_params), world, idx)
   target_G = metrics.target_coverage(world, idx)
-
-  epi, state = _agent(agent_config, kind, lm_spec, base_params, num_members=2)
-  step = update.make_joint_update(epi, spec, full_ranking=False, batch_size=64,
-                                  lm_batch_size=16, corpus_group_mix=conftest.MAJORITY_ONLY)
-  buffer = make_choice_buffer(jax.random.key(5), world, 2048, 2, epi.num_members)
-
-  @jax.jit
-  def fit(key, state):
-    def body(state, i):
-      return step(jax.random.fold_in(key, i), state, buffer, world)[0], None
-    return jax.lax.scan(body, state, jnp.arange(300))[0]
-
-  @jax.jit
-  def deployed(params):
-    return metrics.mixture_log_probs(
-        epistemic.member_exact_log_probs(epi, params, all_prompts, spec))
-
-  state = fit(jax.random.key(3), state)
-  log_p_bar = deployed(state.params)
+  fits = choice_fits('ensemble')
+  log_p_bar = metrics.mixture_log_probs(fits.fitted[fits.lanes['inclusive']])
   np.testing.assert_allclose(jnp.exp(log_p_bar).sum(-1), 1.0, rtol=1e-5)
   fitted = metrics.distribution_metrics(log_p_bar, world, idx)
-  # Measured (ensemble / epinet): KL 0.46 -> ~0.06 / ~0.04; minority coverage 0.019 -> ~0.20 /
-  # ~0.22 against a target of 0.221.
+  # Measured: KL(p*||.) 0.463 (pre-trained) -> 0.045..0.067 over 6 seeds; minority coverage
+  # 0.019 -> 0.186..0.227 against p*'s 0.221 (within 16%).
   assert fitted['kl'] < 0.4 * pretrained['kl'], (pretrained['kl'], fitted['kl'])
   relative_gap = abs(fitted['coverage_G'][1] - target_G[1]) / target_G[1]
   assert relative_gap < 0.3, (pretrained['coverage_G'], fitted['coverage_G'], target_G)
+  # And the majority is not over-served any more.
+  assert fitted['coverage_G'][0] < pretrained['coverage_G'][0]

@@ -51,8 +51,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.finetune = u = ml_collections.ConfigDict()
   u.learning_rate = 1e-3  # Adam learning rate of the joint update (traced: sweepable).
-  u.lambda_lm = 0.1  # Weight of the next-token loss on pre-training data (traced).
-  u.lambda_l2 = 1e-4  # Weight of ||theta - theta_0||^2 (traced).
+  u.lambda_lm = 1.0  # Weight of the next-token loss on pre-training data (traced).
+  u.lambda_l2 = 0.01  # Weight of ||theta - theta_0||^2 (traced).
   u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
@@ -67,11 +67,11 @@ def get_config() -> ml_collections.ConfigDict:
   e.strategies = ('passive', 'uniform', 'boltzmann', 'thompson', 'infomax')  # To compare.
   e.num_seeds = 8  # Seeds per strategy (vmapped).
   e.rounds = 40  # T: rounds of queries.
-  e.prompts_per_round = 8  # B: prompts (= human choices) per round.
+  e.prompts_per_round = 32  # B: prompts (= human choices) per round.
   e.responses_per_prompt = 2  # K >= 2: responses shown per prompt.
   e.temperature = 2.0  # tau of the boltzmann strategy.
   e.pool_size = 16  # Infomax: candidates per prompt; every K-tuple among them is scored.
-  e.pool_temperature = 1.0  # Infomax: sampling temperature of the candidate pool.
+  e.pool_temperature = 3.0  # Infomax: per-token temperature of the candidate pool (see README).
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
   e.eval_every = 1  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
