@@ -1,13 +1,21 @@
 """Sweeping one strategy over many seeds: vmapped, compiled once, chunked and resumable.
 
 `make_sweep(experiment)` vmaps the experiment's pure functions over seeds and jits them. The
-rounds are run in chunks of equal length (one compilation serves them all); after each chunk the
-whole sweep state is checkpointed, so a killed sweep resumes from its last chunk and ends with the
-same results as an uninterrupted one (all randomness is `fold_in(seed key, round)`).
+rounds are run in chunks of equal length (one compilation serves them all, and every later
+sweep of the same shapes: other seed keys, other values of traced hyper-parameters); after each
+chunk the whole sweep state is checkpointed, so a killed sweep resumes from its last chunk and
+ends with the same results as an uninterrupted one (all randomness is `fold_in(seed key,
+round)`). The sweep state is donated to each chunk, and the host sees the device only between
+chunks (metrics and the checkpoint), never inside one.
 
-With `shard_seeds`, the seed axis of keys and states is laid across every device of a 1-D `Mesh`
-with a `NamedSharding`; `jit` then runs each device's seeds where they live. The same code runs
-on one CPU, on several devices, and (after `jax.distributed.initialize`) across hosts.
+With a `sharding` from `seed_sharding`, the seed axis of keys and states is laid across every
+device of a 1-D `Mesh('seeds')` with a `NamedSharding`, and the world and the pre-trained
+parameters are replicated on it; `jit` then runs each device's seeds where they live, with no
+communication inside a chunk. The same code runs on one CPU (a mesh of one device), on every
+device of one host, and, after `jax.distributed.initialize()`, on every device of every host:
+`jax.devices()` is then global, each process feeds it the same host values (keys, world,
+parameters), metrics and checkpoints are gathered to every process, and process 0 alone writes
+the checkpoint (resuming reads it on every process, so the work directory must be shared).
 """
 
 import os
@@ -18,6 +26,7 @@ import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from lmrl import experiment as experiment_lib
@@ -44,7 +53,7 @@ def make_sweep(experiment: experiment_lib.Experiment) -> Sweep:
 
 
 def seed_sharding(num_seeds: int) -> NamedSharding:
-  """Shards a leading seed axis over every device (the seeds must divide evenly)."""
+  """Shards a leading seed axis over every device of every process (seeds must divide evenly)."""
   devices = np.asarray(jax.devices())
   if num_seeds % devices.size:
     raise ValueError(f'config.experiment.num_seeds ({num_seeds}) must be a multiple of the '
@@ -52,11 +61,41 @@ def seed_sharding(num_seeds: int) -> NamedSharding:
   return NamedSharding(Mesh(devices, ('seeds',)), PartitionSpec('seeds'))
 
 
+def replicated(sharding: NamedSharding) -> NamedSharding:
+  """A copy on every device of `sharding`'s mesh."""
+  return NamedSharding(sharding.mesh, PartitionSpec())
+
+
+def _put(x, sharding: NamedSharding):
+  if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+    # Typed keys travel as their uint32 data (the trailing key axis is not sharded).
+    return jax.random.wrap_key_data(_put(jax.random.key_data(x), sharding),
+                                    impl=jax.random.key_impl(x))
+  if isinstance(x, jax.Array):
+    if x.sharding.is_equivalent_to(sharding, x.ndim):
+      return x
+    if x.is_fully_addressable and jax.process_count() > 1:
+      x = np.asarray(x)  # A host value (the same on every process) may go to any device.
+  return jax.device_put(x, sharding)
+
+
 def shard(tree, sharding: NamedSharding | None):
-  return tree if sharding is None else jax.device_put(tree, sharding)
+  """Lays every leaf of `tree` out with `sharding`; `None` leaves the tree where it is."""
+  if sharding is None:
+    return tree
+  return jax.tree_util.tree_map(lambda x: _put(x, sharding), tree)
+
+
+def to_host(x) -> np.ndarray:
+  """The whole (global) value of `x` as a NumPy array, on every process."""
+  if isinstance(x, jax.Array) and not x.is_fully_addressable:
+    x = multihost_utils.process_allgather(x, tiled=True)
+  return np.asarray(x)
 
 
 def _save_checkpoint(path: str, payload) -> None:
+  if jax.process_index() != 0:
+    return  # One writer; every process holds the same gathered payload.
   tmp = path + '.tmp'
   with open(tmp, 'wb') as f:
     f.write(flax.serialization.to_bytes(payload))
@@ -76,9 +115,14 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
   """Runs every seed for `rounds` rounds; returns metrics float[S, rounds + 1, ...].
 
   Index 0 of the round axis is the agent before any query (the pre-trained LM). If
-  `checkpoint_path` holds a checkpoint, the sweep resumes from it.
+  `checkpoint_path` holds a checkpoint, the sweep resumes from it. `rounds_per_chunk` must
+  divide `rounds` (every chunk has the same shape, so `run_chunk` compiles once).
   """
+  if rounds % rounds_per_chunk:
+    raise ValueError(f'rounds_per_chunk ({rounds_per_chunk}) must divide rounds ({rounds})')
+  everywhere = None if sharding is None else replicated(sharding)
   keys_S = shard(keys_S, sharding)
+  base_params, world = shard(base_params, everywhere), shard(world, everywhere)
   state = shard(sweep.init(keys_S, base_params, world), sharding)
   metrics = jax.tree_util.tree_map(
       lambda x: np.full((x.shape[0], rounds + 1) + x.shape[1:], np.nan, np.float32),
@@ -86,20 +130,23 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
   done = 0
   if checkpoint_path and os.path.exists(checkpoint_path):
     saved = _load_checkpoint(checkpoint_path, {'done': 0, 'state': state, 'metrics': metrics})
-    done, metrics = int(saved['done']), saved['metrics']
-    state = shard(jax.tree_util.tree_map(jnp.asarray, saved['state']), sharding)
+    done = int(saved['done'])
+    metrics = jax.tree_util.tree_map(np.array, saved['metrics'])  # Writable copies.
+    state = jax.tree_util.tree_map(jnp.asarray, saved['state']) if sharding is None else shard(
+        saved['state'], sharding)
   else:
     for name, value in sweep.evaluate(state, world).items():
-      metrics[name][:, 0] = np.asarray(value)
+      metrics[name][:, 0] = to_host(value)
   while done < rounds:
     start = time.time()
-    round_R = jnp.arange(done, done + rounds_per_chunk, dtype=jnp.int32)
-    state, chunk = sweep.run_chunk(keys_S, state, world, round_R)
-    for name, value in chunk.items():
-      metrics[name][:, done + 1:done + 1 + rounds_per_chunk] = np.asarray(value)
+    round_R = np.arange(done, done + rounds_per_chunk, dtype=np.int32)
+    state, chunk = sweep.run_chunk(keys_S, state, world, shard(round_R, everywhere))
+    for name, value in chunk.items():  # The one host sync of a chunk.
+      metrics[name][:, done + 1:done + 1 + rounds_per_chunk] = to_host(value)
     done += rounds_per_chunk
     if checkpoint_path:
-      _save_checkpoint(checkpoint_path, {'done': done, 'state': state, 'metrics': metrics})
+      _save_checkpoint(checkpoint_path, {'done': done, 'state': jax.tree_util.tree_map(
+          to_host, state), 'metrics': metrics})
     if on_chunk:
       on_chunk(done, {k: v[:, done] for k, v in metrics.items()}, time.time() - start)
   return metrics

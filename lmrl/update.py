@@ -59,7 +59,7 @@ def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
   u_sorted_BxK = jnp.take_along_axis(log_u_BxK, ranking_BxK, axis=-1)
   if not full_ranking:
     return jax.nn.logsumexp(u_sorted_BxK, axis=-1) - u_sorted_BxK[:, 0]
-  lse_rest_BxK = jax.lax.cumlogsumexp(u_sorted_BxK, axis=-1, reverse=True)
+  lse_rest_BxK = jax.lax.cumlogsumexp(u_sorted_BxK, axis=u_sorted_BxK.ndim - 1, reverse=True)
   return jnp.sum(lse_rest_BxK - u_sorted_BxK, axis=-1)
 
 

@@ -117,8 +117,8 @@ def _teacher_log_probs_PxN(key: jax.Array, spec: WorldSpec) -> jax.Array:
     logits_PxAxV = jax.random.normal(
         jax.random.fold_in(key, t), (spec.num_prompts, V ** t, V)) / spec.teacher_temperature
     log_next_PxAxV = jax.nn.log_softmax(logits_PxAxV, axis=-1)
-    prefix_N = np.asarray(sequence_index(responses_NxLy[:, :t], V)) if t else np.zeros(
-        spec.num_responses, np.int32)
+    # Base-V index of each response's prefix y_<t, in NumPy: static, so the world stays jittable.
+    prefix_N = responses_NxLy[:, :t] @ (V ** np.arange(t - 1, -1, -1))
     log_q_PxN = log_q_PxN + log_next_PxAxV[:, prefix_N, responses_NxLy[:, t]]
   return log_q_PxN
 

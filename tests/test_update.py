@@ -18,18 +18,8 @@ from tests import conftest
 # ----------------------------------------------------------------------------- the loss
 
 
-FULL_RANKING_BUG = (
-    'BUG lmrl/update.py:62 (plackett_luce_nll, full_ranking=True): '
-    'jax.lax.cumlogsumexp(u_sorted_BxK, axis=-1, reverse=True) raises "ValueError: XLA '
-    'operations do not allow negative axes" (eager and under jit; under grad "rev dimensions '
-    'must have every element be nonnegative"), so every full-ranking loss, and a joint update '
-    'built with full_ranking=True, fails. axis=1 (or jnp.flip + jnp.logaddexp.accumulate) '
-    'would fix it.')
-full_ranking_xfail = pytest.mark.xfail(strict=True, reason=FULL_RANKING_BUG)
-
 # For K = 2 a full ranking is just the choice.
-@pytest.mark.parametrize('full_ranking', [
-    False, pytest.param(True, marks=full_ranking_xfail)])
+@pytest.mark.parametrize('full_ranking', [False, True])
 def test_plackett_luce_nll_k2_is_minus_log_sigmoid(full_ranking):
   log_u_BxK = jax.random.normal(jax.random.key(0), (16, 2)) * 3.0
   ranking_BxK = jnp.stack([jnp.arange(16) % 2, 1 - jnp.arange(16) % 2], -1).astype(jnp.int32)
@@ -55,7 +45,6 @@ def test_plackett_luce_nll_is_the_luce_choice_nll():
   np.testing.assert_allclose(expected[1], np.log(4.0), rtol=1e-6)
 
 
-@full_ranking_xfail
 def test_plackett_luce_nll_full_ranking_on_a_hand_case():
   # Utilities u = (1, 2, 3) (log-scale inputs), ranking: item 2, then 0, then 1.
   # P = 3/6 * 1/3 * 1 = 1/6.
@@ -67,7 +56,6 @@ def test_plackett_luce_nll_full_ranking_on_a_hand_case():
                              [np.log(4.0)], rtol=1e-5)
 
 
-@full_ranking_xfail
 def test_plackett_luce_full_ranking_probabilities_sum_to_one():
   log_u = np.asarray([0.3, -1.2, 0.8, 2.0], np.float32)
   perms = np.asarray(list(itertools.permutations(range(4))), np.int32)
@@ -82,7 +70,7 @@ def test_plackett_luce_full_ranking_probabilities_sum_to_one():
                                rtol=1e-5)
 
 
-@pytest.mark.parametrize('full', [False, pytest.param(True, marks=full_ranking_xfail)])
+@pytest.mark.parametrize('full', [False, True])
 def test_choice_loss_gradient_through_the_lm_matches_finite_differences(full, spec, lm_spec):
   params = jax.jit(lm_lib.init_lm, static_argnums=1)(jax.random.key(3), lm_spec)
   key_x, key_y, key_r, key_d = jax.random.split(jax.random.key(4), 4)
@@ -197,7 +185,6 @@ def test_traced_lambdas_weight_the_loss(world, joint_agent, make_choice_buffer):
   assert step._cache_size() == 1
 
 
-@full_ranking_xfail
 def test_joint_update_with_full_rankings_runs(spec, world, joint_agent, make_choice_buffer):
   epi, state, _ = joint_agent('ensemble')
   step = jax.jit(update.make_joint_update(epi, spec, full_ranking=True, batch_size=8,

@@ -4,7 +4,6 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from lmrl import world as world_lib
 
@@ -67,11 +66,6 @@ def test_make_world_is_vmappable_over_keys(spec):
                               world_lib.make_world(keys[1], spec), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG lmrl/world.py:120 (_teacher_log_probs_PxN): np.asarray(sequence_index(...)) converts a '
-    'traced value to numpy, so make_world raises TracerArrayConversionError under jax.jit '
-    '(also jit(vmap(make_world))), although the module promises "All functions are pure and '
-    'jittable".'))
 def test_make_world_is_jittable(spec):
   jitted = jax.jit(world_lib.make_world, static_argnums=1)(jax.random.key(0), spec)
   chex.assert_trees_all_close(jitted, world_lib.make_world(jax.random.key(0), spec), rtol=1e-6)

@@ -1,0 +1,38 @@
+"""The seed axis of a sweep sharded over several devices gives the results of one device.
+
+XLA_FLAGS must be set before jax starts, so the sharded run is a subprocess with four forced
+host (CPU) devices (tests/tiny_sweep.py); the unsharded reference is computed here, on one
+device, while the subprocess compiles (the two compilations share a 2-core machine's cores).
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import tiny_sweep
+
+
+def test_sharded_seeds_equal_unsharded(tmp_path):
+  out = tmp_path / 'sharded.npz'
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4',
+             JAX_PLATFORMS='cpu')
+  script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tiny_sweep.py')
+  with open(tmp_path / 'log.txt', 'w+') as log:
+    process = subprocess.Popen([sys.executable, script, str(out)], env=env,
+                               cwd=tiny_sweep.REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+      reference = tiny_sweep.reference()
+      returncode = process.wait(timeout=600)
+    finally:
+      if process.poll() is None:
+        process.kill()
+    log.seek(0)
+    assert returncode == 0, log.read()[-3000:]
+  sharded = dict(np.load(out))
+  assert sorted(sharded) == sorted(reference)
+  for name, value in reference.items():
+    assert np.all(np.isfinite(value)), name
+    # The per-device program differs from the one-device program only in float rounding.
+    np.testing.assert_allclose(sharded[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
