@@ -4,15 +4,22 @@ r"""How many human choices does each exploration strategy need? (the headline ex
 
 Pre-trains the LM (or loads it from the work directory), then sweeps every strategy of
 `config.experiment.strategies` over `num_seeds` seeds (vmapped; one compilation per strategy),
-printing progress after every chunk of rounds. Writes into `--workdir`:
+printing progress after every chunk of rounds, for the agent `config.agent.kind` ('joint',
+'classic', or 'both': the two side by side on the same seeds). Writes into `--workdir`:
 
   config.json      the resolved config
   pretrain.json    the pre-trained LM's KL to the majority and to p*, and its coverage
-  results.csv      long format: agent, strategy, seed, round, queries, kl, tv, ...
-  summary.json     per strategy: final KL (mean, s.e.), queries to passive's final KL, ratio
+  results.csv      long format: agent, strategy, seed, round, queries, kl, tv, ..., failed
+  summary.json     per agent and strategy: final KL (mean, s.e.), queries to passive's final KL
+                   and their ratio to passive's, failed seeds (left out of every mean)
+  timing.json      wall time per agent and strategy (compile included, and per round without)
   *.png            metric vs. queries, mean +/- s.e. over seeds (redraw: experiments/plot.py)
+  results/, checkpoints/   per-sweep results and orbax checkpoints (what a resumed run reuses)
 
-A killed run resumes from its last chunk when started again with the same config and workdir.
+Killed at any moment, the same command with the same `--workdir` resumes from the last complete
+checkpoint and ends with the same results.csv and summary.json as an uninterrupted run. Every
+file is written whole under a temporary name and renamed. A work directory that holds a run of
+another config is refused, never overwritten.
 """
 
 import json
@@ -20,18 +27,23 @@ import os
 import sys
 import time
 
-from absl import app
-from absl import flags
-from absl import logging
-from ml_collections import config_flags
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # Config files import `experiments.configs.default`.
+  sys.path.insert(0, REPO_ROOT)
 
-from lmrl import checks
-from lmrl import experiment
-from lmrl import metrics
-from lmrl import pipeline
-from lmrl import plotting
-from lmrl import results
-from lmrl import sweep
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+from ml_collections import config_flags  # pylint: disable=wrong-import-position
+
+from lmrl import checks  # pylint: disable=wrong-import-position
+from lmrl import experiment  # pylint: disable=wrong-import-position
+from lmrl import metrics  # pylint: disable=wrong-import-position
+from lmrl import pipeline  # pylint: disable=wrong-import-position
+from lmrl import plotting  # pylint: disable=wrong-import-position
+from lmrl import results  # pylint: disable=wrong-import-position
+from lmrl import sweep  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'experiments/configs/default.py', 'Experiment config file.')
@@ -47,39 +59,55 @@ def prepare_workdir(workdir: str, config) -> None:
         raise checks.ConfigError(
             f'--workdir {workdir} holds a run with a different config; choose a new --workdir')
     return
-  os.makedirs(os.path.join(workdir, 'checkpoints'), exist_ok=True)
-  with open(path, 'w') as f:
-    f.write(config.to_json(indent=2))
+  if os.path.isdir(workdir) and os.listdir(workdir):
+    raise checks.ConfigError(f'--workdir {workdir} is not empty and holds no config.json; '
+                             'choose a new --workdir')
+  os.makedirs(workdir, exist_ok=True)
+  results.write_atomic(path, config.to_json(indent=2))
+  for sub in ('results', 'checkpoints'):
+    os.makedirs(os.path.join(workdir, sub), exist_ok=True)
 
 
-def run_strategy(config, strategy, agent, spec, world, params, workdir) -> None:
-  """Sweeps one strategy over seeds (resuming a checkpoint) and appends its rows."""
+def sweep_strategy(config, kind, strategy, agent, spec, world, params, workdir) -> dict:
+  """Sweeps one strategy of one agent over seeds (resuming its checkpoint); returns its timing.
+
+  Its rows go to `results/<kind>_<strategy>.csv`, written once when the sweep is complete; a
+  sweep whose file exists is skipped.
+  """
   e = config.experiment
-  done_marker = os.path.join(workdir, 'checkpoints', f'{config.agent.kind}_{strategy}.done')
-  if os.path.exists(done_marker):
-    print(f'{strategy}: already done, skipped')
-    return
+  name = f'{kind}_{strategy}'
+  rows_path = os.path.join(workdir, 'results', f'{name}.csv')
+  if os.path.exists(rows_path):
+    print(f'{kind}/{strategy}: already done, skipped')
+    return {}
   sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, strategy))
   sharding = sweep.seed_sharding(e.num_seeds) if e.shard_seeds else None
   started = time.time()
+  chunk_seconds = []
 
   def progress(done, last, seconds):
-    kl = last['kl']
-    print(f'{strategy:>10} round {done:4d}/{e.rounds}  queries {done * e.prompts_per_round:6d}'
-          f'  KL {kl.mean():.4f} +/- {kl.std() / len(kl) ** 0.5:.4f}'
-          f'  minority coverage {last["coverage_G"][:, -1].mean():.3f}  ({seconds:.1f}s)',
-          flush=True)
+    chunk_seconds.append(seconds)
+    ok = last['failed'] == 0
+    kl = last['kl'][ok]
+    failed = '' if ok.all() else f'  FAILED seeds {np.flatnonzero(~ok).tolist()}'
+    print(f'{kind:>7}/{strategy:<9} round {done:4d}/{e.rounds}  queries '
+          f'{done * e.prompts_per_round:6d}  KL {kl.mean():.4f} +/- '
+          f'{kl.std() / max(len(kl), 1) ** 0.5:.4f}  minority coverage '
+          f'{last["coverage_G"][ok, -1].mean():.3f}  ({seconds:.1f}s){failed}', flush=True)
 
   out = sweep.run_strategy(
       sweeper, sweep.seed_keys(config.seed, e.num_seeds), params, world, rounds=e.rounds,
       rounds_per_chunk=e.rounds_per_chunk, sharding=sharding, on_chunk=progress,
-      checkpoint_path=os.path.join(workdir, 'checkpoints',
-                                   f'{config.agent.kind}_{strategy}.msgpack'))
+      checkpoint_dir=os.path.join(workdir, 'checkpoints', name))
   target = metrics.target_coverage(world, experiment.eval_prompt_index(config, spec))
-  results.append_rows(os.path.join(workdir, 'results.csv'), results.metric_rows(
-      config.agent.kind, strategy, out, target, e.prompts_per_round))
-  open(done_marker, 'w').close()
-  print(f'{strategy}: {e.num_seeds} seeds x {e.rounds} rounds in {time.time() - started:.1f}s')
+  results.write_rows(rows_path, results.metric_rows(
+      kind, strategy, out, target, e.prompts_per_round, experiment.evaluated_rounds(config)))
+  wall = time.time() - started
+  print(f'{kind}/{strategy}: {e.num_seeds} seeds x {e.rounds} rounds in {wall:.1f}s')
+  steady = chunk_seconds[1:]  # The first chunk run here includes compilation.
+  return {'wall_seconds': wall, 'chunks_timed': len(chunk_seconds),
+          'seconds_per_round': (sum(steady) / (len(steady) * e.rounds_per_chunk)
+                                if steady else float('nan'))}
 
 
 def main(argv):
@@ -100,23 +128,36 @@ def main(argv):
   spec, lm_spec, world = pipeline.build_world(config)
   params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, workdir)
   print('pre-trained LM: ' + ', '.join(f'{k} {v:.4f}' for k, v in report.items()))
-  agent = pipeline.make_agent(config, spec, lm_spec)
-  for strategy in config.experiment.strategies:
-    run_strategy(config, strategy, agent, spec, world, params, workdir)
+  timing_path = os.path.join(workdir, 'timing.json')
+  timing = {}
+  if os.path.exists(timing_path):
+    with open(timing_path) as f:
+      timing = json.load(f)
+  names = []
+  for kind in checks.agent_kinds(config):
+    agent = pipeline.make_agent(config, spec, lm_spec, kind)
+    for strategy in config.experiment.strategies:
+      names.append(f'{kind}_{strategy}')
+      measured = sweep_strategy(config, kind, strategy, agent, spec, world, params, workdir)
+      if measured:
+        timing.setdefault(kind, {})[strategy] = measured
+        results.write_json(timing_path, timing)
+  results.concatenate([os.path.join(workdir, 'results', f'{name}.csv') for name in names],
+                      os.path.join(workdir, 'results.csv'))
   rows = results.read_rows(os.path.join(workdir, 'results.csv'))
   summary = results.summarize(rows, config.experiment.num_bootstrap, config.seed)
-  with open(os.path.join(workdir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
-  for agent_kind, per_strategy in summary.items():
+  results.write_json(os.path.join(workdir, 'summary.json'), summary)
+  for kind, per_strategy in summary.items():
     for strategy, s in per_strategy.items():
-      print(f'{agent_kind}/{strategy:>10}: final KL {s["final_kl_mean"]:.4f} +/- '
+      failed = f'; FAILED seeds {s["failed_seeds"]} left out' if s['failed_seeds'] else ''
+      print(f'{kind}/{strategy:>10}: final KL {s["final_kl_mean"]:.4f} +/- '
             f'{s["final_kl_se"]:.4f}; queries to passive final KL '
             f'{s.get("queries_to_target", float("nan")):.0f}; ratio vs passive '
             f'{s.get("ratio_vs_passive", float("nan")):.2f} +/- '
-            f'{s.get("ratio_vs_passive_se", float("nan")):.2f}')
+            f'{s.get("ratio_vs_passive_se", float("nan")):.2f}{failed}')
   for path in plotting.plot_workdir(workdir):
     print(f'wrote {path}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=checks.parse_flags)

@@ -7,17 +7,21 @@ majority's taste and to p*, and group coverage against p*'s) and `config.json`, 
 report. `explore.py` with the same `--workdir` loads these parameters instead of re-training.
 """
 
-import json
 import os
 import sys
 
-from absl import app
-from absl import flags
-from absl import logging
-from ml_collections import config_flags
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # Config files import `experiments.configs.default`.
+  sys.path.insert(0, REPO_ROOT)
 
-from lmrl import checks
-from lmrl import pipeline
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+from ml_collections import config_flags  # pylint: disable=wrong-import-position
+
+from lmrl import checks  # pylint: disable=wrong-import-position
+from lmrl import pipeline  # pylint: disable=wrong-import-position
+from lmrl import results  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', 'experiments/configs/default.py', 'Experiment config file.')
@@ -38,12 +42,12 @@ def main(argv):
   except checks.ConfigError as error:
     sys.exit(f'error: {error}')
   os.makedirs(_WORKDIR.value, exist_ok=True)
-  with open(os.path.join(_WORKDIR.value, 'config.json'), 'w') as f:
-    f.write(config.to_json(indent=2))
+  results.write_atomic(os.path.join(_WORKDIR.value, 'config.json'), config.to_json(indent=2))
   spec, lm_spec, world = pipeline.build_world(config)
-  _, report = pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value)
-  print(json.dumps(report, indent=2))
+  pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value)
+  with open(os.path.join(_WORKDIR.value, 'pretrain.json')) as f:
+    print(f.read())
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=checks.parse_flags)

@@ -1,10 +1,16 @@
-"""Config validation: bad values fail before anything compiles, with one line naming the field."""
+"""Config validation: bad values fail before anything compiles, with one line naming the field.
+
+Each check raises `ConfigError('config.<section>.<field> <what is allowed>, got <value>')`; the
+binaries print it as one line and exit non-zero. (Unknown fields and values of the wrong type in
+`--config.x=` overrides are refused earlier, by `ml_collections` while flags are parsed.)
+"""
 
 import math
+import sys
 
 MAX_RESPONSES = 65_536  # V**Ly above this cannot be enumerated exactly at every evaluation.
 MAX_PROMPTS = 4_096  # V**Lx above this makes the world's tables too large.
-AGENT_KINDS = ('joint', 'classic')
+AGENT_KINDS = ('joint', 'classic', 'both')  # 'both': joint and classic side by side.
 
 
 class ConfigError(ValueError):
@@ -21,6 +27,12 @@ def _int_at_least(config, field: str, low: int) -> None:
   value = config[section][name]
   _require(isinstance(value, int) and not isinstance(value, bool) and value >= low, field,
            f'must be an integer >= {low}', value)
+
+
+def _boolean(config, field: str) -> None:
+  section, name = field.split('.')
+  value = config[section][name]
+  _require(isinstance(value, bool), field, 'must be True or False', value)
 
 
 def _positive(config, field: str) -> None:
@@ -50,7 +62,9 @@ def _distribution(config, field: str, length: int | None = None) -> None:
 
 def validate_world(config) -> None:
   """The world and pre-training fields."""
-  for field, low in [('world.vocab_size', 2), ('world.prompt_length', 1),
+  _require(isinstance(config.seed, int) and not isinstance(config.seed, bool) and config.seed >= 0,
+           'seed', 'must be an integer >= 0', config.seed)
+  for field, low in [('world.seed', 0), ('world.vocab_size', 2), ('world.prompt_length', 1),
                      ('world.response_length', 1), ('world.num_eval_prompts', 0),
                      ('lm.width', 1), ('lm.depth', 1), ('lm.num_heads', 1), ('lm.mlp_ratio', 1),
                      ('pretrain.steps', 1), ('pretrain.batch_size', 1)]:
@@ -75,6 +89,8 @@ def validate_world(config) -> None:
   _require(config.lm.width % config.lm.num_heads == 0, 'lm.num_heads', 'must divide lm.width',
            config.lm.num_heads)
   _positive(config, 'pretrain.learning_rate')
+  for field in ('world.iia', 'world.full_ranking'):
+    _boolean(config, field)
 
 
 def validate(config) -> None:
@@ -96,6 +112,10 @@ def validate(config) -> None:
                      ('experiment.eval_every', 1), ('experiment.rounds_per_chunk', 1),
                      ('experiment.num_bootstrap', 1)]:
     _int_at_least(config, field, low)
+  prior_heads = min(config.lm.num_heads, a.prior_width)
+  _require(a.prior_width % prior_heads == 0, 'agent.prior_width',
+           f'must be divisible by its attention heads min(lm.num_heads, prior_width) = '
+           f'{prior_heads}', a.prior_width)
   _non_negative(config, 'agent.prior_scale')
   _positive(config, 'finetune.learning_rate')
   _non_negative(config, 'finetune.lambda_lm')
@@ -107,6 +127,9 @@ def validate(config) -> None:
   for name in e.strategies:
     _require(name in strategies.STRATEGIES, 'experiment.strategies',
              f'must hold only known strategies {tuple(strategies.STRATEGIES)}', name)
+  _require(len(set(e.strategies)) == len(tuple(e.strategies)), 'experiment.strategies',
+           'must not name a strategy twice', e.strategies)
+  _int_at_least(config, 'experiment.pool_size', 2)
   _require(e.pool_size >= e.responses_per_prompt, 'experiment.pool_size',
            'must be >= experiment.responses_per_prompt (K)', e.pool_size)
   _require(math.comb(e.pool_size, e.responses_per_prompt) <= 20_000, 'experiment.pool_size',
@@ -117,3 +140,35 @@ def validate(config) -> None:
     _int_at_least(config, field, 1)
   _positive(config, 'classic.policy_learning_rate')
   _non_negative(config, 'classic.entropy_weight')
+  for field in ('experiment.shard_seeds', 'experiment.distributed'):
+    _boolean(config, field)
+  if e.shard_seeds and not e.distributed:  # Local devices only: this compiles nothing.
+    import jax  # pylint: disable=g-import-not-at-top
+    _require(e.num_seeds % jax.device_count() == 0, 'experiment.num_seeds',
+             f'must be a multiple of the {jax.device_count()} devices when shard_seeds is set',
+             e.num_seeds)
+
+
+def agent_kinds(config) -> tuple[str, ...]:
+  """The agent kinds a run sweeps: `config.agent.kind`, with 'both' as ('joint', 'classic')."""
+  return ('joint', 'classic') if config.agent.kind == 'both' else (config.agent.kind,)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """The binaries' absl flag parser (`app.run(main, flags_parser=checks.parse_flags)`).
+
+  A bad flag, an unknown or ill-typed `--config.x=` override, or a config file that does not
+  load exits with one line `error: ...` and status 1, instead of absl's or ml_collections'
+  traceback; nothing has been written or compiled by then.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    remaining = flags.FLAGS(argv)
+    if 'config' in flags.FLAGS:
+      flags.FLAGS.config.keys()  # A config file that failed to load raises here, not later.
+  except (flags.Error, AttributeError, KeyError, OSError, TypeError, ValueError) as error:
+    message = ' '.join(str(error).replace('\\n', ' ').split())
+    if isinstance(error, AttributeError):
+      message = f'a --config override names no such config field: {message}'
+    sys.exit(f'error: {message}')
+  return remaining

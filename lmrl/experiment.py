@@ -8,7 +8,12 @@
 
 A round `r` (0-based): draw B prompts from rho, choose K responses each with the strategy,
 simulate the humans' choices, append them to the fixed-capacity buffer, take S learning steps,
-and (every `eval_every` rounds, and at the last) compute exact metrics; other rounds report NaN.
+and (every `eval_every` rounds, and at the last) compute exact metrics; other rounds report NaN
+(`evaluated_rounds` lists the evaluated ones).
+
+Numerical faults: a seed whose learning loss or metrics turn non-finite is marked `failed` from
+that round on (a metric, 0 or 1, reported every round). Seeds are independent lanes of a vmap, so
+a failed seed never touches the others; `lmrl.results` reports and excludes it.
 `run_rounds` is one `lax.scan` over the given rounds, so a whole run, or a chunk of it, is one
 compiled function; seeds are vmapped over by `lmrl.sweep`. All randomness comes from the seed's
 key by `fold_in(key, round)`, so a run split into chunks equals the run in one piece.
@@ -38,6 +43,7 @@ class RunState(NamedTuple):
   agent: Any
   buffer: buffer_lib.ChoiceBuffer
   held_out: HeldOut
+  failed: jax.Array  # bool[]: a loss or metric of this seed has been NaN or inf.
 
 
 class Experiment(NamedTuple):
@@ -50,6 +56,18 @@ def eval_prompt_index(config, spec: world_lib.WorldSpec) -> jax.Array:
   """The fixed evaluation prompts: the first `num_eval_prompts` (0 = all), int32[P]."""
   n = config.world.num_eval_prompts or spec.num_prompts
   return jnp.arange(n, dtype=jnp.int32)
+
+
+def evaluated_rounds(config) -> list[int]:
+  """Rounds with exact metrics: 0 (the pre-trained LM), every `eval_every`-th, and the last."""
+  e = config.experiment
+  return sorted({0, e.rounds, *range(e.eval_every, e.rounds + 1, e.eval_every)})
+
+
+def all_finite(tree) -> jax.Array:
+  """bool[]: every float in `tree` is finite."""
+  leaves = [x for x in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
 
 
 def strategy_params(config) -> strategies.StrategyParams:
@@ -82,12 +100,13 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
                        ranking_QxK[:, 0])
     buffer = buffer_lib.empty(T * B, spec.prompt_length, K, spec.response_length,
                               agent.num_members)
-    return RunState(agent.init(key_agent, base_params), buffer, held_out)
+    return RunState(agent.init(key_agent, base_params), buffer, held_out,
+                    failed=jnp.zeros((), bool))
 
   def evaluate(state: RunState, world) -> dict[str, jax.Array]:
     log_p_PxN, log_p_MxPxN = agent.exact_log_probs(state.agent, eval_prompts_PxLx)
     h = state.held_out
-    return {
+    out = {
         **metrics.distribution_metrics(log_p_PxN, world, eval_index_P),
         'choice_loss': metrics.choice_log_loss(log_p_PxN, h.eval_position_Q,
                                                h.response_index_QxK, h.chosen_Q),
@@ -95,6 +114,7 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
         'spread_error_corr': metrics.uncertainty_error_correlation(
             log_p_MxPxN, world.log_pstar_PxN[eval_index_P]),
     }
+    return {**out, 'failed': (state.failed | ~all_finite(out)).astype(jnp.float32)}
 
   def one_round(key, state: RunState, world, r):
     key = jax.random.fold_in(key, r)
@@ -108,12 +128,15 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
                                                config.agent.bootstrap)
     buffer = buffer_lib.append(state.buffer, prompts_BxLx, responses_BxKxLy, ranking_BxK,
                                weights_BxM)
-    agent_state, _ = agent.learn(key_l, state.agent, buffer, world)
-    state = state._replace(agent=agent_state, buffer=buffer)
+    agent_state, info = agent.learn(key_l, state.agent, buffer, world)
+    state = state._replace(agent=agent_state, buffer=buffer,
+                           failed=state.failed | ~all_finite(info))
     nan_metrics = jax.tree_util.tree_map(lambda x: jnp.full(x.shape, jnp.nan, x.dtype),
                                          jax.eval_shape(evaluate, state, world))
     due = ((r + 1) % e.eval_every == 0) | (r == T - 1)
-    return state, jax.lax.cond(due, lambda: evaluate(state, world), lambda: nan_metrics)
+    metrics_now = jax.lax.cond(due, lambda: evaluate(state, world), lambda: nan_metrics)
+    failed = state.failed | (metrics_now['failed'] > 0)
+    return state._replace(failed=failed), {**metrics_now, 'failed': failed.astype(jnp.float32)}
 
   def run_rounds(key, state: RunState, world, round_R):
     return jax.lax.scan(lambda s, r: one_round(key, s, world, r), state, round_R)

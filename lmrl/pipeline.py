@@ -7,7 +7,6 @@ What the binaries in `experiments/` share, and what a notebook calls to get goin
   agent = lmrl.pipeline.make_agent(config, spec, lm_spec)
 """
 
-import json
 import os
 
 import jax
@@ -17,6 +16,7 @@ from lmrl import checkpoints
 from lmrl import experiment
 from lmrl import lm as lm_lib
 from lmrl import pretraining
+from lmrl import results
 from lmrl import world as world_lib
 
 
@@ -46,16 +46,16 @@ def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=
       checkpoints.save_params(ckpt, params)
   report = pretraining.report(params, world, spec, lm_spec, eval_index_P)
   if workdir:
-    with open(os.path.join(workdir, 'pretrain.json'), 'w') as f:
-      json.dump(report, f, indent=2)
+    results.write_json(os.path.join(workdir, 'pretrain.json'), report)
   return params, report
 
 
-def make_agent(config, spec, lm_spec) -> agent_lib.Agent:
-  """The agent named by `config.agent.kind`: 'joint' or 'classic'."""
-  if config.agent.kind == 'joint':
+def make_agent(config, spec, lm_spec, kind: str | None = None) -> agent_lib.Agent:
+  """The agent `kind` ('joint' or 'classic'; default `config.agent.kind`)."""
+  kind = kind or config.agent.kind
+  if kind == 'joint':
     return agent_lib.make_joint_agent(config, spec, lm_spec)
-  if config.agent.kind == 'classic':
+  if kind == 'classic':
     from lmrl import classic  # pylint: disable=g-import-not-at-top
     return classic.make_classic_agent(config, spec, lm_spec)
-  raise ValueError(f"config.agent.kind must be 'joint' or 'classic', got {config.agent.kind!r}")
+  raise ValueError(f"an agent kind must be 'joint' or 'classic', got {kind!r}")

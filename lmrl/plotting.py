@@ -36,8 +36,10 @@ def plot_metric(rows: list[dict], metric: str, ylabel: str, path: str) -> None:
   ax.set_ylabel(ylabel)
   ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  tmp = f'{path}.tmp{os.getpid()}'
+  fig.savefig(tmp, dpi=120, format='png')
   plt.close(fig)
+  os.replace(tmp, path)  # Never half a picture.
 
 
 def plot_workdir(workdir: str) -> list[str]:

@@ -3,7 +3,7 @@
 `make_sweep(experiment)` vmaps the experiment's pure functions over seeds and jits them. The
 rounds are run in chunks of equal length (one compilation serves them all, and every later
 sweep of the same shapes: other seed keys, other values of traced hyper-parameters); after each
-chunk the whole sweep state is checkpointed, so a killed sweep resumes from its last chunk and
+chunk the whole sweep state is checkpointed with orbax (`lmrl.checkpoints`), so a killed sweep resumes from its last chunk and
 ends with the same results as an uninterrupted one (all randomness is `fold_in(seed key,
 round)`). The sweep state is donated to each chunk, and the host sees the device only between
 chunks (metrics and the checkpoint), never inside one.
@@ -14,21 +14,20 @@ parameters are replicated on it; `jit` then runs each device's seeds where they 
 communication inside a chunk. The same code runs on one CPU (a mesh of one device), on every
 device of one host, and, after `jax.distributed.initialize()`, on every device of every host:
 `jax.devices()` is then global, each process feeds it the same host values (keys, world,
-parameters), metrics and checkpoints are gathered to every process, and process 0 alone writes
-the checkpoint (resuming reads it on every process, so the work directory must be shared).
+parameters), metrics and checkpoints are gathered to every process, and orbax writes the
+checkpoint once (resuming reads it on every process, so the work directory must be shared).
 """
 
-import os
 import time
 from typing import Callable, NamedTuple
 
-import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from lmrl import checkpoints
 from lmrl import experiment as experiment_lib
 
 
@@ -93,29 +92,16 @@ def to_host(x) -> np.ndarray:
   return np.asarray(x)
 
 
-def _save_checkpoint(path: str, payload) -> None:
-  if jax.process_index() != 0:
-    return  # One writer; every process holds the same gathered payload.
-  tmp = path + '.tmp'
-  with open(tmp, 'wb') as f:
-    f.write(flax.serialization.to_bytes(payload))
-  os.replace(tmp, path)  # Atomic: a kill leaves the previous checkpoint whole.
-
-
-def _load_checkpoint(path: str, target):
-  with open(path, 'rb') as f:
-    return flax.serialization.from_bytes(target, f.read())
-
-
 def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds: int,
-                 rounds_per_chunk: int, checkpoint_path: str | None = None,
+                 rounds_per_chunk: int, checkpoint_dir: str | None = None,
                  sharding: NamedSharding | None = None,
                  on_chunk: Callable[[int, dict, float], None] | None = None
                  ) -> dict[str, np.ndarray]:
   """Runs every seed for `rounds` rounds; returns metrics float[S, rounds + 1, ...].
 
-  Index 0 of the round axis is the agent before any query (the pre-trained LM). If
-  `checkpoint_path` holds a checkpoint, the sweep resumes from it. `rounds_per_chunk` must
+  Index 0 of the round axis is the agent before any query (the pre-trained LM). After each
+  chunk the sweep state and the metrics so far are saved to `checkpoint_dir` (orbax, the last
+  one kept); if it holds a checkpoint, the sweep resumes from it. `rounds_per_chunk` must
   divide `rounds` (every chunk has the same shape, so `run_chunk` compiles once).
   """
   if rounds % rounds_per_chunk:
@@ -128,12 +114,13 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
       lambda x: np.full((x.shape[0], rounds + 1) + x.shape[1:], np.nan, np.float32),
       jax.eval_shape(sweep.evaluate, state, world))
   done = 0
-  if checkpoint_path and os.path.exists(checkpoint_path):
-    saved = _load_checkpoint(checkpoint_path, {'done': 0, 'state': state, 'metrics': metrics})
-    done = int(saved['done'])
-    metrics = jax.tree_util.tree_map(np.array, saved['metrics'])  # Writable copies.
-    state = jax.tree_util.tree_map(jnp.asarray, saved['state']) if sharding is None else shard(
-        saved['state'], sharding)
+  saved = checkpoints.restore_progress(checkpoint_dir, {'state': state, 'metrics': metrics}
+                                       ) if checkpoint_dir else None
+  if saved is not None:
+    done, tree = saved
+    metrics = jax.tree_util.tree_map(np.array, tree['metrics'])  # Writable copies.
+    state = jax.tree_util.tree_map(jnp.asarray, tree['state']) if sharding is None else shard(
+        tree['state'], sharding)
   else:
     for name, value in sweep.evaluate(state, world).items():
       metrics[name][:, 0] = to_host(value)
@@ -144,9 +131,9 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
     for name, value in chunk.items():  # The one host sync of a chunk.
       metrics[name][:, done + 1:done + 1 + rounds_per_chunk] = to_host(value)
     done += rounds_per_chunk
-    if checkpoint_path:
-      _save_checkpoint(checkpoint_path, {'done': done, 'state': jax.tree_util.tree_map(
-          to_host, state), 'metrics': metrics})
+    if checkpoint_dir:
+      checkpoints.save_progress(checkpoint_dir, done, {
+          'state': jax.tree_util.tree_map(to_host, state), 'metrics': metrics})
     if on_chunk:
       on_chunk(done, {k: v[:, done] for k, v in metrics.items()}, time.time() - start)
   return metrics

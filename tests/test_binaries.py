@@ -1,19 +1,33 @@
-"""Smoke tests of the binaries: explore end to end under flagsaver, pretrain and plot by CLI."""
+"""The binaries end to end: explore's files, resuming after SIGKILL, bad input, pretrain and plot.
+
+`explore` runs in-process under flagsaver (its uninterrupted run on the tiny config is shared by
+the module), and as a subprocess where it must be killed or must parse real command lines.
+"""
 
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from absl import flags
 from absl.testing import flagsaver
+import jax
 import pytest
 
 from experiments import explore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, 'experiments', 'configs', 'tiny.py')
+EXPLORE = os.path.join(ROOT, 'experiments', 'explore.py')
+STRATEGIES = ('passive', 'infomax')
+
+_COMPILE_EVENTS = []  # Every XLA compilation of this process (jax.monitoring).
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kwargs: _COMPILE_EVENTS.append(event)
+    if event.startswith('/jax/core/compile/') else None)
 
 
 def _run_explore(workdir, **overrides):
@@ -25,65 +39,155 @@ def _run_explore(workdir, **overrides):
   with flagsaver.flagsaver():
     flags.FLAGS(['explore', f'--config={TINY}', f'--workdir={workdir}'])
     for name, value in overrides.items():
-      section, field = name.split('__')
-      setattr(explore._CONFIG.value[section], field, value)
+      section, field = name.split('__') if '__' in name else (None, name)
+      setattr(explore._CONFIG.value[section] if section else explore._CONFIG.value, field, value)
     explore.main([])
 
 
-def test_explore_writes_every_file_with_its_columns(tmp_path, capsys):
-  workdir = str(tmp_path / 'run')
-  _run_explore(workdir, experiment__strategies=('passive', 'infomax'))
-  for name in ('config.json', 'pretrain.json', 'results.csv', 'summary.json',
+def _explore_command(workdir, *extra):
+  strategies = "--config.experiment.strategies=(" + ','.join(f"'{s}'" for s in STRATEGIES) + ')'
+  return [sys.executable, EXPLORE, f'--config={TINY}', f'--workdir={workdir}', strategies, *extra]
+
+
+def _read(path):
+  with open(path) as f:
+    return f.read()
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+  """The work directory of one uninterrupted in-process run (tiny config, passive + infomax)."""
+  workdir = str(tmp_path_factory.mktemp('uninterrupted') / 'run')
+  _run_explore(workdir, experiment__strategies=STRATEGIES)
+  return workdir
+
+
+def test_explore_writes_every_file_with_its_columns(tiny_run):
+  for name in ('config.json', 'pretrain.json', 'results.csv', 'summary.json', 'timing.json',
                'kl_vs_queries.png', 'minority_coverage_vs_queries.png'):
-    assert os.path.exists(os.path.join(workdir, name)), name
-  with open(os.path.join(workdir, 'results.csv')) as f:
+    assert os.path.exists(os.path.join(tiny_run, name)), name
+  with open(os.path.join(tiny_run, 'results.csv')) as f:
     rows = list(csv.DictReader(f))
   for column in ('agent', 'strategy', 'seed', 'round', 'queries', 'kl', 'tv', 'coverage_g0',
-                 'coverage_g1', 'target_coverage_g1', 'choice_loss', 'spread'):
+                 'coverage_g1', 'target_coverage_g1', 'choice_loss', 'spread', 'failed'):
     assert column in rows[0], column
   # 2 strategies x 2 seeds x (4 rounds + the pre-trained LM).
   assert len(rows) == 2 * 2 * 5
-  assert {r['strategy'] for r in rows} == {'passive', 'infomax'}
+  assert {r['strategy'] for r in rows} == set(STRATEGIES)
+  assert {r['failed'] for r in rows} == {'0'}
   by_seed = {s: [float(r['kl']) for r in rows if r['seed'] == s and r['strategy'] == 'passive']
              for s in ('0', '1')}
   assert by_seed['0'][1:] != by_seed['1'][1:]  # Seeds differ after the first round.
-  with open(os.path.join(workdir, 'summary.json')) as f:
-    summary = json.load(f)
-  for strategy in ('passive', 'infomax'):
+  summary = json.loads(_read(os.path.join(tiny_run, 'summary.json')))
+  for strategy in STRATEGIES:
     entry = summary['joint'][strategy]
     for key in ('final_kl_mean', 'final_kl_se', 'queries_to_target', 'ratio_vs_passive',
-                'ratio_vs_passive_se'):
+                'ratio_vs_passive_se', 'failed_seeds'):
       assert key in entry
-  assert 'infomax' in capsys.readouterr().out  # Progress was printed.
+    assert entry['failed_seeds'] == []
+  assert not [n for n in os.listdir(tiny_run) if '.tmp' in n]  # No temporary files left.
 
 
-def test_explore_rerun_resumes_and_keeps_results(tmp_path, capsys):
-  workdir = str(tmp_path / 'run')
-  _run_explore(workdir, experiment__strategies=('uniform',))
-  with open(os.path.join(workdir, 'results.csv')) as f:
-    first = f.read()
-  _run_explore(workdir, experiment__strategies=('uniform',))
-  assert 'already done' in capsys.readouterr().out
-  with open(os.path.join(workdir, 'results.csv')) as f:
-    assert f.read() == first
+def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
+  """SIGKILL right after the first checkpoint of the second sweep, rerun: identical files."""
+  workdir = tmp_path / 'run'
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
+  checkpoint = workdir / 'checkpoints' / 'joint_infomax' / '2'  # After 2 of 4 rounds.
+  process = subprocess.Popen(_explore_command(workdir), env=env, cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.time() + 400
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+      time.sleep(0.02)
+    assert checkpoint.exists(), 'the run ended or timed out before its first infomax chunk'
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+  finally:
+    if process.poll() is None:
+      process.kill()
+  assert process.returncode == -signal.SIGKILL
+  assert not (workdir / 'results' / 'joint_infomax.csv').exists()  # Killed mid-sweep.
+  assert not (workdir / 'results.csv').exists()
+
+  resumed = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
+                           text=True, timeout=600)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'joint/passive: already done' in resumed.stdout
+  assert 'round    2/4' not in resumed.stdout and 'round    4/4' in resumed.stdout
+  for name in ('results.csv', 'summary.json', 'config.json', 'pretrain.json'):
+    assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name
+
+  again = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+  assert again.returncode == 0 and again.stdout.count('already done') == 2
+  assert _read(workdir / 'results.csv') == _read(os.path.join(tiny_run, 'results.csv'))
 
 
 @pytest.mark.parametrize('override, field', [
-    ({'experiment__responses_per_prompt': 1}, 'experiment.responses_per_prompt'),
+    ({'seed': -1}, 'seed'),
+    ({'world__seed': -3}, 'world.seed'),
+    ({'world__vocab_size': 1}, 'world.vocab_size'),
+    ({'world__vocab_size': 400}, 'world.response_length'),
+    ({'world__prompt_length': 0}, 'world.prompt_length'),
     ({'world__group_weights': (0.5, 0.6)}, 'world.group_weights'),
     ({'world__group_weights': (1.2, -0.2)}, 'world.group_weights'),
-    ({'world__vocab_size': 400}, 'world.response_length'),
-    ({'experiment__strategies': ('nope',)}, 'experiment.strategies'),
+    ({'world__corpus_group_mix': (1.0,)}, 'world.corpus_group_mix'),
+    ({'world__teacher_temperature': 0.0}, 'world.teacher_temperature'),
+    ({'world__favourite_mass': 1.5}, 'world.favourite_mass'),
+    ({'world__num_eval_prompts': 99}, 'world.num_eval_prompts'),
+    ({'lm__num_heads': 3}, 'lm.num_heads'),
+    ({'pretrain__steps': 0}, 'pretrain.steps'),
+    ({'pretrain__learning_rate': float('nan')}, 'pretrain.learning_rate'),
+    ({'agent__kind': 'ppo'}, 'agent.kind'),
+    ({'agent__epistemic': 'dropout'}, 'agent.epistemic'),
+    ({'agent__bootstrap': 'bayes'}, 'agent.bootstrap'),
+    ({'agent__num_members': 0}, 'agent.num_members'),
+    ({'agent__prior_scale': -1.0}, 'agent.prior_scale'),
+    ({'agent__prior_width': 6, 'lm__num_heads': 4}, 'agent.prior_width'),
     ({'finetune__learning_rate': -1.0}, 'finetune.learning_rate'),
+    ({'finetune__lambda_lm': float('inf')}, 'finetune.lambda_lm'),
+    ({'finetune__steps_per_round': 0}, 'finetune.steps_per_round'),
+    ({'classic__entropy_weight': -0.5}, 'classic.entropy_weight'),
+    ({'experiment__responses_per_prompt': 1}, 'experiment.responses_per_prompt'),
+    ({'experiment__strategies': ('nope',)}, 'experiment.strategies'),
+    ({'experiment__strategies': ()}, 'experiment.strategies'),
+    ({'experiment__strategies': ('passive', 'passive')}, 'experiment.strategies'),
+    ({'experiment__pool_size': 1}, 'experiment.pool_size'),
+    ({'experiment__pool_size': 300}, 'experiment.pool_size'),
+    ({'experiment__rounds_per_chunk': 3}, 'experiment.rounds_per_chunk'),
+    ({'experiment__temperature': 0.0}, 'experiment.temperature'),
+    ({'experiment__num_seeds': 0}, 'experiment.num_seeds'),
 ])
 def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, field):
   workdir = tmp_path / 'run'
+  compiled = len(_COMPILE_EVENTS)
   with pytest.raises(SystemExit) as exit_info:
     _run_explore(workdir, **override)
   message = str(exit_info.value.code)
-  assert message.startswith('error: config.' + field), message
-  assert '\n' not in message
-  assert not workdir.exists()  # Nothing was written.
+  assert message.startswith(f'error: config.{field} '), message
+  assert ', got ' in message and '\n' not in message
+  assert len(_COMPILE_EVENTS) == compiled  # Nothing was compiled...
+  assert not workdir.exists()  # ...and nothing written.
+
+
+@pytest.mark.parametrize('argument, expected', [
+    ('--config.world.vocab_size=2.5', '--config.world.vocab_size'),
+    ('--config.world.vocab_sise=3', 'vocab_sise'),
+    ('--config.world.iia=maybe', '--config.world.iia'),
+    ('--config=missing_config.py', 'missing_config.py'),
+    ('--workdri=x', 'workdri'),
+    (None, '--workdir is required'),
+])
+def test_bad_flags_fail_with_one_line(tmp_path, argument, expected):
+  workdir = tmp_path / 'run'
+  command = [sys.executable, EXPLORE, f'--config={TINY}']
+  command += [argument, f'--workdir={workdir}'] if argument else []
+  out = subprocess.run(command, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+  assert out.returncode != 0
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: ') and expected in lines[0], out.stderr
+  assert not workdir.exists()
 
 
 def test_existing_workdir_of_another_config_is_not_overwritten(tmp_path):
@@ -94,6 +198,12 @@ def test_existing_workdir_of_another_config_is_not_overwritten(tmp_path):
     _run_explore(workdir)
   assert 'different config' in str(exit_info.value.code)
   assert (workdir / 'config.json').read_text() == '{"other": 1}'
+  (workdir / 'config.json').unlink()
+  (workdir / 'notes.txt').write_text('mine')  # A non-empty directory without a config.json.
+  with pytest.raises(SystemExit) as exit_info:
+    _run_explore(workdir)
+  assert 'not empty' in str(exit_info.value.code)
+  assert sorted(os.listdir(workdir)) == ['notes.txt']
 
 
 def test_pretrain_and_plot_binaries(tmp_path):

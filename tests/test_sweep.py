@@ -1,13 +1,17 @@
-"""The sweep compiles once, and chunking or resuming it does not change its results.
+"""The sweep compiles once, chunking or resuming it does not change its results, and a seed
+whose numbers turn NaN is reported and left out while the others carry on.
 
 All on the tiny sweep of tests/tiny_sweep.py (4 seeds, 2 rounds in chunks of one round), which
 test_sharding.py shares, so its chunk compiles once for the whole session.
 """
 
+import json
+
 import numpy as np
 import pytest
 
 import tiny_sweep
+from lmrl import results
 from lmrl import sweep
 
 
@@ -66,7 +70,7 @@ class _Killed(Exception):
 
 
 def test_resumed_sweep_equals_uninterrupted(tmp_path):
-  path = str(tmp_path / 'sweep.msgpack')
+  path = str(tmp_path / 'checkpoints')
 
   def kill_after_first_chunk(done, last, seconds):
     del last, seconds
@@ -74,9 +78,51 @@ def test_resumed_sweep_equals_uninterrupted(tmp_path):
       raise _Killed
 
   with pytest.raises(_Killed):
-    tiny_sweep.run(checkpoint_path=path, on_chunk=kill_after_first_chunk)
+    tiny_sweep.run(checkpoint_dir=path, on_chunk=kill_after_first_chunk)
   resumed_chunks = []
-  resumed = tiny_sweep.run(checkpoint_path=path,
+  resumed = tiny_sweep.run(checkpoint_dir=path,
                            on_chunk=lambda done, last, seconds: resumed_chunks.append(done))
   assert resumed_chunks == [2]  # Only the second chunk ran again.
   _assert_same(resumed, tiny_sweep.reference(), rtol=0, atol=0)
+
+
+def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
+  config, world, base_params, sweeper = tiny_sweep.setup()
+  keys_S = tiny_sweep.keys()
+  round_R = np.arange(1, dtype=np.int32)
+  state = sweeper.init(keys_S, base_params, world)
+  _, healthy = sweeper.run_chunk(keys_S, state, world, round_R)
+  # Seed 2's (traced) learning rate is NaN: its parameters, loss and metrics turn NaN.
+  state = sweeper.init(keys_S, base_params, world)
+  hyperparams = dict(state.agent.opt_state.hyperparams)
+  hyperparams['learning_rate'] = hyperparams['learning_rate'].at[2].set(np.nan)
+  state = state._replace(agent=state.agent._replace(
+      opt_state=state.agent.opt_state._replace(hyperparams=hyperparams)))
+  state, faulty = sweeper.run_chunk(keys_S, state, world, round_R)
+  np.testing.assert_array_equal(np.asarray(state.failed), [False, False, True, False])
+  np.testing.assert_array_equal(np.asarray(faulty['failed'])[:, -1], [0, 0, 1, 0])
+  assert np.isnan(np.asarray(faulty['kl'])[2, -1])
+  ok = [0, 1, 3]  # The other seeds carry on as if nothing happened.
+  np.testing.assert_allclose(np.asarray(faulty['kl'])[ok], np.asarray(healthy['kl'])[ok],
+                             rtol=1e-6)
+
+  # Results mark the seed as failed; the summary lists it and averages only the others.
+  # (Rounds 0 and 1 of the rows: the healthy chunk stands in for round 0, the faulty for 1.)
+  out = {name: np.concatenate([np.asarray(healthy[name]), np.asarray(value)], axis=1)
+         for name, value in faulty.items()}
+  rows = results.metric_rows('joint', 'passive', out, np.zeros(2), 4, [0, 1])
+  assert {r['seed'] for r in rows if r['failed']} == {2}
+  summary = results.summarize(rows, num_bootstrap=10)['joint']['passive']
+  assert summary['failed_seeds'] == [2] and summary['num_failed_seeds'] == 1
+  assert summary['num_seeds'] == 4 and summary['num_seeds_used'] == 3
+  np.testing.assert_allclose(summary['final_kl_mean'], np.asarray(faulty['kl'])[ok, -1].mean(),
+                             rtol=1e-6)
+  assert np.isfinite(summary['final_kl_se'])
+  # A strategy whose every seed failed has no mean at all: null in strict JSON, never NaN.
+  all_failed = [dict(r, failed=1) for r in rows]
+  path = str(tmp_path / 'summary.json')
+  results.write_json(path, results.summarize(all_failed, num_bootstrap=10))
+  with open(path) as f:
+    text = f.read()
+  assert 'NaN' not in text
+  assert json.loads(text)['joint']['passive']['final_kl_mean'] is None

@@ -39,7 +39,7 @@ def get_config() -> ml_collections.ConfigDict:
   p.learning_rate = 3e-3  # Peak Adam learning rate (warmup + cosine decay).
 
   c.agent = a = ml_collections.ConfigDict()
-  a.kind = 'joint'  # 'joint' (the LM is its own reward) or 'classic' (reward model + REINFORCE).
+  a.kind = 'joint'  # 'joint' (LM = its own reward), 'classic' (RM + REINFORCE) or 'both'.
   a.epistemic = 'ensemble'  # 'ensemble' (randomized priors) or 'epinet'.
   a.num_members = 8  # M: ensemble members, or epistemic indices averaged by the epinet.
   a.prior_scale = 1.0  # beta: scale of the frozen additive prior network's logits.

@@ -1,0 +1,105 @@
+"""Smoke tests of the benchmark binaries: they run, and write every number they promise.
+
+Timings are never asserted on (the machine may be busy); only that each is there, finite and
+positive, that the sweep does not recompile, and that the compiled sweep and the Python-loop
+driver did the same work (the same KL).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = os.path.join(ROOT, 'experiments', 'configs', 'tiny.py')
+
+POSITIVE = {
+    'setup': ('cpu_count', 'repeats', 'total_seconds'),
+    'matmul': ('n', 'flops_per_call', 'seconds_median', 'flops_per_second',
+               'flops_per_second_best'),
+    'joint_update': ('width', 'depth', 'num_members', 'batch_size', 'lm_batch_size',
+                     'tokens_per_step', 'params_per_member', 'steps_per_call', 'flops_per_step',
+                     'flops_per_step_scan_once', 'seconds_per_step', 'flops_per_second',
+                     'fraction_of_peak'),
+}
+POSITIVE_PER_STRATEGY = (
+    'num_seeds', 'rounds_per_chunk', 'prompts_per_round', 'compiled_seconds_per_chunk',
+    'compiled_rounds_per_second', 'compiled_choices_per_second', 'python_loop_seconds_per_chunk',
+    'python_loop_rounds_per_second', 'python_loop_choices_per_second',
+    'speedup_compiled_over_python_loop', 'first_chunk_seconds', 'compile_seconds',
+    'run_chunk_compilations')
+
+
+def _run(script, *args, timeout=900):
+  return subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', script), *args],
+                        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+                        env=dict(os.environ, PYTHONPATH=ROOT), check=False)
+
+
+def _numbers(tree):
+  """Every number (not bool) in a JSON tree."""
+  if isinstance(tree, dict):
+    return [x for v in tree.values() for x in _numbers(v)]
+  if isinstance(tree, list):
+    return [x for v in tree for x in _numbers(v)]
+  return [tree] if isinstance(tree, (int, float)) and not isinstance(tree, bool) else []
+
+
+def _assert_positive(value, name):
+  assert isinstance(value, (int, float)) and not isinstance(value, bool), name
+  assert math.isfinite(value) and value > 0, (name, value)
+
+
+@pytest.mark.slow
+def test_performance_quick_writes_every_field(tmp_path):
+  out_path = tmp_path / 'performance.json'
+  result = _run('performance.py', '--quick', f'--out={out_path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out_path) as f:
+    out = json.load(f)
+
+  assert all(math.isfinite(x) for x in _numbers(out))
+  for section, names in POSITIVE.items():
+    for name in names:
+      _assert_positive(out[section][name], f'{section}.{name}')
+  setup = out['setup']
+  assert setup['device'] and setup['jax_version'] and setup['platform']
+  assert len(setup['load_average']) == 3 and min(setup['load_average']) >= 0
+  assert all(t > 0 for t in out['matmul']['seconds_all'])
+  assert out['joint_update']['flops_source'].startswith('XLA cost analysis')
+  # XLA counts a loop body once, so the loop-once count of `learn` is one step's FLOPs.
+  joint = out['joint_update']
+  assert joint['flops_per_step'] == pytest.approx(joint['flops_per_step_scan_once'], rel=0.05)
+
+  assert sorted(out['sweep']) == ['infomax', 'passive']
+  for strategy, s in out['sweep'].items():
+    for name in POSITIVE_PER_STRATEGY:
+      _assert_positive(s[name], f'sweep.{strategy}.{name}')
+    assert all(t > 0 for t in s['compiled_seconds_all'])
+    assert s['no_recompile_other_seeds'] is True, strategy
+    assert s['no_recompile_other_hyperparameters'] is True, strategy
+    assert s['run_chunk_compilations'] == 1, strategy
+    # The two drivers did the same rounds from the same states with the same keys.
+    assert s['max_abs_kl_difference_compiled_vs_python_loop'] < 1e-4, strategy
+  assert out['no_recompile'] is True
+
+  table = result.stdout
+  for label in ('matmul peak', '% of peak', 'compiled / python loop', 'compile seconds',
+                'no recompile: other seed keys', 'no recompile: other lr'):
+    assert label in table, label
+
+
+@pytest.mark.slow
+def test_classic_vs_joint_tiny_runs(tmp_path):
+  out_path = tmp_path / 'classic_vs_joint.json'
+  result = _run('classic_vs_joint.py', f'--config={TINY}', '--repeats=1', f'--out={out_path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out_path) as f:
+    out = json.load(f)
+  for kind in ('joint', 'classic'):
+    for name in ('flops', 'flops_scan_once', 'learn_seconds_per_round',
+                 'experiment_seconds_per_round'):
+      _assert_positive(out[kind][name], f'{kind}.{name}')
