@@ -8,6 +8,8 @@ session.
 
 import importlib.util
 import os
+import shutil
+import tempfile
 from typing import Callable, NamedTuple
 
 import jax
@@ -23,6 +25,7 @@ from lmrl import update
 from lmrl import world as world_lib
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CACHE_DIR = pytest.StashKey[str]()
 
 # Pre-training settings shared by the fixture and test_pretraining.py (one compilation).
 PRETRAIN_STEPS = 200
@@ -33,6 +36,19 @@ MAJORITY_ONLY = (1.0, 0.0)
 
 def pytest_configure(config):
   config.addinivalue_line('markers', 'slow: takes more than ~20 s on a 2-core CPU.')
+  # One persistent compilation cache for the session and the binaries it starts as
+  # subprocesses (they inherit the environment): a binary re-running a program the suite has
+  # already compiled loads it instead of compiling it again.
+  cache_dir = tempfile.mkdtemp(prefix='lmrl-test-jax-cache-')
+  config.stash[_CACHE_DIR] = cache_dir
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = cache_dir
+  os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0'
+  jax.config.update('jax_compilation_cache_dir', cache_dir)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
+
+
+def pytest_unconfigure(config):
+  shutil.rmtree(config.stash.get(_CACHE_DIR, ''), ignore_errors=True)
   config.addinivalue_line('filterwarnings',
                           'ignore:SelfAttention will be deprecated:DeprecationWarning')
 

@@ -33,10 +33,17 @@ POSITIVE_PER_STRATEGY = (
     'run_chunk_compilations')
 
 
+# Compilation is most of a smoke run: LLVM without optimisation compiles several times faster
+# (the kernels run slower, and timings are not checked).
+SMOKE_XLA_FLAGS = '--xla_backend_optimization_level=0'
+
+
 def _run(script, *args, timeout=900):
+  env = dict(os.environ, PYTHONPATH=ROOT,
+             XLA_FLAGS=f'{os.environ.get("XLA_FLAGS", "")} {SMOKE_XLA_FLAGS}'.strip())
   return subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', script), *args],
-                        capture_output=True, text=True, cwd=ROOT, timeout=timeout,
-                        env=dict(os.environ, PYTHONPATH=ROOT), check=False)
+                        capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=env,
+                        check=False)
 
 
 def _numbers(tree):
