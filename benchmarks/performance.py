@@ -21,9 +21,9 @@ Measured in one process, and printed as a table and written as JSON to `--out`:
    after the compiling one (`--sweep_repeats`, plus the two of the recompilation checks), in
    rounds/s (every seed advances a round) and human choices/s. Then the same work (every seed,
    the same rounds, from the same initial states, with the same keys) driven by a plain Python
-   loop over seeds and rounds that calls jitted one-seed pieces (query, simulate choices,
-   append to the buffer, `agent.learn`, evaluate) with a host sync (`float(kl)`) every round,
-   as a researcher's first driver would, after a warm-up round. Reported: compiled / Python-loop
+   loop over seeds and rounds that calls the jitted one-seed round (`Experiment.one_round`,
+   the body of the compiled scan) with a host sync (`float(kl)`) every round, as a
+   researcher's first driver would, after a warm-up round. Reported: compiled / Python-loop
    speed (target: >= 20x), and the largest |KL difference| of the two drivers (same work, so
    float rounding only).
 4. **Compilation.** Compile time of the chunk (first call minus the median later call), and
@@ -57,15 +57,12 @@ if REPO_ROOT not in sys.path:
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from benchmarks import common
 from experiments.configs import tiny
-from lmrl import buffer as buffer_lib
 from lmrl import checks
-from lmrl import choices
 from lmrl import experiment as experiment_lib
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
-from lmrl import world as world_lib
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -212,86 +209,25 @@ def measure_compute(config, repeats: int) -> tuple[dict, dict]:
 class PythonLoop:
   """A researcher's driver of the same experiment: loops over seeds and rounds in Python.
 
-  Each round of each seed calls jitted one-seed pieces in turn (the strategy's query, choices,
-  append to the buffer, `agent.learn`, evaluate), with the keys of `experiment.make_experiment`'s
-  round and its `failed` bookkeeping, and reads the KL back to the host (`float`) as a progress
-  print would. Only the query depends on the strategy; the other pieces are compiled once and
-  shared. It evaluates in the rounds the compiled round does (every `eval_every`-th, the last).
+  Each round of each seed calls the jitted one-seed round (`Experiment.one_round`, the very body
+  of the compiled sweep's `lax.scan`: the strategy's query, choices, buffer, `agent.learn`,
+  metrics when due) and reads the KL back to the host (`float`) as a progress print would.
   """
 
-  def __init__(self, config, spec, agent, exp):
-    self.config, self.spec, self.agent = config, spec, agent
-    B = config.experiment.prompts_per_round
+  def __init__(self, exp):
+    self.one_round = jax.jit(exp.one_round, donate_argnums=1)
 
-    @jax.jit
-    def simulate(key, r, world, prompt_index_B, responses_BxKxLy):
-      return choices.simulate_rankings(self.round_keys(key, r)[2], world, spec, prompt_index_B,
-                                       responses_BxKxLy, iia=config.world.iia)
-
-    @jax.jit
-    def append(key, r, buffer, prompts_BxLx, responses_BxKxLy, ranking_BxK):
-      weights_BxM = buffer_lib.bootstrap_weights(self.round_keys(key, r)[3],
-                                                 (B, agent.num_members), config.agent.bootstrap)
-      return buffer_lib.append(buffer, prompts_BxLx, responses_BxKxLy, ranking_BxK, weights_BxM)
-
-    @jax.jit
-    def learn(key, r, state, buffer, world):
-      agent_state, info = agent.learn(self.round_keys(key, r)[4], state.agent, buffer, world)
-      return state._replace(agent=agent_state, buffer=buffer,
-                            failed=state.failed | ~experiment_lib.all_finite(info))
-
-    @jax.jit
-    def evaluate(state, world):
-      metrics = exp.evaluate(state, world)
-      return metrics, state._replace(failed=state.failed | (metrics['failed'] > 0))
-
-    self.simulate, self.append, self.learn, self.evaluate = simulate, append, learn, evaluate
-    self.queries = {}
-
-  @staticmethod
-  def round_keys(key, r):
-    """The keys of round `r`, as `experiment.make_experiment` splits them."""
-    return jax.random.split(jax.random.fold_in(key, r), 5)  # x, strategy, choice, boot, learn
-
-  def query(self, strategy_name: str):
-    """Jitted `(key, r, agent_state, world) -> (prompt_index_B, prompts_BxLx, responses)`."""
-    if strategy_name not in self.queries:
-      spec, agent = self.spec, self.agent
-      strategy = strategies.get_strategy(strategy_name)
-      s_params = experiment_lib.strategy_params(self.config)
-      B = self.config.experiment.prompts_per_round
-
-      @jax.jit
-      def query(key, r, agent_state, world):
-        key_x, key_s = self.round_keys(key, r)[:2]
-        prompt_index_B = world_lib.sample_prompts(key_x, world, spec, B)
-        prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
-        return prompt_index_B, prompts_BxLx, strategy(key_s, agent.explorer(agent_state),
-                                                      prompts_BxLx, s_params)
-
-      self.queries[strategy_name] = query
-    return self.queries[strategy_name]
-
-  def run(self, strategy_name: str, keys_S, states_S, world, round_R) -> tuple[float, np.ndarray]:
+  def run(self, keys_S, states_S, world, round_R) -> tuple[float, np.ndarray]:
     """(seconds, KL float[S, R]): every seed of `states_S` (stacked RunStates) through `round_R`."""
-    query = self.query(strategy_name)
-    states = [jax.tree_util.tree_map(lambda x, s=s: x[s], states_S)
+    states = [jax.tree_util.tree_map(lambda x, s=s: jnp.copy(x[s]), states_S)
               for s in range(keys_S.shape[0])]
     jax.block_until_ready(states)
-    e = self.config.experiment
     kl_SxR = np.full((len(states), len(round_R)), np.nan)
     start = time.perf_counter()
     for s, state in enumerate(states):
-      key = keys_S[s]
       for i, r in enumerate(round_R):
-        r = int(r)
-        prompt_index_B, prompts_BxLx, responses_BxKxLy = query(key, r, state.agent, world)
-        ranking_BxK = self.simulate(key, r, world, prompt_index_B, responses_BxKxLy)
-        buffer = self.append(key, r, state.buffer, prompts_BxLx, responses_BxKxLy, ranking_BxK)
-        state = self.learn(key, r, state, buffer, world)
-        if (r + 1) % e.eval_every == 0 or r == e.rounds - 1:  # As the compiled round does.
-          metrics, state = self.evaluate(state, world)
-          kl_SxR[s, i] = float(metrics['kl'])
+        state, metrics = self.one_round(keys_S[s], state, world, int(r))
+        kl_SxR[s, i] = float(metrics['kl'])  # NaN in rounds without metrics, as compiled.
     return time.perf_counter() - start, kl_SxR
 
 
@@ -315,7 +251,7 @@ class SweepBench:
     self.spec, lm_spec, self.world = pipeline.build_world(config)
     self.agent = pipeline.make_agent(config, self.spec, lm_spec)
     self.params = lm_lib.init_lm(jax.random.key(0), lm_spec)
-    self.loop = self.init = None
+    self.init = None
 
   def measure(self, strategy: str, repeats: int) -> dict:
     """Compiled sweep vs. the Python loop for one strategy; compile time; recompilations."""
@@ -353,11 +289,10 @@ class SweepBench:
     no_recompile_hparams = sizes() == compiled
     compiled_s = statistics.median(chunk_s)
 
-    # The Python loop, from the same initial states: a warm-up round compiles its pieces.
-    if self.loop is None:
-      self.loop = PythonLoop(self.config, self.spec, self.agent, exp)
-    self.loop.run(strategy, keys_S[:1], initial_state, world, chunk(0)[:1])
-    loop_s, loop_kl_SxR = self.loop.run(strategy, keys_S, initial_state, world, chunk(0))
+    # The Python loop, from the same initial states: a warm-up round compiles its round.
+    loop = PythonLoop(exp)
+    loop.run(keys_S[:1], initial_state, world, chunk(0)[:1])
+    loop_s, loop_kl_SxR = loop.run(keys_S, initial_state, world, chunk(0))
     return {
         'num_seeds': S, 'rounds_per_chunk': R, 'prompts_per_round': B,
         'compiled_seconds_per_chunk': compiled_s, 'compiled_seconds_all': chunk_s,

@@ -5,6 +5,7 @@
   init(key, base_params, world) -> RunState
   run_rounds(key, state, world, round_R) -> (state, metrics with leading axis R)
   evaluate(state, world) -> metrics
+  one_round(key, state, world, r) -> (state, metrics)    one round, the body of run_rounds' scan
 
 A round `r` (0-based): draw B prompts from rho, choose K responses each with the strategy,
 simulate the humans' choices, append them to the fixed-capacity buffer, take S learning steps,
@@ -47,9 +48,10 @@ class RunState(NamedTuple):
 
 
 class Experiment(NamedTuple):
-  init: Callable
-  run_rounds: Callable
-  evaluate: Callable
+  init: Callable  # (key, base_params, world) -> RunState
+  run_rounds: Callable  # (key, state, world, round_R) -> (state, metrics [R, ...]): a lax.scan
+  evaluate: Callable  # (state, world) -> metrics
+  one_round: Callable  # (key, state, world, r) -> (state, metrics): the scan's body
 
 
 def eval_prompt_index(config, spec: world_lib.WorldSpec) -> jax.Array:
@@ -141,4 +143,4 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
   def run_rounds(key, state: RunState, world, round_R):
     return jax.lax.scan(lambda s, r: one_round(key, s, world, r), state, round_R)
 
-  return Experiment(init, run_rounds, evaluate)
+  return Experiment(init, run_rounds, evaluate, one_round)
