@@ -31,7 +31,6 @@ from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
@@ -44,8 +43,7 @@ from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import sweep
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Experiment config file.')
+_CONFIG = checks.define_config_flag('experiments/configs/default.py')
 _OUT = flags.DEFINE_string('out', '/tmp/classic_vs_joint.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', 5, 'Timed calls per measurement (median).')
 
@@ -129,7 +127,10 @@ def measure(config, repeats: int) -> dict:
 def main(argv):
   del argv
   config = _CONFIG.value
-  checks.validate(config)
+  try:
+    checks.validate(config)
+  except checks.ConfigError as error:
+    sys.exit(f'error: {error}')
   out = measure(config, _REPEATS.value)
   print(f'{"":32s}{"joint":>14s}{"classic":>14s}{"classic/joint":>15s}')
   for name, unit in [('flops', 'FLOPs/round (learn)'),
@@ -146,4 +147,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=checks.parse_flags)

@@ -48,7 +48,6 @@ from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ml_collections import config_flags
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:
@@ -65,8 +64,8 @@ from lmrl import strategies
 from lmrl import sweep
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Experiment config file (world, agent, sweep).')
+_CONFIG = checks.define_config_flag('experiments/configs/default.py',
+                                     'Experiment config file (world, agent, sweep).')
 _OUT = flags.DEFINE_string('out', '/tmp/performance.json', 'Where to write the JSON.')
 _QUICK = flags.DEFINE_bool('quick', False, 'Tiny sizes for a smoke run (about a minute): '
                            'experiments/configs/tiny.py unless --config is given, and the '
@@ -419,4 +418,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=checks.parse_flags)

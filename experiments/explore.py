@@ -35,7 +35,6 @@ from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-positio
 from absl import flags  # pylint: disable=wrong-import-position
 from absl import logging  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
-from ml_collections import config_flags  # pylint: disable=wrong-import-position
 
 from lmrl import checks  # pylint: disable=wrong-import-position
 from lmrl import experiment  # pylint: disable=wrong-import-position
@@ -45,8 +44,7 @@ from lmrl import plotting  # pylint: disable=wrong-import-position
 from lmrl import results  # pylint: disable=wrong-import-position
 from lmrl import sweep  # pylint: disable=wrong-import-position
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Experiment config file.')
+_CONFIG = checks.define_config_flag('experiments/configs/default.py')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for results; resumed if it exists.')
 
 

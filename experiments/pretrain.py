@@ -17,14 +17,12 @@ if REPO_ROOT not in sys.path:  # Config files import `experiments.configs.defaul
 from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags  # pylint: disable=wrong-import-position
 from absl import logging  # pylint: disable=wrong-import-position
-from ml_collections import config_flags  # pylint: disable=wrong-import-position
 
 from lmrl import checks  # pylint: disable=wrong-import-position
 from lmrl import pipeline  # pylint: disable=wrong-import-position
 from lmrl import results  # pylint: disable=wrong-import-position
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', 'experiments/configs/default.py', 'Experiment config file.')
+_CONFIG = checks.define_config_flag('experiments/configs/default.py')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the parameters and report.')
 
 

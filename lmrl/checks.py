@@ -154,6 +154,29 @@ def agent_kinds(config) -> tuple[str, ...]:
   return ('joint', 'classic') if config.agent.kind == 'both' else (config.agent.kind,)
 
 
+def _exit_with_one_line(error: Exception) -> None:
+  message = ' '.join(str(error).replace('\\n', ' ').split())
+  if isinstance(error, (AttributeError, KeyError)):
+    message = f'a --config override names no such config field: {message}'
+  sys.exit(f'error: {message}')
+
+
+_FLAG_ERRORS = (AttributeError, KeyError, OSError, TypeError, ValueError)
+
+
+def define_config_flag(default: str, help_text: str = 'Experiment config file.'):
+  """`config_flags.DEFINE_config_file('config', default)` for the binaries.
+
+  Without `--config` on the command line the default file is loaded, and its `--config.x=`
+  overrides applied, as the flag is defined (at import): a bad override exits there with one line.
+  """
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  try:
+    return config_flags.DEFINE_config_file('config', default, help_text)
+  except _FLAG_ERRORS as error:
+    _exit_with_one_line(error)
+
+
 def parse_flags(argv: list[str]) -> list[str]:
   """The binaries' absl flag parser (`app.run(main, flags_parser=checks.parse_flags)`).
 
@@ -166,9 +189,6 @@ def parse_flags(argv: list[str]) -> list[str]:
     remaining = flags.FLAGS(argv)
     if 'config' in flags.FLAGS:
       flags.FLAGS.config.keys()  # A config file that failed to load raises here, not later.
-  except (flags.Error, AttributeError, KeyError, OSError, TypeError, ValueError) as error:
-    message = ' '.join(str(error).replace('\\n', ' ').split())
-    if isinstance(error, AttributeError):
-      message = f'a --config override names no such config field: {message}'
-    sys.exit(f'error: {message}')
+  except (flags.Error, *_FLAG_ERRORS) as error:
+    _exit_with_one_line(error)
   return remaining

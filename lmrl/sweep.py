@@ -3,9 +3,9 @@
 `make_sweep(experiment)` vmaps the experiment's pure functions over seeds and jits them. The
 rounds are run in chunks of equal length (one compilation serves them all, and every later
 sweep of the same shapes: other seed keys, other values of traced hyper-parameters); after each
-chunk the whole sweep state is checkpointed with orbax (`lmrl.checkpoints`), so a killed sweep resumes from its last chunk and
-ends with the same results as an uninterrupted one (all randomness is `fold_in(seed key,
-round)`). The sweep state is donated to each chunk, and the host sees the device only between
+chunk the whole sweep state is checkpointed with orbax (`lmrl.checkpoints`), so a killed sweep
+resumes from its last chunk and ends with the same results as an uninterrupted one (all
+randomness is `fold_in(seed key, round)`). The sweep state is donated to each chunk, and the host sees the device only between
 chunks (metrics and the checkpoint), never inside one.
 
 With a `sharding` from `seed_sharding`, the seed axis of keys and states is laid across every

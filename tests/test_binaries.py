@@ -190,6 +190,17 @@ def test_bad_flags_fail_with_one_line(tmp_path, argument, expected):
   assert not workdir.exists()
 
 
+def test_bad_override_of_the_default_config_fails_with_one_line(tmp_path):
+  """Without --config the default file is loaded as the flag is defined, at import."""
+  workdir = tmp_path / 'run'
+  out = subprocess.run([sys.executable, EXPLORE, '--config.world.vocab_sise=3',
+                        f'--workdir={workdir}'], env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+  lines = out.stderr.strip().splitlines()
+  assert out.returncode != 0 and len(lines) == 1 and 'vocab_sise' in lines[0], out.stderr
+  assert not workdir.exists()
+
+
 def test_existing_workdir_of_another_config_is_not_overwritten(tmp_path):
   workdir = tmp_path / 'run'
   workdir.mkdir()
