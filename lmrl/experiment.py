@@ -11,13 +11,13 @@ A round `r` (0-based): draw B prompts from rho, choose K responses each with the
 simulate the humans' choices, append them to the fixed-capacity buffer, take S learning steps,
 and (every `eval_every` rounds, and at the last) compute exact metrics; other rounds report NaN
 (`evaluated_rounds` lists the evaluated ones).
+`run_rounds` is one `lax.scan` over the given rounds, so a whole run, or a chunk of it, is one
+compiled function; seeds are vmapped over by `lmrl.sweep`. All randomness comes from the seed's
+key by `fold_in(key, round)`, so a run split into chunks equals the run in one piece.
 
 Numerical faults: a seed whose learning loss or metrics turn non-finite is marked `failed` from
 that round on (a metric, 0 or 1, reported every round). Seeds are independent lanes of a vmap, so
 a failed seed never touches the others; `lmrl.results` reports and excludes it.
-`run_rounds` is one `lax.scan` over the given rounds, so a whole run, or a chunk of it, is one
-compiled function; seeds are vmapped over by `lmrl.sweep`. All randomness comes from the seed's
-key by `fold_in(key, round)`, so a run split into chunks equals the run in one piece.
 """
 
 from typing import Any, Callable, NamedTuple
@@ -69,7 +69,7 @@ def evaluated_rounds(config) -> list[int]:
 def all_finite(tree) -> jax.Array:
   """bool[]: every float in `tree` is finite."""
   leaves = [x for x in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves] + [jnp.asarray(True)]))
 
 
 def strategy_params(config) -> strategies.StrategyParams:
