@@ -7,6 +7,7 @@ majority's taste and to p*, and group coverage against p*'s) and `config.json`, 
 report. `explore.py` with the same `--workdir` loads these parameters instead of re-training.
 """
 
+import json
 import os
 import sys
 
@@ -42,9 +43,8 @@ def main(argv):
   os.makedirs(_WORKDIR.value, exist_ok=True)
   results.write_atomic(os.path.join(_WORKDIR.value, 'config.json'), config.to_json(indent=2))
   spec, lm_spec, world = pipeline.build_world(config)
-  pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value)
-  with open(os.path.join(_WORKDIR.value, 'pretrain.json')) as f:
-    print(f.read())
+  _, report = pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value)
+  print(json.dumps(report, indent=2))
 
 
 if __name__ == '__main__':

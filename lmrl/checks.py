@@ -22,36 +22,38 @@ def _require(ok: bool, field: str, message: str, value) -> None:
     raise ConfigError(f'config.{field} {message}, got {value!r}')
 
 
+def _value(config, field: str):
+  """`config.<field>` for a dotted field name ('seed', 'world.vocab_size')."""
+  for name in field.split('.'):
+    config = config[name]
+  return config
+
+
 def _int_at_least(config, field: str, low: int) -> None:
-  section, name = field.split('.')
-  value = config[section][name]
+  value = _value(config, field)
   _require(isinstance(value, int) and not isinstance(value, bool) and value >= low, field,
            f'must be an integer >= {low}', value)
 
 
 def _boolean(config, field: str) -> None:
-  section, name = field.split('.')
-  value = config[section][name]
+  value = _value(config, field)
   _require(isinstance(value, bool), field, 'must be True or False', value)
 
 
 def _positive(config, field: str) -> None:
-  section, name = field.split('.')
-  value = config[section][name]
+  value = _value(config, field)
   _require(isinstance(value, (int, float)) and value > 0 and math.isfinite(value), field,
            'must be a positive number', value)
 
 
 def _non_negative(config, field: str) -> None:
-  section, name = field.split('.')
-  value = config[section][name]
+  value = _value(config, field)
   _require(isinstance(value, (int, float)) and value >= 0 and math.isfinite(value), field,
            'must be a non-negative number', value)
 
 
 def _distribution(config, field: str, length: int | None = None) -> None:
-  section, name = field.split('.')
-  weights = tuple(config[section][name])
+  weights = tuple(_value(config, field))
   _require(all(isinstance(w, (int, float)) and w >= 0 for w in weights), field,
            'must hold non-negative weights', weights)
   _require(abs(sum(weights) - 1.0) < 1e-6, field, 'must sum to 1', weights)
@@ -62,9 +64,8 @@ def _distribution(config, field: str, length: int | None = None) -> None:
 
 def validate_world(config) -> None:
   """The world and pre-training fields."""
-  _require(isinstance(config.seed, int) and not isinstance(config.seed, bool) and config.seed >= 0,
-           'seed', 'must be an integer >= 0', config.seed)
-  for field, low in [('world.seed', 0), ('world.vocab_size', 2), ('world.prompt_length', 1),
+  for field, low in [('seed', 0), ('world.seed', 0), ('world.vocab_size', 2),
+                     ('world.prompt_length', 1),
                      ('world.response_length', 1), ('world.num_eval_prompts', 0),
                      ('lm.width', 1), ('lm.depth', 1), ('lm.num_heads', 1), ('lm.mlp_ratio', 1),
                      ('pretrain.steps', 1), ('pretrain.batch_size', 1)]:

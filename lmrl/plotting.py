@@ -36,10 +36,9 @@ def plot_metric(rows: list[dict], metric: str, ylabel: str, path: str) -> None:
   ax.set_ylabel(ylabel)
   ax.legend(fontsize=8)
   fig.tight_layout()
-  tmp = f'{path}.tmp{os.getpid()}'
-  fig.savefig(tmp, dpi=120, format='png')
+  with results.atomic_path(path) as tmp:  # Never half a picture.
+    fig.savefig(tmp, dpi=120, format='png')
   plt.close(fig)
-  os.replace(tmp, path)  # Never half a picture.
 
 
 def plot_workdir(workdir: str) -> list[str]:

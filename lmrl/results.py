@@ -18,6 +18,7 @@ passive's. Error bars on those come from resampling seeds with replacement (boot
 target being recomputed from each resample of passive's seeds.
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -54,14 +55,24 @@ def metric_rows(agent: str, strategy: str, metrics: dict[str, np.ndarray],
   return rows
 
 
+@contextlib.contextmanager
+def atomic_path(path: str):
+  """Yields a temporary path to write `path`'s whole content to; renamed to `path` on success."""
+  tmp = f'{path}.tmp{os.getpid()}'
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
 def write_atomic(path: str, text: str) -> None:
   """Writes `text` to `path` via a temporary file and a rename: never half a file."""
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w', newline='') as f:
+  with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
     f.write(text)
     f.flush()
     os.fsync(f.fileno())
-  os.replace(tmp, path)
 
 
 def write_rows(path: str, rows: list[dict]) -> None:

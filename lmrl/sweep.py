@@ -5,8 +5,8 @@ rounds are run in chunks of equal length (one compilation serves them all, and e
 sweep of the same shapes: other seed keys, other values of traced hyper-parameters); after each
 chunk the whole sweep state is checkpointed with orbax (`lmrl.checkpoints`), so a killed sweep
 resumes from its last chunk and ends with the same results as an uninterrupted one (all
-randomness is `fold_in(seed key, round)`). The sweep state is donated to each chunk, and the host sees the device only between
-chunks (metrics and the checkpoint), never inside one.
+randomness is `fold_in(seed key, round)`). The sweep state is donated to each chunk, and the
+host sees the device only between chunks (metrics and the checkpoint), never inside one.
 
 With a `sharding` from `seed_sharding`, the seed axis of keys and states is laid across every
 device of a 1-D `Mesh('seeds')` with a `NamedSharding`, and the world and the pre-trained
