@@ -1,6 +1,6 @@
 r"""Compute per round of the joint agent vs. the classic pipeline (reward model + REINFORCE).
 
-  python benchmarks/classic_vs_joint.py --config=experiments/configs/default.py \
+  python benchmarks/classic_vs_joint.py --config=default \
       --out=/tmp/classic_vs_joint.json
 
 For each agent kind, at the same config and in the same process:
@@ -43,7 +43,7 @@ from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import sweep
 
-_CONFIG = checks.define_config_flag('experiments/configs/default.py')
+_CONFIG = checks.define_config_flag('default')
 _OUT = flags.DEFINE_string('out', '/tmp/classic_vs_joint.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', 5, 'Timed calls per measurement (median).')
 
@@ -67,7 +67,7 @@ class Bench:
                                             self.agent.num_members)
     self.learn = jax.jit(self.agent.learn)
     self.sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, self.agent,
-                                                               'passive'))
+                                                               ('passive',)))
     self.keys_S = sweep.seed_keys(config.seed, e.num_seeds)
     self.run_state = self.sweeper.init(self.keys_S, params, world)
     self.rounds = e.rounds_per_chunk
@@ -86,7 +86,7 @@ class Bench:
     round_R = jnp.arange(self.next_round, self.next_round + self.rounds, dtype=jnp.int32)
     start = time.perf_counter()
     self.run_state, metrics = self.sweeper.run_chunk(self.keys_S, self.run_state, self.world,
-                                                     round_R)
+                                                     round_R, 0)
     jax.block_until_ready((self.run_state, metrics))
     self.next_round += self.rounds
     return (time.perf_counter() - start) / self.rounds

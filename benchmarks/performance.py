@@ -1,6 +1,6 @@
 r"""Performance of lmrl on this machine: matmul peak, joint update, compiled sweep, compilation.
 
-  python benchmarks/performance.py --config=experiments/configs/default.py \
+  python benchmarks/performance.py --config=default \
       --out=/tmp/performance.json
   python benchmarks/performance.py --quick --out=/tmp/performance_quick.json  # about a minute
 
@@ -34,7 +34,7 @@ Measured in one process, and printed as a table and written as JSON to `--out`:
 
 Parameters are random (a fresh LM, not the pre-trained one) and the joint update's buffer is full
 of random choices: neither FLOPs nor time depend on the values. Sizes given as flags win over
-`--quick`; `--quick` uses experiments/configs/tiny.py unless `--config` is given.
+`--quick`; `--quick` uses the tiny config unless `--config` is given.
 """
 
 import json
@@ -55,7 +55,7 @@ if REPO_ROOT not in sys.path:
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from benchmarks import common
-from experiments.configs import tiny
+from lmrl.configs import tiny
 from lmrl import checks
 from lmrl import experiment as experiment_lib
 from lmrl import lm as lm_lib
@@ -64,11 +64,11 @@ from lmrl import strategies
 from lmrl import sweep
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
-_CONFIG = checks.define_config_flag('experiments/configs/default.py',
+_CONFIG = checks.define_config_flag('default',
                                      'Experiment config file (world, agent, sweep).')
 _OUT = flags.DEFINE_string('out', '/tmp/performance.json', 'Where to write the JSON.')
 _QUICK = flags.DEFINE_bool('quick', False, 'Tiny sizes for a smoke run (about a minute): '
-                           'experiments/configs/tiny.py unless --config is given, and the '
+                           'the tiny config unless --config is given, and the '
                            'quick defaults of the size flags below.')
 
 SIZES = {}  # Flag name -> (default, quick default).
@@ -225,7 +225,7 @@ class PythonLoop:
     start = time.perf_counter()
     for s, state in enumerate(states):
       for i, r in enumerate(round_R):
-        state, metrics = self.one_round(keys_S[s], state, world, int(r))
+        state, metrics = self.one_round(keys_S[s], state, world, int(r), 0)
         kl_SxR[s, i] = float(metrics['kl'])  # NaN in rounds without metrics, as compiled.
     return time.perf_counter() - start, kl_SxR
 
@@ -257,7 +257,7 @@ class SweepBench:
     e = self.config.experiment
     S, R, B = e.num_seeds, e.rounds_per_chunk, e.prompts_per_round
     params, world = self.params, self.world
-    exp = experiment_lib.make_experiment(self.config, self.spec, self.agent, strategy)
+    exp = experiment_lib.make_experiment(self.config, self.spec, self.agent, (strategy,))
     sweeper = sweep.make_sweep(exp)
     # `init` does not depend on the strategy: the first strategy's compiled init serves all.
     self.init = self.init or sweeper.init
@@ -268,11 +268,11 @@ class SweepBench:
     # Compiled: the first chunk compiles; later chunks go on from the state it returns.
     state = init(keys_S, params, world)
     initial_state = jax.tree_util.tree_map(jnp.copy, state)  # `state` is donated.
-    first_s, (state, metrics) = seconds(sweeper.run_chunk, keys_S, state, world, chunk(0))
+    first_s, (state, metrics) = seconds(sweeper.run_chunk, keys_S, state, world, chunk(0), 0)
     compiled_kl_SxR = np.asarray(metrics['kl'])
     chunk_s = []
     for i in range(1, repeats + 1):
-      t, (state, _) = seconds(sweeper.run_chunk, keys_S, state, world, chunk(i))
+      t, (state, _) = seconds(sweeper.run_chunk, keys_S, state, world, chunk(i), 0)
       chunk_s.append(t)
     # Recompilation checks (their chunks, the same work, are timed too).
     sizes = lambda: (sweeper.run_chunk._cache_size(), init._cache_size())
@@ -280,11 +280,11 @@ class SweepBench:
     other_keys_S = sweep.seed_keys(self.config.seed + 1, S)
     other_seeds_state = jax.block_until_ready(init(other_keys_S, params, world))
     chunk_s.append(seconds(sweeper.run_chunk, other_keys_S, other_seeds_state, world,
-                           chunk(0))[0])
+                           chunk(0), 0)[0])
     no_recompile_seeds = sizes() == compiled
     other_hparams_state = jax.block_until_ready(other_hyperparameters(
         init(keys_S, params, world), S))
-    chunk_s.append(seconds(sweeper.run_chunk, keys_S, other_hparams_state, world, chunk(0))[0])
+    chunk_s.append(seconds(sweeper.run_chunk, keys_S, other_hparams_state, world, chunk(0), 0)[0])
     no_recompile_hparams = sizes() == compiled
     compiled_s = statistics.median(chunk_s)
 

@@ -34,18 +34,16 @@ class Agent(NamedTuple):
   num_members: int  # M: columns of the buffer's bootstrap weights.
 
 
-def epistemic_explorer(epi: epistemic.EpistemicLM, params: epistemic.EpistemicParams,
+def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicParams,
                        spec: world_lib.WorldSpec) -> strategies.Explorer:
   """An `Explorer` over an epistemic LM whose mixture is the deployed policy."""
 
   def sample_rows(key, index_B, prompts_BxLx, temperature):
-    """Row b sampled from the LM of index_B[b], int32[B, Ly]."""
-
-    def one(key, index, prompt_Lx):
-      logits_fn = epistemic.index_logits_fn(epi, params, index)
-      return lm_lib.sample_responses(key, logits_fn, prompt_Lx[None], spec, temperature)[0]
-
-    return jax.vmap(one)(jax.random.split(key, prompts_BxLx.shape[0]), index_B, prompts_BxLx)
+    """Row b sampled from the LM of index_B[b] with its own key, int32[B, Ly]."""
+    return lm_lib.sample_responses(
+        jax.random.split(key, prompts_BxLx.shape[0]),
+        lambda tokens_BxL: epi.apply_rows(params, index_B, tokens_BxL), prompts_BxLx, spec,
+        temperature)
 
   def sample(key, prompts_BxLx, temperature):
     # Sampling the uniform mixture: a uniformly chosen member per row, then that member's LM.
@@ -62,9 +60,8 @@ def epistemic_explorer(epi: epistemic.EpistemicLM, params: epistemic.EpistemicPa
     return sample_rows(key_tokens, index_R, prompts_RxLx, 1.0).reshape(B, num, -1)
 
   def utilities(prompts_BxLx, responses_BxCxLy):
-    return jax.vmap(lambda i: lm_lib.shown_log_probs(
-        epistemic.index_logits_fn(epi, params, i), prompts_BxLx, responses_BxCxLy, spec))(
-            params.mixture_index_M)
+    return lm_lib.shown_log_probs(epistemic.mixture_logits_fn(epi, params), prompts_BxLx,
+                                  responses_BxCxLy, spec)
 
   return strategies.Explorer(sample, sample_thompson, utilities, spec.vocab_size,
                              spec.response_length)

@@ -165,15 +165,27 @@ def _exit_with_one_line(error: Exception) -> None:
 _FLAG_ERRORS = (AttributeError, KeyError, OSError, TypeError, ValueError)
 
 
-def define_config_flag(default: str, help_text: str = 'Experiment config file.'):
+def _config_path(value: str) -> str:
+  """A config name of `lmrl.configs` ('tiny') as its file; a path is returned as it is."""
+  from lmrl import configs  # pylint: disable=g-import-not-at-top
+  return configs.path(value) if value in configs.NAMES else value
+
+
+def define_config_flag(default: str = 'default',
+                       help_text: str = 'Experiment config: a name (default, tiny, paper) or a '
+                                        'config file; override fields with --config.x.y=value.'):
   """`config_flags.DEFINE_config_file('config', default)` for the binaries.
 
-  Without `--config` on the command line the default file is loaded, and its `--config.x=`
-  overrides applied, as the flag is defined (at import): a bad override exits there with one line.
+  `--config=NAME` names a config of `lmrl.configs` (`sys.argv` is rewritten to its file before
+  the flag is defined, since `config_flags` reads it then). Without `--config` the default is
+  loaded, and its `--config.x=` overrides applied, as the flag is defined (at import): a bad
+  override exits there with one line.
   """
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  sys.argv = [f'--config={_config_path(a[len("--config="):])}' if a.startswith('--config=')
+              else a for a in sys.argv]
   try:
-    return config_flags.DEFINE_config_file('config', default, help_text)
+    return config_flags.DEFINE_config_file('config', _config_path(default), help_text)
   except _FLAG_ERRORS as error:
     _exit_with_one_line(error)
 
@@ -186,6 +198,8 @@ def parse_flags(argv: list[str]) -> list[str]:
   traceback; nothing has been written or compiled by then.
   """
   from absl import flags  # pylint: disable=g-import-not-at-top
+  argv = [f'--config={_config_path(a[len("--config="):])}' if a.startswith('--config=') else a
+          for a in argv]
   try:
     remaining = flags.FLAGS(argv)
     if 'config' in flags.FLAGS:

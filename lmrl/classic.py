@@ -91,145 +91,51 @@ class RewardModel(nn.Module):
     return reward_B.astype(jnp.float32), features_BxD
 
 
-def init_reward_model(key: jax.Array, spec: lm_lib.LMSpec, head_init=nn.initializers.zeros):
-  return RewardModel(spec, head_init).init(key, jnp.zeros((1, spec.sequence_length), jnp.int32))
-
-
-def reward_from_lm(lm_params, key: jax.Array, spec: lm_lib.LMSpec):
+def reward_from_lm(lm_params, spec: lm_lib.LMSpec):
   """Reward-model parameters whose trunk is the (pre-trained) LM's and whose head is zero."""
-  fresh = init_reward_model(key, spec)
-  return {'params': {'trunk': lm_params['params'], 'head': fresh['params']['head']}}
+  head = {'kernel': jnp.zeros((spec.width, 1), jnp.float32), 'bias': jnp.zeros((1,), jnp.float32)}
+  return {'params': {'trunk': lm_params['params'], 'head': head}}
 
 
-def apply_reward(params, tokens_BxL: jax.Array, spec: lm_lib.LMSpec):
-  return RewardModel(spec).apply(params, tokens_BxL)
+def reward_network(spec: lm_lib.LMSpec, head_init=nn.initializers.zeros) -> epistemic.Network:
+  """The reward model as an `epistemic.Network`: `out` = rewards float32[B], features [B, D]."""
+  model = RewardModel(spec, head_init)
+  return epistemic.Network(
+      lambda key: model.init(key, jnp.zeros((1, spec.sequence_length), jnp.int32)),
+      model.apply)
 
 
-class EpistemicReward(NamedTuple):
-  """An epistemic reward model, the `EpistemicLM` bundle with a scalar output instead of logits.
+def make_epistemic_reward(agent_config, lm_spec: lm_lib.LMSpec) -> epistemic.EpistemicNet:
+  """The epistemic reward model of `config.agent` (`lmrl.epistemic` over `reward_network`).
 
-  init(key, base_lm_params, prior_scale) -> epistemic.EpistemicParams
-  reward(params, index, tokens_BxL) -> float32[B]     the reward model of one epistemic index
+  Its base parameters are `reward_from_lm(lm_params)`. An ensemble member's prior is a random
+  reward model of the prior architecture with a random (lecun-normal) head, so `r_prior` has
+  about unit scale per sequence.
   """
-  init: Callable[..., epistemic.EpistemicParams]
-  reward: Callable[[epistemic.EpistemicParams, jax.Array, jax.Array], jax.Array]
-  sample_indices: Callable[[jax.Array, int], jax.Array]
-  train_indices: Callable[[jax.Array, epistemic.EpistemicParams], jax.Array]
-  num_members: int
-  train_copies: int  # Reward-model copies in `train`: scales the L2 term (anchor_penalty).
-  uses_bootstrap: bool
+  prior = reward_network(epistemic.prior_lm_spec(lm_spec, agent_config),
+                         nn.initializers.lecun_normal())
+  return epistemic.make_epistemic(agent_config, reward_network(lm_spec), prior, num_outputs=1,
+                                  feature_width=lm_spec.width)
 
 
-def make_reward_ensemble(lm_spec: lm_lib.LMSpec, *, num_members: int, prior_width: int,
-                         prior_depth: int, bootstrap: bool = True) -> EpistemicReward:
-  """`M` reward models from the pre-trained trunk, each plus beta times a frozen random one."""
-  prior_spec = lm_spec._replace(width=prior_width, depth=prior_depth,
-                                num_heads=min(lm_spec.num_heads, prior_width))
-
-  def init(key, base_params, prior_scale):
-    key_prior, key_head = jax.random.split(key)
-    # The prior's head is random (lecun-normal): r_prior has about unit scale per sequence.
-    prior = jax.vmap(lambda k: init_reward_model(k, prior_spec, nn.initializers.lecun_normal()))(
-        jax.random.split(key_prior, num_members))
-    one = reward_from_lm(base_params, key_head, lm_spec)
-    train = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (num_members,) + x.shape), one)
-    return epistemic.EpistemicParams(train=train, prior=prior, anchor=train,
-                                     prior_scale=jnp.asarray(prior_scale, jnp.float32),
-                                     mixture_index_M=jnp.arange(num_members))
-
-  def reward(params, index, tokens_BxL):
-    member = lambda tree: jax.tree_util.tree_map(lambda x: x[index], tree)
-    prior_B = apply_reward(member(params.prior), tokens_BxL, prior_spec)[0]
-    return (apply_reward(member(params.train), tokens_BxL, lm_spec)[0]
-            + params.prior_scale * jax.lax.stop_gradient(prior_B))
-
-  def sample_indices(key, num):
-    if num <= num_members:  # Distinct members.
-      return jax.random.permutation(key, num_members)[:num]
-    return jax.random.randint(key, (num,), 0, num_members)
-
-  def train_indices(key, params):
-    del key
-    return params.mixture_index_M
-
-  return EpistemicReward(init, reward, sample_indices, train_indices, num_members,
-                         train_copies=num_members, uses_bootstrap=bootstrap)
-
-
-def make_reward_epinet(lm_spec: lm_lib.LMSpec, *, num_members: int, index_dim: int,
-                       hidden: int) -> EpistemicReward:
-  """One reward model plus an epinet on its last features; members are fixed Gaussian indices."""
-  net = epistemic.EpinetMLP(vocab_size=1, hidden=hidden)  # One output: a reward offset.
-  dummy_features = jnp.zeros((1, 1, lm_spec.width), jnp.float32)
-
-  def init(key, base_params, prior_scale):
-    key_head, key_train, key_prior, key_mix = jax.random.split(key, 4)
-    z0 = jnp.zeros((index_dim,), jnp.float32)
-    train = {'base': reward_from_lm(base_params, key_head, lm_spec),
-             'epinet': net.init(key_train, dummy_features, z0)}
-    return epistemic.EpistemicParams(
-        train=train, prior=net.init(key_prior, dummy_features, z0), anchor=train,
-        prior_scale=jnp.asarray(prior_scale, jnp.float32),
-        mixture_index_M=jax.random.normal(key_mix, (num_members, index_dim)))
-
-  def reward(params, z, tokens_BxL):
-    base_B, features_BxD = apply_reward(params.train['base'], tokens_BxL, lm_spec)
-    features_Bx1xD = jax.lax.stop_gradient(features_BxD)[:, None]
-    prior_B = jax.lax.stop_gradient(net.apply(params.prior, features_Bx1xD, z))[:, 0, 0]
-    return (base_B + net.apply(params.train['epinet'], features_Bx1xD, z)[:, 0, 0]
-            + params.prior_scale * prior_B)
-
-  def sample_indices(key, num):
-    return jax.random.normal(key, (num, index_dim))
-
-  def train_indices(key, params):
-    del params
-    return jax.random.normal(key, (num_members, index_dim))
-
-  return EpistemicReward(init, reward, sample_indices, train_indices, num_members,
-                         train_copies=1, uses_bootstrap=False)
-
-
-def make_epistemic_reward(agent_config, lm_spec: lm_lib.LMSpec) -> EpistemicReward:
-  """The epistemic reward model named by `config.agent.epistemic`."""
-  if agent_config.epistemic == 'ensemble':
-    return make_reward_ensemble(lm_spec, num_members=agent_config.num_members,
-                                prior_width=agent_config.prior_width,
-                                prior_depth=agent_config.prior_depth,
-                                bootstrap=agent_config.bootstrap != 'none')
-  if agent_config.epistemic == 'epinet':
-    return make_reward_epinet(lm_spec, num_members=agent_config.num_members,
-                              index_dim=agent_config.index_dim,
-                              hidden=agent_config.epinet_hidden)
-  raise ValueError(f"config.agent.epistemic must be 'ensemble' or 'epinet', "
-                   f'got {agent_config.epistemic!r}')
-
-
-def shown_rewards(rew: EpistemicReward, params: epistemic.EpistemicParams, index,
+def shown_rewards(rew: epistemic.EpistemicNet, params: epistemic.EpistemicParams, index_I,
                   prompts_BxLx: jax.Array, responses_BxKxLy: jax.Array,
                   spec: world_lib.WorldSpec) -> jax.Array:
-  """`r_index(x_b, y_bk)` for `K` responses per prompt, float32[B, K]."""
+  """`r_i(x_b, y_bk)` for every index i and `K` responses per prompt, float32[I, B, K]."""
   B, K, _ = responses_BxKxLy.shape
   seqs_BxKxL = lm_lib.responses_with_prompts(prompts_BxLx, responses_BxKxLy, spec)
-  return rew.reward(params, index, seqs_BxKxL.reshape(B * K, -1)).reshape(B, K)
+  r_IxR = rew.apply(params, index_I, seqs_BxKxL.reshape(B * K, -1))
+  return r_IxR.reshape(r_IxR.shape[:-1] + (B, K))
 
 
-def member_rewards(rew: EpistemicReward, params: epistemic.EpistemicParams,
-                   prompts_BxLx: jax.Array, responses_BxCxLy: jax.Array,
-                   spec: world_lib.WorldSpec) -> jax.Array:
-  """Every mixture member's reward, float32[M, B, C]."""
-  return jax.vmap(lambda i: shown_rewards(rew, params, i, prompts_BxLx, responses_BxCxLy, spec))(
-      params.mixture_index_M)
-
-
-def member_boltzmann_log_probs(rew: EpistemicReward, params: epistemic.EpistemicParams,
+def member_boltzmann_log_probs(rew: epistemic.EpistemicNet, params: epistemic.EpistemicParams,
                                prompts_PxLx: jax.Array, spec: world_lib.WorldSpec) -> jax.Array:
   """Each member's `log softmax_y r_m(x, y)` over every response, float32[M, P, N]."""
   P = prompts_PxLx.shape[0]
   responses_NxLy = jnp.asarray(world_lib.all_responses(spec))
   responses_PxNxLy = jnp.broadcast_to(responses_NxLy[None], (P,) + responses_NxLy.shape)
-  return jax.nn.log_softmax(member_rewards(rew, params, prompts_PxLx, responses_PxNxLy, spec),
-                            axis=-1)
+  return jax.nn.log_softmax(shown_rewards(rew, params, params.mixture_index_M, prompts_PxLx,
+                                          responses_PxNxLy, spec), axis=-1)
 
 
 # ----------------------------------------------------------------------------- the agent
@@ -266,7 +172,7 @@ def leave_one_out_baseline(values_B: jax.Array, group_B: jax.Array) -> jax.Array
   return jnp.where(count_B > 0, same_mean_B, other_mean_B)
 
 
-def make_reward_update(rew: EpistemicReward, spec: world_lib.WorldSpec, *, full_ranking: bool,
+def make_reward_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *, full_ranking: bool,
                        batch_size: int) -> Callable:
   """`update(key, state, buffer) -> (state, info)`: one Adam step of the reward models' loss."""
   optimizer = update_lib.make_optimizer()
@@ -283,11 +189,11 @@ def make_reward_update(rew: EpistemicReward, spec: world_lib.WorldSpec, *, full_
     else:
       weights_MxB = jnp.ones((rew.num_members, batch_size), jnp.float32)
 
-    def member_loss(index, weights_B):
-      r_BxK = shown_rewards(rew, params, index, prompts_BxLx, responses_BxKxLy, spec)
-      return jnp.mean(weights_B * update_lib.plackett_luce_nll(r_BxK, ranking_BxK, full_ranking))
-
-    choice_M = jax.vmap(member_loss)(rew.train_indices(key_index, params), weights_MxB)
+    r_MxBxK = shown_rewards(rew, params, rew.train_indices(key_index, params), prompts_BxLx,
+                            responses_BxKxLy, spec)
+    nll_MxB = jax.vmap(update_lib.plackett_luce_nll, in_axes=(0, None, None))(
+        r_MxBxK, ranking_BxK, full_ranking)
+    choice_M = jnp.mean(weights_MxB * nll_MxB, axis=-1)
     l2 = epistemic.anchor_penalty(rew, params, train)
     loss = jnp.mean(choice_M) + state.hparams.lambda_l2 * l2
     return loss, {'reward_loss': loss, 'reward_choice_loss': jnp.mean(choice_M),
@@ -302,7 +208,7 @@ def make_reward_update(rew: EpistemicReward, spec: world_lib.WorldSpec, *, full_
   return update
 
 
-def make_policy_update(rew: EpistemicReward, spec: world_lib.WorldSpec,
+def make_policy_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
                        lm_spec: lm_lib.LMSpec, *, batch_size: int, lm_batch_size: int,
                        corpus_group_mix: tuple[float, ...]) -> Callable:
   """`update(key, state, world) -> (state, info)`: one REINFORCE step on the policy.
@@ -334,8 +240,7 @@ def make_policy_update(rew: EpistemicReward, spec: world_lib.WorldSpec,
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
     responses_BxLy = lm_lib.sample_responses(key_y, logits_fn(state.policy), prompts_BxLx, spec)
     seqs_BxL = world_lib.with_bos(jnp.concatenate([prompts_BxLx, responses_BxLy], -1), spec)
-    reward_B = jnp.mean(jax.vmap(lambda i: rew.reward(state.reward, i, seqs_BxL))(
-        state.reward.mixture_index_M), axis=0)
+    reward_B = jnp.mean(rew.apply(state.reward, state.reward.mixture_index_M, seqs_BxL), axis=0)
     corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
     grads, info = jax.grad(loss_fn, has_aux=True)(state.policy, state, seqs_BxL, reward_B,
                                                   prompt_index_B, corpus_BxL)
@@ -346,7 +251,7 @@ def make_policy_update(rew: EpistemicReward, spec: world_lib.WorldSpec,
   return update
 
 
-def classic_explorer(rew: EpistemicReward, state: ClassicState, spec: world_lib.WorldSpec,
+def classic_explorer(rew: epistemic.EpistemicNet, state: ClassicState, spec: world_lib.WorldSpec,
                      lm_spec: lm_lib.LMSpec, pool_size: int) -> strategies.Explorer:
   """The policy samples; the reward members judge (Thompson) and disagree (infomax)."""
   policy_fn = lambda tokens_BxL: lm_lib.lm_logits(state.policy, tokens_BxL, lm_spec)
@@ -363,14 +268,16 @@ def classic_explorer(rew: EpistemicReward, state: ClassicState, spec: world_lib.
     pool_RxCxLy = lm_lib.sample_responses(
         key_pool, policy_fn, jnp.repeat(prompts_RxLx, C, axis=0), spec).reshape(B * num, C, -1)
 
-    def best(index, prompt_Lx, pool_CxLy):
-      r_C = shown_rewards(rew, state.reward, index, prompt_Lx[None], pool_CxLy[None], spec)[0]
-      return pool_CxLy[jnp.argmax(r_C)]
-
-    return jax.vmap(best)(index_R, prompts_RxLx, pool_RxCxLy).reshape(B, num, -1)
+    # Row r's pool is scored by its own member index_R[r] (all R*C sequences in one batch).
+    seqs_RxCxL = lm_lib.responses_with_prompts(prompts_RxLx, pool_RxCxLy, spec)
+    r_RxC = rew.apply_rows(state.reward, jnp.repeat(index_R, C, axis=0),
+                           seqs_RxCxL.reshape(B * num * C, -1)).reshape(B * num, C)
+    best_R = jnp.argmax(r_RxC, axis=-1)
+    return jnp.take_along_axis(pool_RxCxLy, best_R[:, None, None], axis=1).reshape(B, num, -1)
 
   def utilities(prompts_BxLx, responses_BxCxLy):
-    return member_rewards(rew, state.reward, prompts_BxLx, responses_BxCxLy, spec)
+    return shown_rewards(rew, state.reward, state.reward.mixture_index_M, prompts_BxLx,
+                         responses_BxCxLy, spec)
 
   return strategies.Explorer(sample, sample_thompson, utilities, spec.vocab_size,
                              spec.response_length)
@@ -390,7 +297,7 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
   pool_size = config.experiment.pool_size
 
   def init(key, base_params):
-    reward = rew.init(key, base_params, config.agent.prior_scale)
+    reward = rew.init(key, reward_from_lm(base_params, lm_spec), config.agent.prior_scale)
     return ClassicState(
         reward=reward, reward_opt=adam_state(reward.train, u.learning_rate),
         policy=base_params, policy_opt=adam_state(base_params, k.policy_learning_rate),

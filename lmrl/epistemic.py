@@ -1,26 +1,35 @@
-"""Epistemic LMs: a bundle of pure functions that say what the agent does not know.
+"""Epistemic networks: one layer that says what the agent does not know, for any network.
 
-An `EpistemicLM` is a NamedTuple of functions (in the manner of enn's `(init, apply, indexer)`):
+A `Network` is a plain model as two pure functions (`init(key) -> params`,
+`apply(params, tokens_BxL) -> (out, features)`), where `out` is what the model predicts (an LM's
+logits float32[B, L, V], a reward model's rewards float32[B]) and `features` its last hidden
+features (float32[B, L, D] or [B, D]). `lm_network` wraps the transformer LM; `lmrl.classic`
+wraps its reward model. The epistemic layer is generic over that pair, in the manner of enn's
+`Ensemble(model, n)`, and gives an `EpistemicNet`, a NamedTuple of functions:
 
   init(key, base_params, prior_scale) -> EpistemicParams
-  logits(params, index, tokens_BxL) -> logits_BxLxV    the LM for one epistemic index
+  apply(params, index_I, tokens_BxL) -> out_IxB...      every index I on every row
+  apply_rows(params, index_B, tokens_BxL) -> out_B...   row b at its own index b
   sample_indices(key, num) -> index_num                 random indices, distinct where possible
   train_indices(key, params) -> index_M                 the M indices each update step fits
 
 `EpistemicParams` keeps every frozen part as data: `prior` (the randomized prior network's
 parameters), `anchor` (theta_0 of the L2 term), `prior_scale` (beta) and `mixture_index_M` (the
-indices whose uniform mixture `p_bar = mean_m p_m` is the deployed LM). Only `train` is ever
-given to the optimiser, so the frozen parts cannot move.
+indices whose uniform mixture is the deployed model). Only `train` is ever given to the
+optimiser, so the frozen parts cannot move.
 
-Two implementations:
+Two kinds, looked up by name in `EPISTEMIC_KINDS`:
 
-* `make_ensemble`: `M` LMs; every `train` leaf has a leading member axis. Member `m` outputs
-  `f(theta_m) + beta * f_prior(phi_m)` with its own random prior transformer `phi_m`. Every
-  member starts from the pre-trained parameters; the priors make them differ. Bootstrap weights
-  (one per example and member) make them see different data.
-* `make_epinet`: the pre-trained base LM plus an MLP on the base's (stop-gradient) last hidden
-  features and a Gaussian index `z`, whose output matrix is contracted with `z` and added to the
-  logits, plus a frozen prior MLP of the same form scaled by beta (Osband et al., 2023).
+* `ensemble`: `M` copies of the network; every `train` and `prior` leaf has a leading member
+  axis, and members are evaluated by vmapping `apply` over that axis (never by gathering one
+  member's parameters). Member `m` outputs `f(theta_m) + beta * f_prior(phi_m)` with its own
+  random prior network `phi_m`. Every member starts from the base (pre-trained) parameters; the
+  priors make them differ, and bootstrap weights (one per example and member) make them see
+  different data.
+* `epinet`: the base network plus an MLP on its (stop-gradient) last features and a Gaussian
+  index `z`, whose output matrix (`num_outputs` x `index_dim`) is contracted with `z` and added
+  to the base's output, plus a frozen prior MLP of the same form scaled by beta (Osband et al.,
+  2023). `num_outputs` is V for an LM (a logit offset per token) and 1 for a reward model.
 """
 
 from typing import Any, Callable, NamedTuple
@@ -32,21 +41,41 @@ import jax.numpy as jnp
 from lmrl import lm as lm_lib
 
 
+class Network(NamedTuple):
+  """A plain network as pure functions."""
+  init: Callable[[jax.Array], Any]  # key -> params
+  apply: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array]]  # -> (out, features)
+
+
+def lm_network(lm_spec: lm_lib.LMSpec) -> Network:
+  """The transformer LM: `out` = logits float32[B, L, V], features float32[B, L, D]."""
+  return Network(lambda key: lm_lib.init_lm(key, lm_spec),
+                 lambda params, tokens_BxL: lm_lib.apply_lm(params, tokens_BxL, lm_spec))
+
+
+def prior_lm_spec(lm_spec: lm_lib.LMSpec, agent_config) -> lm_lib.LMSpec:
+  """The (smaller) architecture of an ensemble member's random prior network."""
+  width = int(agent_config.prior_width)
+  return lm_spec._replace(width=width, depth=int(agent_config.prior_depth),
+                          num_heads=min(lm_spec.num_heads, width))
+
+
 class EpistemicParams(NamedTuple):
   train: Any  # Optimised parameters.
   prior: Any  # Frozen randomized-prior parameters.
   anchor: Any  # Frozen copy of the initial `train` (theta_0 of the L2 term).
   prior_scale: jax.Array  # beta, float32[] (traced: sweepable).
-  mixture_index_M: jax.Array  # The M indices whose mixture is the deployed LM.
+  mixture_index_M: jax.Array  # The M indices whose mixture is the deployed model.
 
 
-class EpistemicLM(NamedTuple):
+class EpistemicNet(NamedTuple):
   init: Callable[..., EpistemicParams]
-  logits: Callable[[EpistemicParams, jax.Array, jax.Array], jax.Array]
+  apply: Callable[[EpistemicParams, jax.Array, jax.Array], jax.Array]
+  apply_rows: Callable[[EpistemicParams, jax.Array, jax.Array], jax.Array]
   sample_indices: Callable[[jax.Array, int], jax.Array]
   train_indices: Callable[[jax.Array, EpistemicParams], jax.Array]
   num_members: int  # M.
-  train_copies: int  # How many LM copies `train` holds (M for the ensemble): scales the L2 term.
+  train_copies: int  # How many network copies `train` holds (M for the ensemble): scales L2.
   uses_bootstrap: bool  # Whether the update weights examples per member.
 
 
@@ -54,47 +83,50 @@ def _sum_of_squares(tree) -> jax.Array:
   return sum(jnp.sum(jnp.square(x.astype(jnp.float32))) for x in jax.tree_util.tree_leaves(tree))
 
 
-def anchor_penalty(epi: EpistemicLM, params: EpistemicParams, train) -> jax.Array:
-  """`||theta - theta_0||^2` per LM copy, float32[]."""
+def anchor_penalty(epi: EpistemicNet, params: EpistemicParams, train) -> jax.Array:
+  """`||theta - theta_0||^2` per network copy, float32[]."""
   diff = jax.tree_util.tree_map(lambda a, b: a - b, train, params.anchor)
   return _sum_of_squares(diff) / epi.train_copies
 
 
-def index_logits_fn(epi: EpistemicLM, params: EpistemicParams, index) -> lm_lib.LogitsFn:
-  """The LM of one epistemic index as a `tokens -> logits` function."""
-  return lambda tokens_BxL: epi.logits(params, index, tokens_BxL)
+def mixture_logits_fn(epi: EpistemicNet, params: EpistemicParams) -> lm_lib.LogitsFn:
+  """`tokens_RxL -> logits float32[M, R, L, V]` of every mixture member of an epistemic LM."""
+  return lambda tokens_RxL: epi.apply(params, params.mixture_index_M, tokens_RxL)
 
 
-def member_exact_log_probs(epi: EpistemicLM, params: EpistemicParams, prompts_PxLx, spec
+def member_exact_log_probs(epi: EpistemicNet, params: EpistemicParams, prompts_PxLx, spec
                            ) -> jax.Array:
-  """Exact `log p_m(y|x)` of every mixture member, float32[M, P, N]."""
-  return jax.vmap(lambda i: lm_lib.exact_log_probs(index_logits_fn(epi, params, i), prompts_PxLx,
-                                                   spec))(params.mixture_index_M)
+  """Exact `log p_m(y|x)` of every mixture member of an epistemic LM, float32[M, P, N]."""
+  return lm_lib.exact_log_probs(mixture_logits_fn(epi, params), prompts_PxLx, spec)
 
 
 # ----------------------------------------------------------------------------- ensemble
 
 
-def make_ensemble(lm_spec: lm_lib.LMSpec, *, num_members: int, prior_width: int,
-                  prior_depth: int, bootstrap: bool = True) -> EpistemicLM:
-  """An ensemble of `num_members` LMs with additive randomized priors."""
-  prior_spec = lm_spec._replace(width=prior_width, depth=prior_depth,
-                                num_heads=min(lm_spec.num_heads, prior_width))
+def make_ensemble(model: Network, prior: Network, *, num_members: int,
+                  bootstrap: bool = True) -> EpistemicNet:
+  """`num_members` copies of `model`, each plus beta times its own frozen random `prior`."""
 
   def init(key, base_params, prior_scale):
-    keys_M = jax.random.split(key, num_members)
-    prior = jax.vmap(lambda k: lm_lib.init_lm(k, prior_spec))(keys_M)
+    prior_params = jax.vmap(prior.init)(jax.random.split(key, num_members))
     train = jax.tree_util.tree_map(
         lambda x: jnp.broadcast_to(x, (num_members,) + x.shape), base_params)
-    return EpistemicParams(train=train, prior=prior, anchor=train,
+    return EpistemicParams(train=train, prior=prior_params, anchor=train,
                            prior_scale=jnp.asarray(prior_scale, jnp.float32),
                            mixture_index_M=jnp.arange(num_members))
 
-  def logits(params, index, tokens_BxL):
-    member = lambda tree: jax.tree_util.tree_map(lambda x: x[index], tree)
-    prior_BxLxV = lm_lib.lm_logits(member(params.prior), tokens_BxL, prior_spec)
-    return (lm_lib.lm_logits(member(params.train), tokens_BxL, lm_spec)
-            + params.prior_scale * jax.lax.stop_gradient(prior_BxLxV))
+  def members(params, tokens_BxL):
+    """Every member's output, [M, B, ...]: `apply` vmapped over the member axis."""
+    prior_MxB = jax.vmap(lambda p: prior.apply(p, tokens_BxL)[0])(params.prior)
+    return (jax.vmap(lambda t: model.apply(t, tokens_BxL)[0])(params.train)
+            + params.prior_scale * jax.lax.stop_gradient(prior_MxB))
+
+  def apply(params, index_I, tokens_BxL):
+    return members(params, tokens_BxL)[index_I]
+
+  def apply_rows(params, index_B, tokens_BxL):
+    out_MxB = members(params, tokens_BxL)
+    return out_MxB[index_B, jnp.arange(tokens_BxL.shape[0])]
 
   def sample_indices(key, num):
     if num <= num_members:  # Distinct members.
@@ -105,34 +137,34 @@ def make_ensemble(lm_spec: lm_lib.LMSpec, *, num_members: int, prior_width: int,
     del key
     return params.mixture_index_M
 
-  return EpistemicLM(init, logits, sample_indices, train_indices, num_members,
-                     train_copies=num_members, uses_bootstrap=bootstrap)
+  return EpistemicNet(init, apply, apply_rows, sample_indices, train_indices, num_members,
+                      train_copies=num_members, uses_bootstrap=bootstrap)
 
 
 # ----------------------------------------------------------------------------- epinet
 
 
 class EpinetMLP(nn.Module):
-  """`(features_BxLxD, z) -> logit offsets_BxLxV`: an MLP whose V x dz output is dotted with z."""
-  vocab_size: int
+  """`(features_...xD, z_Z) -> offsets_...xO`: an MLP whose O x Z output is dotted with z."""
+  num_outputs: int  # O: V logit offsets for an LM, 1 reward offset for a reward model.
   hidden: int
 
   @nn.compact
-  def __call__(self, features_BxLxD: jax.Array, z: jax.Array) -> jax.Array:
-    z_BxLxZ = jnp.broadcast_to(z, features_BxLxD.shape[:-1] + z.shape)
-    h = jnp.concatenate([features_BxLxD, z_BxLxZ], axis=-1)
+  def __call__(self, features: jax.Array, z_Z: jax.Array) -> jax.Array:
+    lead = features.shape[:-1]
+    h = jnp.concatenate([features, jnp.broadcast_to(z_Z, lead + z_Z.shape)], axis=-1)
     h = nn.relu(nn.Dense(self.hidden)(h))
     h = nn.relu(nn.Dense(self.hidden)(h))
-    out_BxLxVxZ = nn.Dense(self.vocab_size * z.shape[-1])(h).reshape(
-        features_BxLxD.shape[:-1] + (self.vocab_size, z.shape[-1]))
-    return jnp.einsum('blvz,z->blv', out_BxLxVxZ, z)
+    out = nn.Dense(self.num_outputs * z_Z.shape[-1])(h).reshape(
+        lead + (self.num_outputs, z_Z.shape[-1]))
+    return jnp.einsum('...oz,z->...o', out, z_Z)
 
 
-def make_epinet(lm_spec: lm_lib.LMSpec, *, num_members: int, index_dim: int,
-                hidden: int) -> EpistemicLM:
-  """The base LM plus an epinet; the deployed LM averages `num_members` fixed indices."""
-  net = EpinetMLP(lm_spec.vocab_size, hidden)
-  dummy_features = jnp.zeros((1, 1, lm_spec.width), jnp.float32)
+def make_epinet(model: Network, *, num_outputs: int, feature_width: int, num_members: int,
+                index_dim: int, hidden: int) -> EpistemicNet:
+  """`model` plus an epinet; the deployed model averages `num_members` fixed indices."""
+  net = EpinetMLP(num_outputs, hidden)
+  dummy_features = jnp.zeros((1, 1, feature_width), jnp.float32)
 
   def init(key, base_params, prior_scale):
     key_train, key_prior, key_mix = jax.random.split(key, 3)
@@ -142,12 +174,20 @@ def make_epinet(lm_spec: lm_lib.LMSpec, *, num_members: int, index_dim: int,
                            anchor=train, prior_scale=jnp.asarray(prior_scale, jnp.float32),
                            mixture_index_M=jax.random.normal(key_mix, (num_members, index_dim)))
 
-  def logits(params, z, tokens_BxL):
-    base_BxLxV, features_BxLxD = lm_lib.apply_lm(params.train['base'], tokens_BxL, lm_spec)
-    features_BxLxD = jax.lax.stop_gradient(features_BxLxD)
-    prior_BxLxV = jax.lax.stop_gradient(net.apply(params.prior, features_BxLxD, z))
-    return (base_BxLxV + net.apply(params.train['epinet'], features_BxLxD, z)
-            + params.prior_scale * prior_BxLxV)
+  def offset(params, features, z_Z, out_shape):
+    prior = jax.lax.stop_gradient(net.apply(params.prior, features, z_Z))
+    return (net.apply(params.train['epinet'], features, z_Z)
+            + params.prior_scale * prior).reshape(out_shape)
+
+  def apply(params, z_IxZ, tokens_BxL):
+    out_B, features = model.apply(params.train['base'], tokens_BxL)
+    features = jax.lax.stop_gradient(features)
+    return out_B + jax.vmap(lambda z: offset(params, features, z, out_B.shape))(z_IxZ)
+
+  def apply_rows(params, z_BxZ, tokens_BxL):
+    out_B, features = model.apply(params.train['base'], tokens_BxL)
+    features = jax.lax.stop_gradient(features)
+    return out_B + jax.vmap(lambda f, z: offset(params, f, z, out_B.shape[1:]))(features, z_BxZ)
 
   def sample_indices(key, num):
     return jax.random.normal(key, (num, index_dim))
@@ -156,19 +196,46 @@ def make_epinet(lm_spec: lm_lib.LMSpec, *, num_members: int, index_dim: int,
     del params
     return jax.random.normal(key, (num_members, index_dim))
 
-  return EpistemicLM(init, logits, sample_indices, train_indices, num_members, train_copies=1,
-                     uses_bootstrap=False)
+  return EpistemicNet(init, apply, apply_rows, sample_indices, train_indices, num_members,
+                      train_copies=1, uses_bootstrap=False)
 
 
-def make_epistemic_lm(agent_config, lm_spec: lm_lib.LMSpec) -> EpistemicLM:
-  """Builds the epistemic LM named by `config.agent.epistemic`."""
-  if agent_config.epistemic == 'ensemble':
-    return make_ensemble(lm_spec, num_members=agent_config.num_members,
-                         prior_width=agent_config.prior_width,
-                         prior_depth=agent_config.prior_depth,
-                         bootstrap=agent_config.bootstrap != 'none')
-  if agent_config.epistemic == 'epinet':
-    return make_epinet(lm_spec, num_members=agent_config.num_members,
-                       index_dim=agent_config.index_dim, hidden=agent_config.epinet_hidden)
-  raise ValueError(f"config.agent.epistemic must be 'ensemble' or 'epinet', "
-                   f'got {agent_config.epistemic!r}')
+# ----------------------------------------------------------------------------- registry
+
+
+def _ensemble_from_config(agent_config, model, prior, num_outputs, feature_width):
+  del num_outputs, feature_width
+  return make_ensemble(model, prior, num_members=int(agent_config.num_members),
+                       bootstrap=agent_config.bootstrap != 'none')
+
+
+def _epinet_from_config(agent_config, model, prior, num_outputs, feature_width):
+  del prior
+  return make_epinet(model, num_outputs=num_outputs, feature_width=feature_width,
+                     num_members=int(agent_config.num_members),
+                     index_dim=int(agent_config.index_dim),
+                     hidden=int(agent_config.epinet_hidden))
+
+
+# name -> (agent_config, model, prior, num_outputs, feature_width) -> EpistemicNet.
+EPISTEMIC_KINDS: dict[str, Callable[..., EpistemicNet]] = {
+    'ensemble': _ensemble_from_config,
+    'epinet': _epinet_from_config,
+}
+
+
+def make_epistemic(agent_config, model: Network, prior: Network, *, num_outputs: int,
+                   feature_width: int) -> EpistemicNet:
+  """The epistemic network named by `config.agent.epistemic`, over `model` (and `prior`)."""
+  kind = agent_config.epistemic
+  if kind not in EPISTEMIC_KINDS:
+    raise ValueError(f'config.agent.epistemic must be one of {tuple(EPISTEMIC_KINDS)}, '
+                     f'got {kind!r}')
+  return EPISTEMIC_KINDS[kind](agent_config, model, prior, num_outputs, feature_width)
+
+
+def make_epistemic_lm(agent_config, lm_spec: lm_lib.LMSpec) -> EpistemicNet:
+  """The epistemic LM of `config.agent`: outputs are next-token logits float32[..., B, L, V]."""
+  return make_epistemic(agent_config, lm_network(lm_spec),
+                        lm_network(prior_lm_spec(lm_spec, agent_config)),
+                        num_outputs=lm_spec.vocab_size, feature_width=lm_spec.width)

@@ -1,19 +1,26 @@
 """The compiled experiment: rounds of {prompts, queries, human choices, learning, exact metrics}.
 
-`make_experiment(config, spec, agent, strategy)` returns pure functions of one seed:
+`make_experiment(config, spec, agent, strategy_names)` returns pure functions of one seed:
 
   init(key, base_params, world) -> RunState
-  run_rounds(key, state, world, round_R) -> (state, metrics with leading axis R)
+  run_rounds(key, state, world, round_R, strategy) -> (state, metrics with leading axis R)
   evaluate(state, world) -> metrics
-  one_round(key, state, world, r) -> (state, metrics)    one round, the body of run_rounds' scan
+  one_round(key, state, world, r, strategy) -> (state, metrics)   the body of run_rounds' scan
+
+and what the binaries and the summary need to know about it: the strategy names (`strategy` is
+an index into them), `evaluated_rounds`, the evaluation prompts and `target_coverage(world)`.
 
 A round `r` (0-based): draw B prompts from rho, choose K responses each with the strategy,
 simulate the humans' choices, append them to the fixed-capacity buffer, take S learning steps,
-and (every `eval_every` rounds, and at the last) compute exact metrics; other rounds report NaN
-(`evaluated_rounds` lists the evaluated ones).
+and at the rounds of the evaluation schedule compute exact metrics; other rounds report NaN.
+The schedule (`evaluated_rounds`: 0, the pre-trained LM, then every `eval_every`-th round after
+round 0 and the last) is derived once, here.
+
 `run_rounds` is one `lax.scan` over the given rounds, so a whole run, or a chunk of it, is one
-compiled function; seeds are vmapped over by `lmrl.sweep`. All randomness comes from the seed's
-key by `fold_in(key, round)`, so a run split into chunks equals the run in one piece.
+compiled function; seeds are vmapped over by `lmrl.sweep`. The strategy is a traced index into a
+`lax.switch` over the named strategies, so one compilation serves every strategy of a sweep.
+All randomness comes from the seed's key by `fold_in(key, round)`, so a run split into chunks
+equals the run in one piece.
 
 Numerical faults: a seed whose learning loss or metrics turn non-finite is marked `failed` from
 that round on (a metric, 0 or 1, reported every round). Seeds are independent lanes of a vmap, so
@@ -24,6 +31,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lmrl import agent as agent_lib
 from lmrl import buffer as buffer_lib
@@ -49,9 +57,13 @@ class RunState(NamedTuple):
 
 class Experiment(NamedTuple):
   init: Callable  # (key, base_params, world) -> RunState
-  run_rounds: Callable  # (key, state, world, round_R) -> (state, metrics [R, ...]): a lax.scan
+  run_rounds: Callable  # (key, state, world, round_R, strategy) -> (state, metrics [R, ...])
   evaluate: Callable  # (state, world) -> metrics
-  one_round: Callable  # (key, state, world, r) -> (state, metrics): the scan's body
+  one_round: Callable  # (key, state, world, r, strategy) -> (state, metrics): the scan's body
+  strategies: tuple[str, ...]  # Names; `strategy` arguments are int32 indices into them.
+  evaluated_rounds: tuple[int, ...]  # Rounds with exact metrics (0 = the pre-trained LM).
+  eval_prompt_index_P: jax.Array  # int32[P]: the evaluation prompts.
+  target_coverage: Callable  # world -> float32[G]: what p* gives each group's favourites.
 
 
 def eval_prompt_index(config, spec: world_lib.WorldSpec) -> jax.Array:
@@ -60,10 +72,13 @@ def eval_prompt_index(config, spec: world_lib.WorldSpec) -> jax.Array:
   return jnp.arange(n, dtype=jnp.int32)
 
 
-def evaluated_rounds(config) -> list[int]:
-  """Rounds with exact metrics: 0 (the pre-trained LM), every `eval_every`-th, and the last."""
+def evaluated_rounds(config) -> tuple[int, ...]:
+  """Rounds with exact metrics: 0 (the pre-trained LM), every `eval_every`-th, and the last.
+
+  Round r here counts the rounds done: metrics of round r are taken after r rounds of queries.
+  """
   e = config.experiment
-  return sorted({0, e.rounds, *range(e.eval_every, e.rounds + 1, e.eval_every)})
+  return tuple(sorted({0, e.rounds, *range(e.eval_every, e.rounds + 1, e.eval_every)}))
 
 
 def all_finite(tree) -> jax.Array:
@@ -80,11 +95,15 @@ def strategy_params(config) -> strategies.StrategyParams:
 
 
 def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
-                    strategy_name: str) -> Experiment:
+                    strategy_names: tuple[str, ...] | None = None) -> Experiment:
+  """The experiment of `config` for `agent`, over `strategy_names` (default: the config's)."""
   e = config.experiment
   B, K, T = e.prompts_per_round, e.responses_per_prompt, e.rounds
-  strategy = strategies.get_strategy(strategy_name)
+  names = tuple(strategy_names or e.strategies)
+  branches = [strategies.get_strategy(name) for name in names]
   s_params = strategy_params(config)
+  schedule = evaluated_rounds(config)
+  evaluated_after_round_T = np.isin(np.arange(1, T + 1), schedule)  # Static: after round r.
   eval_index_P = eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
 
@@ -118,12 +137,15 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
     }
     return {**out, 'failed': (state.failed | ~all_finite(out)).astype(jnp.float32)}
 
-  def one_round(key, state: RunState, world, r):
+  def one_round(key, state: RunState, world, r, strategy):
     key = jax.random.fold_in(key, r)
     key_x, key_s, key_c, key_b, key_l = jax.random.split(key, 5)
     prompt_index_B = world_lib.sample_prompts(key_x, world, spec, B)
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
-    responses_BxKxLy = strategy(key_s, agent.explorer(state.agent), prompts_BxLx, s_params)
+    explorer = agent.explorer(state.agent)
+    responses_BxKxLy = jax.lax.switch(
+        strategy, [lambda k, p, f=f: f(k, explorer, p, s_params) for f in branches], key_s,
+        prompts_BxLx)
     ranking_BxK = choices.simulate_rankings(key_c, world, spec, prompt_index_B,
                                             responses_BxKxLy, iia=config.world.iia)
     weights_BxM = buffer_lib.bootstrap_weights(key_b, (B, agent.num_members),
@@ -135,12 +157,16 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
                            failed=state.failed | ~all_finite(info))
     nan_metrics = jax.tree_util.tree_map(lambda x: jnp.full(x.shape, jnp.nan, x.dtype),
                                          jax.eval_shape(evaluate, state, world))
-    due = ((r + 1) % e.eval_every == 0) | (r == T - 1)
+    due = jnp.asarray(evaluated_after_round_T)[r]
     metrics_now = jax.lax.cond(due, lambda: evaluate(state, world), lambda: nan_metrics)
     failed = state.failed | (metrics_now['failed'] > 0)
     return state._replace(failed=failed), {**metrics_now, 'failed': failed.astype(jnp.float32)}
 
-  def run_rounds(key, state: RunState, world, round_R):
-    return jax.lax.scan(lambda s, r: one_round(key, s, world, r), state, round_R)
+  def run_rounds(key, state: RunState, world, round_R, strategy):
+    return jax.lax.scan(lambda s, r: one_round(key, s, world, r, strategy), state, round_R)
 
-  return Experiment(init, run_rounds, evaluate, one_round)
+  def target_coverage(world):
+    return metrics.target_coverage(world, eval_index_P)
+
+  return Experiment(init, run_rounds, evaluate, one_round, names, schedule, eval_index_P,
+                    target_coverage)

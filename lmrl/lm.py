@@ -4,8 +4,9 @@ The model maps tokens int32[B, L] (ids `0..V`, `V` = BOS) to next-token logits f
 (BOS is never predicted) and the last block's hidden features float32[B, L, D] (the epinet's
 input). `logits[:, t]` predicts `tokens[:, t + 1]`.
 
-Functions here take an `apply_fn(params, tokens) -> logits` so that the same code serves a
-plain LM, an ensemble member with its prior, and an epinet index.
+The functions that score and sample take a `logits_fn(tokens_BxL) -> logits`, so the same code
+serves a plain LM and an epistemic LM. Scoring functions also accept a `logits_fn` that returns
+every epistemic member at once, float32[M, B, L, V]: their results then carry the leading `M`.
 """
 
 from typing import Callable, NamedTuple
@@ -17,7 +18,7 @@ import numpy as np
 
 from lmrl import world as world_lib
 
-LogitsFn = Callable[[jax.Array], jax.Array]  # tokens int32[B, L] -> logits float32[B, L, V]
+LogitsFn = Callable[[jax.Array], jax.Array]  # tokens int32[B, L] -> logits float32[..., B, L, V]
 
 
 class LMSpec(NamedTuple):
@@ -43,10 +44,13 @@ class Block(nn.Module):
 
   @nn.compact
   def __call__(self, h_BxLxD: jax.Array) -> jax.Array:
-    L, D = h_BxLxD.shape[-2:]
-    mask_1x1xLxL = nn.make_causal_mask(jnp.ones(h_BxLxD.shape[:-1], jnp.int32))
-    a_BxLxD = nn.SelfAttention(num_heads=self.num_heads, qkv_features=D, deterministic=True)(
-        nn.LayerNorm()(h_BxLxD), mask=mask_1x1xLxL)
+    D = h_BxLxD.shape[-1]
+    mask_Bx1xLxL = nn.make_causal_mask(jnp.ones(h_BxLxD.shape[:-1], jnp.int32))
+    # Named as the deprecated `nn.SelfAttention` it replaces, so parameters (and their random
+    # initialisation, which folds in the module's name) are unchanged.
+    a_BxLxD = nn.MultiHeadDotProductAttention(
+        num_heads=self.num_heads, qkv_features=D, deterministic=True, name='SelfAttention_0')(
+            nn.LayerNorm()(h_BxLxD), mask=mask_Bx1xLxL)
     h_BxLxD = h_BxLxD + a_BxLxD
     m_BxLxF = nn.gelu(nn.Dense(self.mlp_ratio * D)(nn.LayerNorm()(h_BxLxD)))
     return h_BxLxD + nn.Dense(D)(m_BxLxF)
@@ -88,21 +92,25 @@ def lm_logits(params, tokens_BxL: jax.Array, spec: LMSpec) -> jax.Array:
 
 
 def token_log_probs(logits_BxLxV: jax.Array, tokens_BxL: jax.Array) -> jax.Array:
-  """float32[B, L-1]: log-prob of each token after the first, given those before it."""
-  log_p_BxLxV = jax.nn.log_softmax(logits_BxLxV[:, :-1].astype(jnp.float32), axis=-1)
-  return jnp.take_along_axis(log_p_BxLxV, tokens_BxL[:, 1:, None], axis=-1)[..., 0]
+  """float32[..., B, L-1]: log-prob of each token after the first, given those before it.
+
+  `logits` may carry leading (member) axes before B; `tokens` is shared by them.
+  """
+  log_p_BxLxV = jax.nn.log_softmax(logits_BxLxV[..., :-1, :].astype(jnp.float32), axis=-1)
+  next_BxLx1 = jnp.broadcast_to(tokens_BxL[:, 1:, None], log_p_BxLxV.shape[:-1] + (1,))
+  return jnp.take_along_axis(log_p_BxLxV, next_BxLx1, axis=-1)[..., 0]
 
 
 def response_log_probs(logits_fn: LogitsFn, sequences_BxL: jax.Array,
                        response_length: int) -> jax.Array:
-  """`log p(y|x)` of `[BOS, x, y]` sequences, summed over y's tokens in float32, float32[B]."""
+  """`log p(y|x)` of `[BOS, x, y]` sequences, summed over y's tokens in float32, float32[..., B]."""
   per_token_BxT = token_log_probs(logits_fn(sequences_BxL), sequences_BxL)
-  return jnp.sum(per_token_BxT[:, -response_length:], axis=-1)
+  return jnp.sum(per_token_BxT[..., -response_length:], axis=-1)
 
 
 def next_token_loss(logits_fn: LogitsFn, sequences_BxL: jax.Array) -> jax.Array:
-  """Mean negative log-likelihood per predicted token of `[BOS, x, y]` sequences, float32[]."""
-  return -jnp.mean(token_log_probs(logits_fn(sequences_BxL), sequences_BxL))
+  """Mean negative log-likelihood per predicted token of `[BOS, x, y]` sequences, float32[...]."""
+  return -jnp.mean(token_log_probs(logits_fn(sequences_BxL), sequences_BxL), axis=(-2, -1))
 
 
 def responses_with_prompts(prompts_BxLx: jax.Array, responses_BxKxLy: jax.Array,
@@ -116,16 +124,16 @@ def responses_with_prompts(prompts_BxLx: jax.Array, responses_BxKxLy: jax.Array,
 
 def shown_log_probs(logits_fn: LogitsFn, prompts_BxLx: jax.Array, responses_BxKxLy: jax.Array,
                     spec: world_lib.WorldSpec) -> jax.Array:
-  """`log p(y_bk | x_b)` for `K` responses per prompt, float32[B, K]."""
+  """`log p(y_bk | x_b)` for `K` responses per prompt, float32[..., B, K]."""
   B, K, _ = responses_BxKxLy.shape
   seqs_BxKxL = responses_with_prompts(prompts_BxLx, responses_BxKxLy, spec)
-  return response_log_probs(logits_fn, seqs_BxKxL.reshape(B * K, -1),
-                            spec.response_length).reshape(B, K)
+  log_p = response_log_probs(logits_fn, seqs_BxKxL.reshape(B * K, -1), spec.response_length)
+  return log_p.reshape(log_p.shape[:-1] + (B, K))
 
 
 def exact_log_probs(logits_fn: LogitsFn, prompts_PxLx: jax.Array,
                     spec: world_lib.WorldSpec) -> jax.Array:
-  """The LM's exact response distribution `log p(y|x)` for every response, float32[P, N].
+  """The LM's exact response distribution `log p(y|x)` for every response, float32[..., P, N].
 
   By causality one pass over each prompt's `V**(Ly-1)` response prefixes gives every response's
   log-prob: the prefix tokens' log-probs, plus the full next-token distribution at the last
@@ -140,10 +148,11 @@ def exact_log_probs(logits_fn: LogitsFn, prompts_PxLx: jax.Array,
       jnp.broadcast_to(prefixes_AxLy1[None], (P, A, Ly - 1))], -1), spec)
   seqs_RxL = seqs_PxAxL.reshape(P * A, -1)
   logits_RxLxV = logits_fn(seqs_RxL)
-  prefix_R = jnp.sum(token_log_probs(logits_RxLxV, seqs_RxL)[:, Lx:], axis=-1)
-  last_RxV = jax.nn.log_softmax(logits_RxLxV[:, -1].astype(jnp.float32), axis=-1)
+  prefix_R = jnp.sum(token_log_probs(logits_RxLxV, seqs_RxL)[..., Lx:], axis=-1)
+  last_RxV = jax.nn.log_softmax(logits_RxLxV[..., -1, :].astype(jnp.float32), axis=-1)
   # Response index = prefix index * V + last token: the base-V order of `all_responses`.
-  return (prefix_R[:, None] + last_RxV).reshape(P, A * V)
+  log_p_RxV = prefix_R[..., None] + last_RxV
+  return log_p_RxV.reshape(log_p_RxV.shape[:-2] + (P, A * V))
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -154,8 +163,10 @@ def sample_responses(key: jax.Array, logits_fn: LogitsFn, prompts_BxLx: jax.Arra
                      ) -> jax.Array:
   """Autoregressive samples `y ~ p(.|x)` at a per-token temperature, int32[B, Ly].
 
-  The sequence is tiny, so each step reruns the model on the whole (padded) sequence; causality
-  makes the padding irrelevant to the logits that are read.
+  `key` is one key for the batch, or one key per row (a key array of shape [B]: row b's tokens
+  are drawn from its own key, as if it were sampled alone). The sequence is tiny, so each step
+  reruns the model on the whole (padded) sequence; causality makes the padding irrelevant to
+  the logits that are read.
   """
   B, Lx = prompts_BxLx.shape
   seq_BxL = world_lib.with_bos(
@@ -164,7 +175,11 @@ def sample_responses(key: jax.Array, logits_fn: LogitsFn, prompts_BxLx: jax.Arra
   def step(seq_BxL, t):
     position = Lx + t  # logits at `position` predict token `position + 1`.
     logits_BxV = jax.lax.dynamic_index_in_dim(logits_fn(seq_BxL), position, 1, keepdims=False)
-    token_B = jax.random.categorical(jax.random.fold_in(key, t), logits_BxV / temperature)
+    if key.ndim:  # One key per row.
+      token_B = jax.vmap(lambda k, l: jax.random.categorical(jax.random.fold_in(k, t), l[None])[0])(
+          key, logits_BxV / temperature)
+    else:
+      token_B = jax.random.categorical(jax.random.fold_in(key, t), logits_BxV / temperature)
     return jax.lax.dynamic_update_index_in_dim(seq_BxL, token_B.astype(jnp.int32),
                                                position + 1, 1), None
 

@@ -1,18 +1,22 @@
 """From a config to the pieces of an experiment: the world, the pre-trained LM, the agent.
 
-What the binaries in `experiments/` share, and what a notebook calls to get going:
+What the binaries in `lmrl/bin/` share, and what a notebook calls to get going:
 
   spec, lm_spec, world = lmrl.pipeline.build_world(config)
   params, report = lmrl.pipeline.pretrained_lm(config, spec, lm_spec, world, workdir)
   agent = lmrl.pipeline.make_agent(config, spec, lm_spec)
+
+`lmrl.run(config, workdir)` (`lmrl.runner`) does all of it and runs the whole experiment.
 """
 
 import os
+import time
 
 import jax
 
 from lmrl import agent as agent_lib
 from lmrl import checkpoints
+from lmrl import classic
 from lmrl import experiment
 from lmrl import lm as lm_lib
 from lmrl import pretraining
@@ -20,11 +24,21 @@ from lmrl import results
 from lmrl import world as world_lib
 
 
+def build_specs(config) -> tuple[world_lib.WorldSpec, lm_lib.LMSpec]:
+  """(WorldSpec, LMSpec) of `config.world` / `config.lm`: static shapes, nothing computed."""
+  spec = world_lib.spec_from_config(config.world)
+  return spec, lm_lib.lm_spec_from_config(config.lm, spec)
+
+
+def make_world(config, spec: world_lib.WorldSpec) -> world_lib.World:
+  """The world of `config.world`, drawn from `key(world.seed)`."""
+  return world_lib.make_world(jax.random.key(config.world.seed), spec)
+
+
 def build_world(config):
   """(WorldSpec, LMSpec, World) of `config.world` / `config.lm`; the world from `world.seed`."""
-  spec = world_lib.spec_from_config(config.world)
-  lm_spec = lm_lib.lm_spec_from_config(config.lm, spec)
-  return spec, lm_spec, world_lib.make_world(jax.random.key(config.world.seed), spec)
+  spec, lm_spec = build_specs(config)
+  return spec, lm_spec, make_world(config, spec)
 
 
 def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=print):
@@ -39,9 +53,13 @@ def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=
     params = checkpoints.load_params(ckpt, lm_lib.init_lm(jax.random.key(0), lm_spec))
     log(f'loaded the pre-trained LM from {ckpt}')
   else:
+    log(f'pre-training the LM ({config.pretrain.steps} steps of {config.pretrain.batch_size} '
+        'corpus sequences) ...')
+    started = time.perf_counter()
     params, losses = pretraining.pretrain_from_config(config, world, spec, lm_spec)
     log(f'pre-trained for {config.pretrain.steps} steps: next-token loss '
-        f'{float(losses[0]):.3f} -> {float(losses[-1]):.3f}')
+        f'{float(losses[0]):.3f} -> {float(losses[-1]):.3f} '
+        f'({time.perf_counter() - started:.1f}s, compilation included)')
     if ckpt:
       checkpoints.save_params(ckpt, params)
   report = pretraining.report(params, world, spec, lm_spec, eval_index_P)
@@ -56,6 +74,5 @@ def make_agent(config, spec, lm_spec, kind: str | None = None) -> agent_lib.Agen
   if kind == 'joint':
     return agent_lib.make_joint_agent(config, spec, lm_spec)
   if kind == 'classic':
-    from lmrl import classic  # pylint: disable=g-import-not-at-top
     return classic.make_classic_agent(config, spec, lm_spec)
   raise ValueError(f"an agent kind must be 'joint' or 'classic', got {kind!r}")

@@ -2,10 +2,7 @@
 
 import os
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+from matplotlib import figure
 import numpy as np
 
 from lmrl import results
@@ -19,7 +16,8 @@ PLOTS = (  # (file name, metric column, y label)
 
 def plot_metric(rows: list[dict], metric: str, ylabel: str, path: str) -> None:
   """One line per (agent, strategy): mean over seeds, shaded +/- one standard error."""
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig = figure.Figure(figsize=(6, 4))  # No pyplot: a notebook's backend is left alone.
+  ax = fig.subplots()
   agents = {a for a, _ in results.curves(rows, metric)}
   for (agent, strategy), (queries, values_SxR) in results.curves(rows, metric).items():
     mean_R = np.nanmean(values_SxR, axis=0)
@@ -38,7 +36,6 @@ def plot_metric(rows: list[dict], metric: str, ylabel: str, path: str) -> None:
   fig.tight_layout()
   with results.atomic_path(path) as tmp:  # Never half a picture.
     fig.savefig(tmp, dpi=120, format='png')
-  plt.close(fig)
 
 
 def plot_workdir(workdir: str) -> list[str]:

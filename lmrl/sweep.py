@@ -1,6 +1,7 @@
-"""Sweeping one strategy over many seeds: vmapped, compiled once, chunked and resumable.
+"""Sweeping strategies over many seeds: vmapped, compiled once, chunked and resumable.
 
-`make_sweep(experiment)` vmaps the experiment's pure functions over seeds and jits them. The
+`make_sweep(experiment)` vmaps the experiment's pure functions over seeds and jits them; the
+strategy is a traced argument, so one compilation serves every strategy of the experiment. The
 rounds are run in chunks of equal length (one compilation serves them all, and every later
 sweep of the same shapes: other seed keys, other values of traced hyper-parameters); after each
 chunk the whole sweep state is checkpointed with orbax (`lmrl.checkpoints`), so a killed sweep
@@ -33,7 +34,7 @@ from lmrl import experiment as experiment_lib
 
 class Sweep(NamedTuple):
   init: Callable  # (keys_S, base_params, world) -> RunState with leading seed axis
-  run_chunk: Callable  # (keys_S, state_S, world, round_R) -> (state_S, metrics [S, R, ...])
+  run_chunk: Callable  # (keys_S, state_S, world, round_R, strategy) -> (state_S, metrics [S, R])
   evaluate: Callable  # (state_S, world) -> metrics [S, ...]
 
 
@@ -45,7 +46,7 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
 def make_sweep(experiment: experiment_lib.Experiment) -> Sweep:
   return Sweep(
       init=jax.jit(jax.vmap(experiment.init, in_axes=(0, None, None))),
-      run_chunk=jax.jit(jax.vmap(experiment.run_rounds, in_axes=(0, 0, None, None)),
+      run_chunk=jax.jit(jax.vmap(experiment.run_rounds, in_axes=(0, 0, None, None, None)),
                         donate_argnums=1),
       evaluate=jax.jit(jax.vmap(experiment.evaluate, in_axes=(0, None))),
   )
@@ -92,17 +93,39 @@ def to_host(x) -> np.ndarray:
   return np.asarray(x)
 
 
+def compile_chunk(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds_per_chunk: int,
+                  sharding: NamedSharding | None = None) -> Sweep:
+  """`sweep` with `run_chunk` compiled ahead of time (AOT) for these shapes and layouts.
+
+  One compilation serves every strategy and chunk; time this call to know its cost. With the
+  persistent compilation cache on, a later process loads the program instead of compiling it.
+  """
+  everywhere = None if sharding is None else replicated(sharding)
+  keys_S = shard(keys_S, sharding)
+  base_params, world = shard(base_params, everywhere), shard(world, everywhere)
+  state = jax.eval_shape(sweep.init, keys_S, base_params, world)
+  if sharding is not None:
+    state = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), state)
+  round_R = shard(np.arange(rounds_per_chunk, dtype=np.int32), everywhere)
+  compiled = sweep.run_chunk.lower(keys_S, state, world, round_R,
+                                   shard(np.int32(0), everywhere)).compile()
+  return sweep._replace(run_chunk=compiled)
+
+
 def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds: int,
-                 rounds_per_chunk: int, checkpoint_dir: str | None = None,
+                 rounds_per_chunk: int, strategy: int = 0, checkpoint_dir: str | None = None,
                  sharding: NamedSharding | None = None,
                  on_chunk: Callable[[int, dict, float], None] | None = None
                  ) -> dict[str, np.ndarray]:
-  """Runs every seed for `rounds` rounds; returns metrics float[S, rounds + 1, ...].
+  """Runs every seed for `rounds` rounds of strategy number `strategy`; metrics float[S, T+1, ...].
 
   Index 0 of the round axis is the agent before any query (the pre-trained LM). After each
   chunk the sweep state and the metrics so far are saved to `checkpoint_dir` (orbax, the last
   one kept); if it holds a checkpoint, the sweep resumes from it. `rounds_per_chunk` must
-  divide `rounds` (every chunk has the same shape, so `run_chunk` compiles once).
+  divide `rounds` (every chunk has the same shape, so `run_chunk` compiles once). `on_chunk`
+  gets (rounds done, metrics at that round [S, ...], seconds of the chunk's computation, which
+  exclude the checkpoint write).
   """
   if rounds % rounds_per_chunk:
     raise ValueError(f'rounds_per_chunk ({rounds_per_chunk}) must divide rounds ({rounds})')
@@ -124,16 +147,18 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
   else:
     for name, value in sweep.evaluate(state, world).items():
       metrics[name][:, 0] = to_host(value)
+  strategy = shard(np.int32(strategy), everywhere)
   while done < rounds:
-    start = time.time()
+    start = time.perf_counter()
     round_R = np.arange(done, done + rounds_per_chunk, dtype=np.int32)
-    state, chunk = sweep.run_chunk(keys_S, state, world, shard(round_R, everywhere))
+    state, chunk = sweep.run_chunk(keys_S, state, world, shard(round_R, everywhere), strategy)
     for name, value in chunk.items():  # The one host sync of a chunk.
       metrics[name][:, done + 1:done + 1 + rounds_per_chunk] = to_host(value)
     done += rounds_per_chunk
+    seconds = time.perf_counter() - start
     if checkpoint_dir:
       checkpoints.save_progress(checkpoint_dir, done, {
           'state': jax.tree_util.tree_map(to_host, state), 'metrics': metrics})
     if on_chunk:
-      on_chunk(done, {k: v[:, done] for k, v in metrics.items()}, time.time() - start)
+      on_chunk(done, {k: v[:, done] for k, v in metrics.items()}, seconds)
   return metrics

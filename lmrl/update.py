@@ -2,7 +2,7 @@
 
 One jitted step, over all epistemic indices at once, minimises (averaged over the M indices)
 
-  sum_b w_bm * PL_NLL(r_m(x_b, y_b1..y_bK), ranking_b)         (Luce / Plackett-Luce)
+  mean_b w_bm * PL_NLL(r_m(x_b, y_b1..y_bK), ranking_b)        (Luce / Plackett-Luce)
   + lambda_lm * next-token loss of index m on pre-training data  (keeps the transition role)
   + lambda_l2 * ||theta - theta_0||^2                            (anchors to the pre-trained LM)
 
@@ -39,7 +39,7 @@ def make_optimizer() -> optax.GradientTransformation:
   return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
 
 
-def init_agent_state(key: jax.Array, epi: epistemic.EpistemicLM, base_params, *,
+def init_agent_state(key: jax.Array, epi: epistemic.EpistemicNet, base_params, *,
                      prior_scale, learning_rate, lambda_lm, lambda_l2) -> AgentState:
   """The agent before any human choice: every index starts from the pre-trained LM."""
   params = epi.init(key, base_params, prior_scale)
@@ -63,7 +63,7 @@ def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
   return jnp.sum(lse_rest_BxK - u_sorted_BxK, axis=-1)
 
 
-def make_joint_update(epi: epistemic.EpistemicLM, spec: world_lib.WorldSpec, *,
+def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_batch_size: int,
                       corpus_group_mix: tuple[float, ...]) -> Callable:
   """Returns `update(key, state, buffer, world) -> (state, info)`, one joint gradient step."""
@@ -79,18 +79,16 @@ def make_joint_update(epi: epistemic.EpistemicLM, spec: world_lib.WorldSpec, *,
     ranking_BxK = buffer.ranking_NxK[rows_B]
     corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
     indices_M = epi.train_indices(key_index, params)
-
-    def index_losses(index, weights_B):
-      logits_fn = epistemic.index_logits_fn(epi, params, index)
-      log_u_BxK = lm_lib.shown_log_probs(logits_fn, prompts_BxLx, responses_BxKxLy, spec)
-      choice = jnp.mean(weights_B * plackett_luce_nll(log_u_BxK, ranking_BxK, full_ranking))
-      return choice, lm_lib.next_token_loss(logits_fn, corpus_BxL)
-
+    logits_fn = lambda tokens_BxL: epi.apply(params, indices_M, tokens_BxL)  # [M, B, L, V]
+    log_u_MxBxK = lm_lib.shown_log_probs(logits_fn, prompts_BxLx, responses_BxKxLy, spec)
     if epi.uses_bootstrap:
       weights_MxB = buffer.bootstrap_NxM[rows_B].T
     else:
       weights_MxB = jnp.ones((epi.num_members, batch_size), jnp.float32)
-    choice_M, lm_M = jax.vmap(index_losses)(indices_M, weights_MxB)
+    nll_MxB = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(log_u_MxBxK, ranking_BxK,
+                                                                   full_ranking)
+    choice_M = jnp.mean(weights_MxB * nll_MxB, axis=-1)
+    lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL)
     l2 = epistemic.anchor_penalty(epi, params, train)
     loss = (jnp.mean(choice_M) + state.hparams.lambda_lm * jnp.mean(lm_M)
             + state.hparams.lambda_l2 * l2)

@@ -105,7 +105,7 @@ def exact_fn(spec, lm_spec, all_prompts):
 
 
 def _load_default_config():
-  path = os.path.join(REPO_ROOT, 'experiments', 'configs', 'default.py')
+  path = os.path.join(REPO_ROOT, 'lmrl', 'configs', 'default.py')
   module_spec = importlib.util.spec_from_file_location('lmrl_default_config', path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
@@ -114,7 +114,7 @@ def _load_default_config():
 
 @pytest.fixture(scope='session')
 def agent_config():
-  """`config.agent` of experiments/configs/default.py, shrunk for tests (call with a kind)."""
+  """`config.agent` of lmrl/configs/default.py, shrunk for tests (call with a kind)."""
 
   def make(epistemic: str, num_members: int = 3):
     config = _load_default_config()
@@ -131,7 +131,7 @@ def agent_config():
 
 
 class JointAgent(NamedTuple):
-  epi: epistemic.EpistemicLM
+  epi: epistemic.EpistemicNet
   state: update.AgentState  # Before any update.
   step: Callable  # jax.jit(update(key, state, buffer, world)); batch 8, lm batch 4, K=2 rows.
 
@@ -193,7 +193,7 @@ def make_choice_buffer(spec):
 # ----------------------------------------------------------------------------- long choice fits
 
 # Settings of the long fits shared by the inclusiveness and uncertainty tests: the default
-# regularisers and prior scale of experiments/configs/default.py, a higher learning rate so a few
+# regularisers and prior scale of lmrl/configs/default.py, a higher learning rate so a few
 # hundred steps suffice.
 FIT_MEMBERS = 4
 FIT_STEPS = 300

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, 'experiments', 'configs', 'tiny.py')
+TINY = os.path.join(ROOT, 'lmrl', 'configs', 'tiny.py')
 
 POSITIVE = {
     'setup': ('cpu_count', 'repeats', 'total_seconds'),

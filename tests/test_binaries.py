@@ -17,11 +17,11 @@ from absl.testing import flagsaver
 import jax
 import pytest
 
-from experiments import explore
+from lmrl.bin import explore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = os.path.join(ROOT, 'experiments', 'configs', 'tiny.py')
-EXPLORE = os.path.join(ROOT, 'experiments', 'explore.py')
+TINY = os.path.join(ROOT, 'lmrl', 'configs', 'tiny.py')
+EXPLORE = [sys.executable, '-m', 'lmrl.bin.explore']
 STRATEGIES = ('passive', 'infomax')
 
 _COMPILE_EVENTS = []  # Every XLA compilation of this process (jax.monitoring).
@@ -44,9 +44,12 @@ def _run_explore(workdir, **overrides):
     explore.main([])
 
 
+STRATEGIES_FLAG = "--config.experiment.strategies=(" + ','.join(f"'{s}'" for s in STRATEGIES) + ')'
+
+
 def _explore_command(workdir, *extra):
-  strategies = "--config.experiment.strategies=(" + ','.join(f"'{s}'" for s in STRATEGIES) + ')'
-  return [sys.executable, EXPLORE, f'--config={TINY}', f'--workdir={workdir}', strategies, *extra]
+  return [sys.executable, '-m', 'lmrl.bin.explore', '--config=tiny', f'--workdir={workdir}',
+          STRATEGIES_FLAG, *extra]
 
 
 def _read(path):
@@ -81,10 +84,15 @@ def test_explore_writes_every_file_with_its_columns(tiny_run):
   summary = json.loads(_read(os.path.join(tiny_run, 'summary.json')))
   for strategy in STRATEGIES:
     entry = summary['joint'][strategy]
-    for key in ('final_kl_mean', 'final_kl_se', 'queries_to_target', 'ratio_vs_passive',
-                'ratio_vs_passive_se', 'failed_seeds'):
+    for key in ('final_kl', 'close_50', 'close_80', 'close_90', 'worst_group_coverage',
+                'auc_log_kl', 'failed_seeds'):
       assert key in entry
     assert entry['failed_seeds'] == []
+    assert entry['close_50']['text']  # Words, reached or not.
+  assert 'close_80_vs_passive' in summary['joint']['infomax']
+  timing = json.loads(_read(os.path.join(tiny_run, 'timing.json')))
+  assert timing['joint']['compile_seconds'] > 0  # One compilation for both strategies.
+  assert set(timing['joint']) == {'compile_seconds', *STRATEGIES}
   assert not [n for n in os.listdir(tiny_run) if '.tmp' in n]  # No temporary files left.
 
 
@@ -106,14 +114,14 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
     if process.poll() is None:
       process.kill()
   assert process.returncode == -signal.SIGKILL
-  assert not (workdir / 'results' / 'joint_infomax.csv').exists()  # Killed mid-sweep.
+  assert not (workdir / 'results' / 'joint_infomax.npz').exists()  # Killed mid-sweep.
   assert not (workdir / 'results.csv').exists()
 
   resumed = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
                            text=True, timeout=600)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert 'joint/passive: already done' in resumed.stdout
-  assert 'round    2/4' not in resumed.stdout and 'round    4/4' in resumed.stdout
+  assert 'round 2/4' not in resumed.stdout and 'round 4/4' in resumed.stdout
   for name in ('results.csv', 'summary.json', 'config.json', 'pretrain.json'):
     assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name
 
@@ -180,7 +188,7 @@ def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, fie
 ])
 def test_bad_flags_fail_with_one_line(tmp_path, argument, expected):
   workdir = tmp_path / 'run'
-  command = [sys.executable, EXPLORE, f'--config={TINY}']
+  command = EXPLORE + ['--config=tiny']
   command += [argument, f'--workdir={workdir}'] if argument else []
   out = subprocess.run(command, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
@@ -193,8 +201,8 @@ def test_bad_flags_fail_with_one_line(tmp_path, argument, expected):
 def test_bad_override_of_the_default_config_fails_with_one_line(tmp_path):
   """Without --config the default file is loaded as the flag is defined, at import."""
   workdir = tmp_path / 'run'
-  out = subprocess.run([sys.executable, EXPLORE, '--config.world.vocab_sise=3',
-                        f'--workdir={workdir}'], env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
+  out = subprocess.run(EXPLORE + ['--config.world.vocab_sise=3', f'--workdir={workdir}'],
+                       cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
   lines = out.stderr.strip().splitlines()
   assert out.returncode != 0 and len(lines) == 1 and 'vocab_sise' in lines[0], out.stderr
@@ -217,20 +225,25 @@ def test_existing_workdir_of_another_config_is_not_overwritten(tmp_path):
   assert sorted(os.listdir(workdir)) == ['notes.txt']
 
 
-def test_pretrain_and_plot_binaries(tmp_path):
+def test_pretrain_then_explore_on_one_workdir_from_any_directory(tiny_run, tmp_path):
+  """`python -m lmrl.bin.pretrain` then explore on the same --workdir (pretrain's promise), run
+  from a directory outside the repository; then the plot binary."""
   workdir = tmp_path / 'pt'
-  env = dict(os.environ, PYTHONPATH=ROOT)
-  out = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'pretrain.py'),
-                        f'--config={TINY}', f'--workdir={workdir}'],
-                       capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
+  pretrain = [sys.executable, '-m', 'lmrl.bin.pretrain', '--config=tiny', STRATEGIES_FLAG,
+              f'--workdir={workdir}']
+  out = subprocess.run(pretrain, capture_output=True, text=True, cwd=tmp_path, check=True).stdout
   report = json.loads(out[out.index('{'):])
   assert report['kl_to_majority'] < report['kl_to_pstar']
   assert os.path.isdir(workdir / 'pretrained')
-  bad = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'pretrain.py'),
-                        f'--config={TINY}', f'--workdir={workdir}'],
-                       capture_output=True, text=True, env=env, cwd=ROOT)
+  bad = subprocess.run(pretrain, capture_output=True, text=True, cwd=tmp_path)
   assert bad.returncode != 0 and 'already holds' in bad.stderr
-  bad = subprocess.run([sys.executable, os.path.join(ROOT, 'experiments', 'plot.py'),
+  _run_explore(workdir, experiment__strategies=STRATEGIES)  # Loads the pre-trained LM.
+  for name in ('results.csv', 'summary.json', 'pretrain.json'):
+    assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name
+  bad = subprocess.run([sys.executable, '-m', 'lmrl.bin.plot',
                         f'--workdir={tmp_path / "missing"}'],
-                       capture_output=True, text=True, env=env, cwd=ROOT)
+                       capture_output=True, text=True, cwd=tmp_path)
   assert bad.returncode != 0 and bad.stderr.strip().startswith('error: --workdir')
+  good = subprocess.run([sys.executable, '-m', 'lmrl.bin.plot', f'--workdir={workdir}'],
+                        capture_output=True, text=True, cwd=tmp_path, check=True)
+  assert 'kl_vs_queries.png' in good.stdout

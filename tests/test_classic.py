@@ -1,6 +1,6 @@
 """The classic RLHF baseline: reward models fitted to choices, then REINFORCE on the policy.
 
-Everything runs on the tiny config (experiments/configs/tiny.py): V=3, Lx=1, Ly=2 (3 prompts,
+Everything runs on the tiny config (lmrl/configs/tiny.py): V=3, Lx=1, Ly=2 (3 prompts,
 9 responses each), a width-16 one-block LM pre-trained for 100 steps on the majority's corpus.
 """
 
@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import tiny
+from lmrl.configs import tiny
 from lmrl import buffer as buffer_lib
 from lmrl import checks
 from lmrl import choices
@@ -99,9 +99,9 @@ def test_reward_model_starts_from_the_pretrained_trunk(setup, fitted):
   def rewards(reward_params):
     member0 = jax.tree_util.tree_map(lambda x: x[0], reward_params.train)
     no_prior = reward_params._replace(prior_scale=jnp.zeros(()))
-    return (classic.apply_reward(member0, seqs_BxL, lm_spec),
+    return (classic.reward_network(lm_spec).apply(member0, seqs_BxL),
             lm_lib.apply_lm(params, seqs_BxL, lm_spec)[1][:, -1],
-            fitted.rew.reward(no_prior, 1, seqs_BxL),
+            fitted.rew.apply(no_prior, jnp.asarray([1]), seqs_BxL)[0],
             classic.member_boltzmann_log_probs(fitted.rew, reward_params, prompts_of(spec), spec))
 
   (r_B, features_BxD), lm_features_BxD, r_no_prior_B, log_members_MxPxN = rewards(state0.reward)
@@ -177,8 +177,9 @@ def test_policy_stage_alone_moves_pi_to_exp_reward_over_alpha(setup):
     y_B = world_lib.sequence_index(seqs_BxL[:, 1 + Lx:], spec.vocab_size)
     return world.log_pstar_PxN[x_B, y_B]
 
-  rew = classic.EpistemicReward(None, pstar_reward, None, None, num_members=1, train_copies=1,
-                                uses_bootstrap=False)
+  rew = epistemic.EpistemicNet(
+      None, lambda params, index_I, seqs_BxL: pstar_reward(params, index_I, seqs_BxL)[None],
+      None, None, None, num_members=1, train_copies=1, uses_bootstrap=False)
   policy_update = classic.make_policy_update(rew, spec, lm_spec, batch_size=64, lm_batch_size=4,
                                              corpus_group_mix=(1.0, 0.0))
 
@@ -208,7 +209,7 @@ def test_policy_stage_alone_moves_pi_to_exp_reward_over_alpha(setup):
 
 class Fitted(NamedTuple):
   agent: Any
-  rew: classic.EpistemicReward
+  rew: epistemic.EpistemicNet
   state0: classic.ClassicState  # After init.
   state: classic.ClassicState  # After FIT_ROUNDS learn() calls.
   info: dict
@@ -284,7 +285,7 @@ def test_experiment_with_the_classic_agent(setup, strategy):
   config, spec, lm_spec, world, params = setup
   agent = pipeline.make_agent(config, spec, lm_spec)
   e = config.experiment
-  sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, strategy))
+  sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, (strategy,)))
   out = sweep.run_strategy(sweeper, sweep.seed_keys(config.seed, e.num_seeds), params, world,
                            rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk)
   S, R = e.num_seeds, e.rounds + 1

@@ -14,6 +14,8 @@ import tiny_sweep
 from lmrl import results
 from lmrl import sweep
 
+STRATEGY = np.int32(0)  # The index of tiny_sweep.STRATEGY (an int32, as run_strategy passes it).
+
 
 def _assert_same(a: dict, b: dict, **tolerance):
   assert sorted(a) == sorted(b)
@@ -32,11 +34,11 @@ def test_run_chunk_compiles_once_across_chunks_seeds_and_hyperparameters():
   round_R = np.arange(1, dtype=np.int32)
   # Other seeds' keys.
   keys_S = tiny_sweep.keys(seed=1)
-  sweeper.run_chunk(keys_S, sweeper.init(keys_S, base_params, world), world, round_R)
+  sweeper.run_chunk(keys_S, sweeper.init(keys_S, base_params, world), world, round_R, STRATEGY)
   # Traced hyper-parameters, one value per seed (a sweep axis): learning rate and lambdas.
   keys_S = tiny_sweep.keys()
   base_state = sweeper.init(keys_S, base_params, world)
-  _, base_metrics = sweeper.run_chunk(keys_S, base_state, world, round_R)
+  _, base_metrics = sweeper.run_chunk(keys_S, base_state, world, round_R, STRATEGY)
   state = sweeper.init(keys_S, base_params, world)
   agent = state.agent
   hyperparams = dict(agent.opt_state.hyperparams)
@@ -46,7 +48,7 @@ def test_run_chunk_compiles_once_across_chunks_seeds_and_hyperparameters():
       opt_state=agent.opt_state._replace(hyperparams=hyperparams),
       hparams=agent.hparams._replace(lambda_lm=agent.hparams.lambda_lm * 2,
                                      lambda_l2=agent.hparams.lambda_l2 * 0))
-  _, metrics = sweeper.run_chunk(keys_S, state._replace(agent=agent), world, round_R)
+  _, metrics = sweeper.run_chunk(keys_S, state._replace(agent=agent), world, round_R, STRATEGY)
 
   assert sweeper.run_chunk._cache_size() == compiled
   assert sweeper.init._cache_size() == init_compiled
@@ -91,14 +93,14 @@ def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
   keys_S = tiny_sweep.keys()
   round_R = np.arange(1, dtype=np.int32)
   state = sweeper.init(keys_S, base_params, world)
-  _, healthy = sweeper.run_chunk(keys_S, state, world, round_R)
+  _, healthy = sweeper.run_chunk(keys_S, state, world, round_R, STRATEGY)
   # Seed 2's (traced) learning rate is NaN: its parameters, loss and metrics turn NaN.
   state = sweeper.init(keys_S, base_params, world)
   hyperparams = dict(state.agent.opt_state.hyperparams)
   hyperparams['learning_rate'] = hyperparams['learning_rate'].at[2].set(np.nan)
   state = state._replace(agent=state.agent._replace(
       opt_state=state.agent.opt_state._replace(hyperparams=hyperparams)))
-  state, faulty = sweeper.run_chunk(keys_S, state, world, round_R)
+  state, faulty = sweeper.run_chunk(keys_S, state, world, round_R, STRATEGY)
   np.testing.assert_array_equal(np.asarray(state.failed), [False, False, True, False])
   np.testing.assert_array_equal(np.asarray(faulty['failed'])[:, -1], [0, 0, 1, 0])
   assert np.isnan(np.asarray(faulty['kl'])[2, -1])
@@ -112,17 +114,20 @@ def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
          for name, value in faulty.items()}
   rows = results.metric_rows('joint', 'passive', out, np.zeros(2), 4, [0, 1])
   assert {r['seed'] for r in rows if r['failed']} == {2}
-  summary = results.summarize(rows, num_bootstrap=10)['joint']['passive']
-  assert summary['failed_seeds'] == [2] and summary['num_failed_seeds'] == 1
+  curves = {('joint', 'passive'): results.curves_from_metrics(out, 4, [0, 1])}
+  summarize = lambda c: results.summarize(c, pretrained_kl=1.0, target_coverage_G=np.ones(2),
+                                          num_bootstrap=10)
+  summary = summarize(curves)['joint']['passive']
+  assert summary['failed_seeds'] == [2]
   assert summary['num_seeds'] == 4 and summary['num_seeds_used'] == 3
-  np.testing.assert_allclose(summary['final_kl_mean'], np.asarray(faulty['kl'])[ok, -1].mean(),
+  np.testing.assert_allclose(summary['final_kl']['mean'], np.asarray(faulty['kl'])[ok, -1].mean(),
                              rtol=1e-6)
-  assert np.isfinite(summary['final_kl_se'])
-  # A strategy whose every seed failed has no mean at all: null in strict JSON, never NaN.
-  all_failed = [dict(r, failed=1) for r in rows]
+  assert np.isfinite(summary['final_kl']['se'])
+  # A strategy whose every seed failed has no mean at all: strict JSON, never NaN.
+  all_failed = {k: c._replace(failed_S=np.ones_like(c.failed_S)) for k, c in curves.items()}
   path = str(tmp_path / 'summary.json')
-  results.write_json(path, results.summarize(all_failed, num_bootstrap=10))
+  results.write_json(path, summarize(all_failed))
   with open(path) as f:
     text = f.read()
   assert 'NaN' not in text
-  assert json.loads(text)['joint']['passive']['final_kl_mean'] is None
+  assert 'final_kl' not in json.loads(text)['joint']['passive']

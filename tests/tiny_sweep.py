@@ -1,6 +1,6 @@
 """The tiny sweep shared by test_sweep.py and test_sharding.py (not a test module).
 
-One tiny world (experiments/configs/tiny.py) with `NUM_SEEDS` seeds and a freshly initialised
+One tiny world (lmrl/configs/tiny.py) with `NUM_SEEDS` seeds and a freshly initialised
 LM (no pre-training: these tests compare sweeps with each other, not with targets). Everything is
 built once per process, so the two test modules share compilations. Run as a script, it is the
 sharded side of test_sharding.py:
@@ -19,7 +19,7 @@ if REPO_ROOT not in sys.path:
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from experiments.configs import tiny  # pylint: disable=wrong-import-position
+from lmrl.configs import tiny  # pylint: disable=wrong-import-position
 from lmrl import experiment  # pylint: disable=wrong-import-position
 from lmrl import lm as lm_lib  # pylint: disable=wrong-import-position
 from lmrl import pipeline  # pylint: disable=wrong-import-position
@@ -38,7 +38,7 @@ def setup():
   spec, lm_spec, world = pipeline.build_world(config)
   agent = pipeline.make_agent(config, spec, lm_spec)
   base_params = lm_lib.init_lm(jax.random.key(config.seed), lm_spec)
-  sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, STRATEGY))
+  sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, (STRATEGY,)))
   return config, world, base_params, sweeper
 
 
@@ -77,7 +77,8 @@ def sharded_main(out_path: str) -> None:
   world, base_params = sweep.shard(world, everywhere), sweep.shard(base_params, everywhere)
   state = sweep.shard(sweeper.init(keys_S, base_params, world), sharding)
   state, chunk = sweeper.run_chunk(keys_S, state, world,
-                                   sweep.shard(np.arange(1, dtype=np.int32), everywhere))
+                                   sweep.shard(np.arange(1, dtype=np.int32), everywhere),
+                                   sweep.shard(np.int32(0), everywhere))
   for leaf in jax.tree_util.tree_leaves((state, chunk)):
     assert leaf.sharding.is_equivalent_to(sharding, leaf.ndim), leaf.sharding
     assert {s.data.shape[0] for s in leaf.addressable_shards} == {NUM_SEEDS // num_devices}

@@ -1,29 +1,26 @@
 r"""Pre-trains the LM on the (majority-biased) corpus and reports its exact KL.
 
-  python experiments/pretrain.py --config=experiments/configs/default.py --workdir=runs/pt
+  python -m lmrl.bin.pretrain --config=default --workdir=runs/pt
 
 Writes `--workdir/pretrained` (orbax parameters), `pretrain.json` (KL of the pre-trained LM to the
 majority's taste and to p*, and group coverage against p*'s) and `config.json`, and prints the
-report. `explore.py` with the same `--workdir` loads these parameters instead of re-training.
+report. `lmrl.bin.explore` with the same `--workdir` loads these parameters instead of
+re-training.
 """
 
 import json
 import os
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # Config files import `experiments.configs.default`.
-  sys.path.insert(0, REPO_ROOT)
+from absl import app
+from absl import flags
+from absl import logging
 
-from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import flags  # pylint: disable=wrong-import-position
-from absl import logging  # pylint: disable=wrong-import-position
+from lmrl import checks
+from lmrl import pipeline
+from lmrl import results
 
-from lmrl import checks  # pylint: disable=wrong-import-position
-from lmrl import pipeline  # pylint: disable=wrong-import-position
-from lmrl import results  # pylint: disable=wrong-import-position
-
-_CONFIG = checks.define_config_flag('experiments/configs/default.py')
+_CONFIG = checks.define_config_flag('default')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the parameters and report.')
 
 

@@ -1,9 +1,9 @@
 """Tiny config for tests and smoke runs (seconds): a 3-token world, a 1-block LM, few rounds.
 
-  python experiments/explore.py --config=experiments/configs/tiny.py --workdir=/tmp/lmrl_tiny
+  python -m lmrl.bin.explore --config=tiny --workdir=/tmp/lmrl_tiny
 """
 
-from experiments.configs import default
+from lmrl.configs import default
 
 
 def get_config():

@@ -1,11 +1,11 @@
 """Paper-scale config for one GPU: every strategy, 32 seeds, a larger world and LM.
 
-  python experiments/explore.py --config=experiments/configs/paper.py --workdir=runs/paper
+  python -m lmrl.bin.explore --config=paper --workdir=runs/paper
 
 With several devices add `--config.experiment.shard_seeds=True` (seeds must divide evenly).
 """
 
-from experiments.configs import default
+from lmrl.configs import default
 
 
 def get_config():

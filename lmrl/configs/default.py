@@ -1,7 +1,7 @@
 """Default config: the headline exploration experiment, sized for a 2-core CPU (minutes).
 
-  python experiments/explore.py --config=experiments/configs/default.py --workdir=/tmp/lmrl
-  python experiments/pretrain.py --config=experiments/configs/default.py --workdir=/tmp/lmrl_pt
+  python -m lmrl.bin.explore --config=default --workdir=/tmp/lmrl
+  python -m lmrl.bin.pretrain --config=default --workdir=/tmp/lmrl_pt
 
 Override any field with `--config.section.field=value`, e.g. `--config.experiment.num_seeds=4`.
 """
@@ -11,7 +11,7 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.seed = 0  # Root seed of the agents, data and choices; seed s of a sweep uses key(seed)+s.
+  c.seed = 0  # Root seed of agents, data and choices: seed s of a sweep uses split(key(seed))[s].
 
   c.world = w = ml_collections.ConfigDict()
   w.seed = 0  # Seed of the world itself (teachers, prompt distribution); fixed across a sweep.

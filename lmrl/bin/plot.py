@@ -1,6 +1,6 @@
 r"""Redraws the plots of a work directory from its results.csv.
 
-  python experiments/plot.py --workdir=runs/default
+  python -m lmrl.bin.plot --workdir=runs/default
 """
 
 import os

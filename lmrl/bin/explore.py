@@ -1,0 +1,38 @@
+r"""How many human choices does each exploration strategy need? (the headline experiment)
+
+  python -m lmrl.bin.explore --config=default --workdir=runs/default
+
+`--config` is a config name (`default`, `tiny`, `paper`: `lmrl/configs/`) or a config file;
+override any field with `--config.section.field=value`. Runs `lmrl.run(config, workdir)`: see
+`lmrl/runner.py` for the files it writes and how a killed run resumes (the same command again).
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from lmrl import checks
+from lmrl import runner
+
+_CONFIG = checks.define_config_flag('default')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for results; resumed if it exists.')
+_CACHE = flags.DEFINE_string(
+    'compilation_cache', runner.DEFAULT_COMPILATION_CACHE,
+    "JAX's persistent compilation cache directory ('' turns it off): a second run on the same "
+    'shapes (a resume, a rerun) loads compiled programs instead of compiling them again.')
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO.
+  runner.use_compilation_cache(_CACHE.value)
+  try:
+    if not _WORKDIR.value:
+      raise checks.ConfigError('--workdir is required')
+    runner.run(_CONFIG.value, _WORKDIR.value, log=lambda line: print(line, flush=True))
+  except checks.ConfigError as error:
+    raise SystemExit(f'error: {error}') from None
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=checks.parse_flags)

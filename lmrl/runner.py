@@ -1,0 +1,202 @@
+"""The headline experiment as one library call: `lmrl.run(config, workdir) -> summary`.
+
+Validates the config and builds every component (one line on a bad value, before anything
+compiles or is written), pre-trains the LM (or loads it from the work directory), then for each
+agent kind compiles one sweep (every strategy, every seed, one chunk of rounds: one compilation)
+and runs its strategies one after another, resuming any that a killed run left part-done.
+Progress goes to `log`, one line at a time: the compilation (with its seconds), each chunk
+("strategy i/N, round r/T", its seconds and an ETA for the whole run).
+
+Files in the work directory:
+
+  config.json      the resolved config (a directory holding another config is refused)
+  pretrain.json    the pre-trained LM's KL to the majority and to p*, and its group coverage
+  pretrained/      its parameters (orbax)
+  checkpoints/<agent>_<strategy>/   the sweep state after each chunk (orbax, the last kept)
+  results/<agent>_<strategy>.npz    a finished sweep's metric arrays (float[S, T+1, ...])
+  results.csv      long format, every agent/strategy/seed/evaluated round (exported once)
+  summary.json     `lmrl.results.summarize` of the arrays
+  timing.json      seconds: pre-training, compilation, per strategy and per round (computation
+                   only: compilation and checkpoint writes excluded)
+  *.png            metric vs. human choices, mean +/- s.e. over seeds
+
+Resuming: killed at any moment, the same call with the same `workdir` skips finished sweeps
+(their `.npz`), resumes a part-done one from its last checkpoint, and ends with byte-identical
+`results.csv` and `summary.json`. Every file is written whole under a temporary name and renamed.
+"""
+
+import json
+import os
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+
+from lmrl import checks
+from lmrl import experiment as experiment_lib
+from lmrl import pipeline
+from lmrl import plotting
+from lmrl import results
+from lmrl import sweep as sweep_lib
+
+# The binaries' default: $JAX_COMPILATION_CACHE_DIR if set, else a directory in the user's cache.
+DEFAULT_COMPILATION_CACHE = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
+    os.path.expanduser('~'), '.cache', 'lmrl', 'jax')
+
+
+def use_compilation_cache(directory: str | None) -> None:
+  """Turns on JAX's persistent compilation cache in `directory` (None or '' leaves it off).
+
+  A second process on the same shapes (a resumed run, another seed count's rerun of the same
+  program, the test suite's subprocesses) then loads compiled programs instead of compiling.
+  """
+  if directory:
+    os.makedirs(directory, exist_ok=True)
+    jax.config.update('jax_compilation_cache_dir', directory)
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+
+
+def prepare_workdir(workdir: str, config) -> None:
+  """Creates `workdir` with `config.json`, or checks that it holds a run of the same config."""
+  path = os.path.join(workdir, 'config.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      if json.load(f) != json.loads(config.to_json()):
+        raise checks.ConfigError(
+            f'--workdir {workdir} holds a run with a different config; choose a new --workdir')
+  elif os.path.isdir(workdir) and os.listdir(workdir):
+    raise checks.ConfigError(f'--workdir {workdir} is not empty and holds no config.json; '
+                             'choose a new --workdir')
+  else:
+    os.makedirs(workdir, exist_ok=True)
+    results.write_atomic(path, config.to_json(indent=2))
+  for sub in ('results', 'checkpoints'):  # Also after `pretrain` made the directory.
+    os.makedirs(os.path.join(workdir, sub), exist_ok=True)
+
+
+def _save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
+  with results.atomic_path(path) as tmp, open(tmp, 'wb') as f:
+    np.savez(f, **arrays)
+
+
+def _load_arrays(path: str) -> dict[str, np.ndarray]:
+  with np.load(path, allow_pickle=False) as data:
+    return {name: data[name] for name in data.files}
+
+
+def _duration(seconds: float) -> str:
+  seconds = int(round(seconds))
+  return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 60 else f'{seconds}s'
+
+
+def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
+  """Runs (or resumes) the experiment of `config` in `workdir`; returns the summary.
+
+  Raises `checks.ConfigError` (one line naming the field) on a bad config or work directory,
+  before anything is compiled or written.
+  """
+  checks.validate(config)
+  e = config.experiment
+  spec, lm_spec = pipeline.build_specs(config)
+  kinds = checks.agent_kinds(config)
+  agents = {kind: pipeline.make_agent(config, spec, lm_spec, kind) for kind in kinds}
+  prepare_workdir(workdir, config)
+  if e.distributed:
+    jax.distributed.initialize()
+
+  timing_path = os.path.join(workdir, 'timing.json')
+  timing = {}
+  if os.path.exists(timing_path):
+    with open(timing_path) as f:
+      timing = json.load(f)
+  started = time.perf_counter()
+  world = pipeline.make_world(config, spec)
+  params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, workdir, log=log)
+  timing.setdefault('pretrain_seconds', time.perf_counter() - started)
+  log('pre-trained LM: ' + ', '.join(f'{k} {v:.4f}' for k, v in report.items()))
+
+  names = [(kind, strategy) for kind in kinds for strategy in e.strategies]
+  num_chunks = e.rounds // e.rounds_per_chunk
+  chunks_left = [sum(not os.path.exists(_arrays_path(workdir, k, s)) for k, s in names)
+                 * num_chunks]
+  chunk_seconds = []
+  keys_S = sweep_lib.seed_keys(config.seed, e.num_seeds)
+  sharding = sweep_lib.seed_sharding(e.num_seeds) if e.shard_seeds else None
+  curves = {}
+  rows = []
+  for kind in kinds:
+    exp = experiment_lib.make_experiment(config, spec, agents[kind])
+    sweeper = None
+    for i, strategy in enumerate(exp.strategies):
+      path = _arrays_path(workdir, kind, strategy)
+      if os.path.exists(path):
+        log(f'{kind}/{strategy}: already done, skipped')
+        out = _load_arrays(path)
+      else:
+        if sweeper is None:
+          log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {e.num_seeds} '
+              f'seeds, chunks of {e.rounds_per_chunk} rounds) ...')
+          compile_start = time.perf_counter()
+          sweeper = sweep_lib.compile_chunk(
+              sweep_lib.make_sweep(exp), keys_S, params, world,
+              rounds_per_chunk=e.rounds_per_chunk, sharding=sharding)
+          seconds = time.perf_counter() - compile_start
+          timing.setdefault(kind, {})['compile_seconds'] = seconds
+          log(f'{kind}: compiled in {seconds:.1f}s')
+        out = _sweep_one(config, kind, strategy, i, exp, sweeper, keys_S, params, world,
+                         sharding, workdir, log, chunk_seconds, chunks_left, timing)
+        _save_arrays(path, out)
+        results.write_json(timing_path, timing)
+      curves[(kind, strategy)] = results.curves_from_metrics(
+          out, e.prompts_per_round, list(exp.evaluated_rounds))
+      rows += results.metric_rows(kind, strategy, out, np.asarray(exp.target_coverage(world)),
+                                  e.prompts_per_round, list(exp.evaluated_rounds))
+  target_G = np.asarray(exp.target_coverage(world))
+  results.write_rows(os.path.join(workdir, 'results.csv'), rows)
+  summary = results.summarize(curves, pretrained_kl=report['kl_to_pstar'],
+                              target_coverage_G=target_G, num_bootstrap=e.num_bootstrap,
+                              seed=config.seed)
+  results.write_json(os.path.join(workdir, 'summary.json'), summary)
+  timing['total_seconds_this_call'] = time.perf_counter() - started
+  results.write_json(timing_path, timing)
+  for line in results.format_summary(summary):
+    log(line)
+  for path in plotting.plot_workdir(workdir):
+    log(f'wrote {path}')
+  return summary
+
+
+def _arrays_path(workdir: str, kind: str, strategy: str) -> str:
+  return os.path.join(workdir, 'results', f'{kind}_{strategy}.npz')
+
+
+def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, world, sharding,
+               workdir, log, chunk_seconds, chunks_left, timing) -> dict[str, np.ndarray]:
+  """Runs one strategy's sweep (resuming its checkpoint); logs a line per chunk."""
+  e = config.experiment
+  target_G = np.asarray(exp.target_coverage(world))
+  mine = []
+
+  def progress(done, last, seconds):
+    chunk_seconds.append(seconds)
+    mine.append(seconds)
+    chunks_left[0] -= 1
+    ok = last['failed'] == 0
+    kl = last['kl'][ok]
+    se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
+    worst = np.min(last['coverage_G'][ok].mean(0) / target_G) if ok.any() else float('nan')
+    failed = '' if ok.all() else f'  FAILED seeds {np.flatnonzero(~ok).tolist()}'
+    eta = _duration(np.mean(chunk_seconds) * chunks_left[0])
+    log(f'{kind}/{strategy} (strategy {index + 1}/{len(exp.strategies)}) round {done}/{e.rounds}'
+        f'  choices {done * e.prompts_per_round}  KL {kl.mean():.4f} +/- {se:.4f}'
+        f'  worst-group coverage {worst:.2f} of p*\'s  ({seconds:.1f}s, ETA {eta}){failed}')
+
+  out = sweep_lib.run_strategy(
+      sweeper, keys_S, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk,
+      strategy=index, sharding=sharding, on_chunk=progress,
+      checkpoint_dir=os.path.join(workdir, 'checkpoints', f'{kind}_{strategy}'))
+  timing.setdefault(kind, {})[strategy] = {
+      'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),
+      'seconds_per_round': float(np.mean(mine) / e.rounds_per_chunk) if mine else None}
+  return out

@@ -1,0 +1,222 @@
+"""The array summary: choices to close the KL gap match the analytic crossing, ratios and their
+intervals are finite or None with words, failed seeds are left out, and the result is strict JSON
+and deterministic. Pure NumPy on synthetic curves."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lmrl import results
+
+PRETRAINED_KL = 2.0
+QUERIES_R = np.arange(0.0, 1300.0, 20.0)  # 65 evaluated rounds, 20 choices apart; budget 1280.
+TARGET_COVERAGE_G = np.array([0.5, 0.3, 0.2])
+
+
+def _curves(tau_S, queries_R=QUERIES_R, coverage_G=(0.5, 0.3, 0.2), failed_S=None
+            ) -> results.Curves:
+  """KL decaying as PRETRAINED_KL * exp(-queries / tau) per seed; constant coverage."""
+  tau_S = np.asarray(tau_S, dtype=float)
+  kl_SxR = PRETRAINED_KL * np.exp(-queries_R[None, :] / tau_S[:, None])
+  coverage_SxRxG = np.broadcast_to(np.asarray(coverage_G, dtype=float),
+                                   kl_SxR.shape + (len(coverage_G),)).copy()
+  failed_S = np.zeros(tau_S.shape, bool) if failed_S is None else np.asarray(failed_S)
+  return results.Curves(queries_R, kl_SxR, coverage_SxRxG, failed_S)
+
+
+def _summarize(curves, **kwargs) -> dict:
+  summary = results.summarize(curves, pretrained_kl=PRETRAINED_KL,
+                              target_coverage_G=TARGET_COVERAGE_G, num_bootstrap=200, **kwargs)
+  json.dumps(summary, allow_nan=False)  # Strict JSON, always.
+  return summary
+
+
+def _interpolated_crossing(queries_R, kl_R, target):
+  """Linear interpolation between the two evaluated rounds around the crossing, by hand."""
+  i = int(np.argmax(kl_R <= target))
+  t = (kl_R[i - 1] - target) / (kl_R[i - 1] - kl_R[i])
+  return queries_R[i - 1] + t * (queries_R[i] - queries_R[i - 1])
+
+
+def _walk(value):
+  """Every leaf of a nested dict/list."""
+  if isinstance(value, dict):
+    for v in value.values():
+      yield from _walk(v)
+  elif isinstance(value, list):
+    for v in value:
+      yield from _walk(v)
+  else:
+    yield value
+
+
+def test_close_matches_analytic_crossing_and_ratio():
+  tau = 200.0
+  summary = _summarize({('joint', 'infomax'): _curves([tau] * 3),
+                        ('joint', 'passive'): _curves([2 * tau] * 3)})
+  entry = summary['joint']['infomax']
+  kl_R = PRETRAINED_KL * np.exp(-QUERIES_R / tau)
+  expected = _interpolated_crossing(QUERIES_R, kl_R, 0.5 * PRETRAINED_KL)
+  assert abs(expected - tau * math.log(2)) < 2.0  # Interpolation is close to the exact crossing.
+  close = entry['close_50']
+  assert close['reached'] and close['reached_fraction'] == 1.0
+  np.testing.assert_allclose(close['choices'], expected, rtol=0, atol=1e-6)
+  np.testing.assert_allclose(close['target_kl'], 0.5 * PRETRAINED_KL)
+  # Identical seeds: every interval collapses onto its estimate.
+  np.testing.assert_allclose(close['ci90'], [expected] * 2, atol=1e-6)
+  np.testing.assert_allclose(entry['final_kl']['ci90'], [entry['final_kl']['mean']] * 2)
+  assert entry['final_kl']['se'] == 0.0
+  for f in (50, 80, 90):
+    versus = entry[f'close_{f}_vs_passive']
+    np.testing.assert_allclose(versus['ratio'], 2.0, rtol=1e-2)
+    np.testing.assert_allclose(versus['ci90'], [versus['ratio']] * 2)
+    assert versus['defined_fraction'] == 1.0 and versus['lower_bound'] is None
+  # Passive is compared with nothing (no other baseline is present); only baselines present count.
+  assert not any('_vs_' in k for k in summary['joint']['passive'])
+  assert not any(k.endswith(('_vs_uniform', '_vs_boltzmann')) for k in entry)
+  assert entry['final_queries'] == 1280.0
+
+
+@pytest.mark.parametrize('num_seeds', [2, 4, 8])
+def test_intervals_finite_or_none_with_text(num_seeds):
+  rng = np.random.default_rng(num_seeds)
+  summary = _summarize({
+      ('joint', 'infomax'): _curves(rng.uniform(150, 300, num_seeds)),
+      ('joint', 'passive'): _curves(rng.uniform(300, 900, num_seeds)),  # Noisy near its budget.
+      ('joint', 'uniform'): _curves(rng.uniform(250, 500, num_seeds))})
+  for strategy, entry in summary['joint'].items():
+    assert entry['num_seeds_used'] == num_seeds and entry['failed_seeds'] == []
+    assert all(v is None or isinstance(v, (str, bool, int)) or math.isfinite(v)
+               for v in _walk(entry))
+    lo, hi = entry['final_kl']['ci90']
+    assert lo <= entry['final_kl']['mean'] <= hi and entry['final_kl']['se'] > 0
+    for key, value in entry.items():
+      if key.startswith('close_'):
+        assert isinstance(value['text'], str) and value['text']
+        if None in value['ci90']:  # An unbounded interval is said in words.
+          assert any(words in value['text']
+                     for words in ('not reached', 'did not reach', 'unbounded'))
+    assert entry['auc_log_kl']['ci90'][0] <= entry['auc_log_kl']['mean']
+  # The fastest strategy needs fewer choices than the slowest at every fraction.
+  assert summary['joint']['infomax']['close_50_vs_passive']['ratio'] > 1.0
+
+
+def test_unreached_baseline_gives_lower_bound_and_unreached_strategy_says_so():
+  summary = _summarize({('joint', 'infomax'): _curves([100.0, 120.0]),
+                        ('joint', 'uniform'): _curves([1e5, 1e5]),  # Barely moves.
+                        ('joint', 'passive'): _curves([150.0, 160.0])})
+  entry = summary['joint']['infomax']
+  versus = entry['close_80_vs_uniform']
+  assert versus['ratio'] is None
+  np.testing.assert_allclose(versus['lower_bound'], 1280.0 / entry['close_80']['choices'])
+  assert 'did not reach' in versus['text'] and versus['text'].startswith('>= ')
+  assert versus['ci90'][1] is None  # Every resample of uniform is unreached: unbounded above.
+  uniform = summary['joint']['uniform']
+  close = uniform['close_80']
+  assert close['choices'] is None and not close['reached'] and close['ci90'] == [None, None]
+  assert close['text'].startswith('not reached within 1280 choices')
+  assert close['reached_fraction'] == 0.0
+  assert uniform['close_80_vs_passive']['ratio'] is None
+  assert uniform['close_80_vs_passive']['text'] == 'not reached'
+  assert uniform['close_80_vs_passive']['ci90'][0] == 0.0  # Unreached strategy: ratio 0.
+
+
+def test_partly_reached_interval_is_none_with_words():
+  # One seed of two reaches 90% of the gap, so does their mean, but a resample of the slow seed
+  # alone does not: the upper bound is None and the text says how often it was reached.
+  summary = _summarize({('joint', 'infomax'): _curves([100.0, 700.0])})
+  close = summary['joint']['infomax']['close_90']
+  assert close['reached'] and close['ci90'][1] is None and 0 < close['reached_fraction'] < 1
+  assert 'not reached' in close['text'] and 'of resamples' in close['text']
+
+
+@pytest.mark.parametrize('how', ['nan_kl', 'flag'])
+def test_failed_seed_is_listed_and_excluded(how):
+  taus = [150.0, 220.0, 180.0, 260.0]
+  good = _curves(taus)
+  kl_SxR, failed_S = good.kl_SxR.copy(), good.failed_S.copy()
+  if how == 'nan_kl':
+    kl_SxR[1, 10] = np.nan
+  else:
+    failed_S[1] = True
+  with_failed = _summarize({('joint', 'infomax'): good._replace(kl_SxR=kl_SxR, failed_S=failed_S),
+                            ('joint', 'passive'): _curves([400.0, 500.0, 450.0])})
+  without = _summarize({('joint', 'infomax'): _curves([taus[0]] + taus[2:]),
+                        ('joint', 'passive'): _curves([400.0, 500.0, 450.0])})
+  entry, expected = with_failed['joint']['infomax'], without['joint']['infomax']
+  assert entry['failed_seeds'] == [1] and entry['num_seeds'] == 4
+  assert entry['num_seeds_used'] == 3
+  for key in ('failed_seeds', 'num_seeds'):
+    entry.pop(key), expected.pop(key)
+  assert entry == expected
+
+
+def test_every_seed_failed_has_only_the_failure_fields():
+  curves = _curves([100.0, 200.0])
+  summary = _summarize({('joint', 'passive'): curves._replace(failed_S=np.array([True, True])),
+                        ('joint', 'infomax'): _curves([100.0, 200.0])})
+  assert summary['joint']['passive'] == {'num_seeds': 2, 'num_seeds_used': 0,
+                                         'failed_seeds': [0, 1], 'note': 'every seed failed'}
+  versus = summary['joint']['infomax']['close_50_vs_passive']
+  assert versus['ratio'] is None and 'every seed of passive failed' in versus['text']
+  lines = results.format_summary(summary)
+  assert len(lines) == 2 and any('every seed failed' in line for line in lines)
+
+
+def test_worst_group_coverage_is_the_smallest_ratio():
+  summary = _summarize({('joint', 'infomax'): _curves([200.0, 300.0],
+                                                      coverage_G=(0.45, 0.15, 0.3))})
+  worst = summary['joint']['infomax']['worst_group_coverage']
+  np.testing.assert_allclose(worst['per_group_ratio'], [0.9, 0.5, 1.5])
+  assert worst['worst_group'] == 1
+  np.testing.assert_allclose(worst['ratio'], 0.5)
+  np.testing.assert_allclose(worst['ci90'], [0.5, 0.5])
+
+
+def test_auc_log_kl_is_mean_log_kl_over_the_budget():
+  tau = 200.0
+  entry = _summarize({('joint', 'infomax'): _curves([tau])})['joint']['infomax']
+  # log KL is linear in choices, so the trapezoid is exact: mean of its ends.
+  expected = math.log(PRETRAINED_KL) - 0.5 * QUERIES_R[-1] / tau
+  np.testing.assert_allclose(entry['auc_log_kl']['mean'], expected, rtol=1e-9)
+  assert entry['auc_log_kl']['se'] == 0.0
+
+
+def test_deterministic_and_format_summary():
+  def run():
+    rng = np.random.default_rng(0)
+    return _summarize({(agent, strategy): _curves(rng.uniform(100, 800, 4))
+                       for agent in ('joint', 'classic')
+                       for strategy in ('infomax', 'passive', 'uniform', 'boltzmann')}, seed=3)
+  first, second = run(), run()
+  assert first == second
+  assert json.dumps(first, allow_nan=False) == json.dumps(second, allow_nan=False)
+  assert first != _summarize({k: v for k, v in zip(
+      [(a, s) for a in ('joint', 'classic') for s in ('infomax', 'passive', 'uniform',
+                                                       'boltzmann')],
+      [_curves(np.random.default_rng(0).uniform(100, 800, 4))] * 8)}, seed=4)
+  lines = results.format_summary(first)
+  assert len(lines) == 8
+  infomax = next(line for line in lines if line.startswith('joint/infomax:'))
+  for part in ('final KL', '±', 'close_50:', 'close_80:', 'vs passive at 80%:',
+               'vs uniform at 80%:', 'worst-group coverage'):
+    assert part in infomax
+
+
+def test_curves_from_metrics_takes_evaluated_rounds_and_failures():
+  nan = np.nan
+  kl = np.array([[2.0, nan, 1.0, nan, 0.5],
+                 [2.0, nan, 1.5, nan, 1.0],
+                 [2.0, nan, nan, nan, 0.7]])  # Seed 2: non-finite KL at an evaluated round.
+  failed = np.array([[0.0, nan, 0.0, nan, 0.0],
+                     [0.0, 1.0, 0.0, nan, 0.0],  # Seed 1: failed at a round not evaluated.
+                     [0.0, nan, 0.0, nan, 0.0]])
+  coverage = np.arange(3 * 5 * 2, dtype=float).reshape(3, 5, 2)
+  curves = results.curves_from_metrics({'kl': kl, 'coverage_G': coverage, 'failed': failed},
+                                       queries_per_round=8, evaluated_rounds=[0, 2, 4])
+  np.testing.assert_array_equal(curves.queries_R, [0.0, 16.0, 32.0])
+  np.testing.assert_array_equal(curves.kl_SxR[:2], [[2.0, 1.0, 0.5], [2.0, 1.5, 1.0]])
+  np.testing.assert_array_equal(curves.coverage_SxRxG, coverage[:, [0, 2, 4]])
+  np.testing.assert_array_equal(curves.failed_S, [False, True, True])
