@@ -72,7 +72,7 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
   update = update_lib.make_joint_update(
       epi, spec, full_ranking=config.world.full_ranking, batch_size=config.finetune.batch_size,
-      lm_batch_size=config.finetune.lm_batch_size,
+      lm_batch_size=config.finetune.lm_batch_size, lm_loss_tokens=config.finetune.lm_loss_tokens,
       corpus_group_mix=tuple(config.world.corpus_group_mix))
   steps = config.finetune.steps_per_round
 

@@ -118,11 +118,15 @@ def validate(config) -> None:
            f'must be divisible by its attention heads min(lm.num_heads, prior_width) = '
            f'{prior_heads}', a.prior_width)
   _non_negative(config, 'agent.prior_scale')
+  _boolean(config, 'agent.center_prior')
+  _require(config.finetune.lm_loss_tokens in ('sequence', 'prompt'), 'finetune.lm_loss_tokens',
+           "must be 'sequence' or 'prompt'", config.finetune.lm_loss_tokens)
   _positive(config, 'finetune.learning_rate')
   _non_negative(config, 'finetune.lambda_lm')
   _non_negative(config, 'finetune.lambda_l2')
   _positive(config, 'experiment.temperature')
   _positive(config, 'experiment.pool_temperature')
+  _non_negative(config, 'experiment.info_temperature')
   _require(len(tuple(e.strategies)) >= 1, 'experiment.strategies', 'must name >= 1 strategy',
            e.strategies)
   for name in e.strategies:

@@ -210,6 +210,7 @@ def make_reward_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *
 
 def make_policy_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
                        lm_spec: lm_lib.LMSpec, *, batch_size: int, lm_batch_size: int,
+                       lm_loss_tokens: str = 'sequence',
                        corpus_group_mix: tuple[float, ...]) -> Callable:
   """`update(key, state, world) -> (state, info)`: one REINFORCE step on the policy.
 
@@ -228,7 +229,8 @@ def make_policy_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
     advantage_B = jax.lax.stop_gradient(reward_B - alpha * log_pi_B)
     advantage_B = advantage_B - leave_one_out_baseline(advantage_B, prompt_index_B)
     surrogate = -jnp.mean(advantage_B * log_pi_B)
-    lm_loss = lm_lib.next_token_loss(logits_fn(policy), corpus_BxL)
+    lm_loss = lm_lib.next_token_loss(logits_fn(policy), corpus_BxL,
+                                     update_lib.lm_loss_num_tokens(lm_loss_tokens, spec))
     loss = surrogate + state.hparams.lambda_lm * lm_loss
     return loss, {'policy_reward': jnp.mean(reward_B),
                   'policy_entropy': -jnp.mean(jax.lax.stop_gradient(log_pi_B)),
@@ -292,6 +294,7 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
                                      batch_size=u.batch_size)
   policy_update = make_policy_update(rew, spec, lm_spec, batch_size=k.policy_batch_size,
                                      lm_batch_size=u.lm_batch_size,
+                                     lm_loss_tokens=u.lm_loss_tokens,
                                      corpus_group_mix=tuple(config.world.corpus_group_mix))
   reward_steps, policy_steps = u.steps_per_round, k.policy_steps_per_round
   pool_size = config.experiment.pool_size

@@ -104,8 +104,14 @@ def member_exact_log_probs(epi: EpistemicNet, params: EpistemicParams, prompts_P
 
 
 def make_ensemble(model: Network, prior: Network, *, num_members: int,
-                  bootstrap: bool = True) -> EpistemicNet:
-  """`num_members` copies of `model`, each plus beta times its own frozen random `prior`."""
+                  bootstrap: bool = True, center_prior: bool = False) -> EpistemicNet:
+  """`num_members` copies of `model`, each plus beta times its own frozen random `prior`.
+
+  With `center_prior`, member m adds `beta * (prior_m - mean_m' prior_m')`: the priors still
+  make members disagree, but their outputs average to the trained networks' (before training,
+  to the base network's), so the deployed mixture starts near the base model instead of being
+  shifted by the priors' mean.
+  """
 
   def init(key, base_params, prior_scale):
     prior_params = jax.vmap(prior.init)(jax.random.split(key, num_members))
@@ -118,6 +124,8 @@ def make_ensemble(model: Network, prior: Network, *, num_members: int,
   def members(params, tokens_BxL):
     """Every member's output, [M, B, ...]: `apply` vmapped over the member axis."""
     prior_MxB = jax.vmap(lambda p: prior.apply(p, tokens_BxL)[0])(params.prior)
+    if center_prior:
+      prior_MxB = prior_MxB - jnp.mean(prior_MxB, axis=0, keepdims=True)
     return (jax.vmap(lambda t: model.apply(t, tokens_BxL)[0])(params.train)
             + params.prior_scale * jax.lax.stop_gradient(prior_MxB))
 
@@ -206,7 +214,8 @@ def make_epinet(model: Network, *, num_outputs: int, feature_width: int, num_mem
 def _ensemble_from_config(agent_config, model, prior, num_outputs, feature_width):
   del num_outputs, feature_width
   return make_ensemble(model, prior, num_members=int(agent_config.num_members),
-                       bootstrap=agent_config.bootstrap != 'none')
+                       bootstrap=agent_config.bootstrap != 'none',
+                       center_prior=bool(agent_config.center_prior))
 
 
 def _epinet_from_config(agent_config, model, prior, num_outputs, feature_width):

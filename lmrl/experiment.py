@@ -91,7 +91,8 @@ def strategy_params(config) -> strategies.StrategyParams:
   e = config.experiment
   return strategies.StrategyParams(num_shown=e.responses_per_prompt, pool_size=e.pool_size,
                                    temperature=e.temperature,
-                                   pool_temperature=e.pool_temperature)
+                                   pool_temperature=e.pool_temperature,
+                                   info_temperature=e.info_temperature)
 
 
 def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,

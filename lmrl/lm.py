@@ -108,9 +108,14 @@ def response_log_probs(logits_fn: LogitsFn, sequences_BxL: jax.Array,
   return jnp.sum(per_token_BxT[..., -response_length:], axis=-1)
 
 
-def next_token_loss(logits_fn: LogitsFn, sequences_BxL: jax.Array) -> jax.Array:
-  """Mean negative log-likelihood per predicted token of `[BOS, x, y]` sequences, float32[...]."""
-  return -jnp.mean(token_log_probs(logits_fn(sequences_BxL), sequences_BxL), axis=(-2, -1))
+def next_token_loss(logits_fn: LogitsFn, sequences_BxL: jax.Array,
+                    num_tokens: int | None = None) -> jax.Array:
+  """Mean negative log-likelihood per predicted token of `[BOS, x, y]` sequences, float32[...].
+
+  With `num_tokens`, only the first `num_tokens` predicted tokens count (`Lx`: the prompt only).
+  """
+  per_token_BxT = token_log_probs(logits_fn(sequences_BxL), sequences_BxL)
+  return -jnp.mean(per_token_BxT[..., :num_tokens], axis=(-2, -1))
 
 
 def responses_with_prompts(prompts_BxLx: jax.Array, responses_BxKxLy: jax.Array,

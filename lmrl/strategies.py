@@ -45,6 +45,7 @@ class StrategyParams(NamedTuple):
   pool_size: int  # Infomax candidates per prompt (static).
   temperature: float | jax.Array  # Boltzmann temperature.
   pool_temperature: float | jax.Array  # Infomax candidate-pool temperature.
+  info_temperature: float | jax.Array = 0.0  # Infomax: 0 = best tuple; > 0 = sample tuples.
 
 
 def sample_k(key, explorer: Explorer, prompts_BxLx, num: int, temperature) -> jax.Array:
@@ -89,12 +90,20 @@ def choice_information(log_u_MxTxK: jax.Array) -> jax.Array:
 
 
 def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
-  """From a pool of C samples, the K-tuple whose choice tells the most about the index."""
+  """From a pool of C samples, the K-tuple whose choice tells the most about the index.
+
+  With `info_temperature` tau > 0 the tuple is drawn with probability proportional to
+  `exp(I / tau)` instead (batch-aware: prompts that recur within a round, with near-identical
+  pools, then get different queries rather than the same best one).
+  """
   pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.pool_temperature)
   log_u_MxBxC = explorer.utilities(prompts_BxLx, pool_BxCxLy)
   tuples_TxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
   info_BxT = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_TxK])
-  best_B = jnp.argmax(info_BxT, axis=-1)
+  tau = jnp.asarray(p.info_temperature, jnp.float32)
+  sampled_B = jax.random.categorical(jax.random.fold_in(key, 1),
+                                     info_BxT / jnp.maximum(tau, 1e-6), axis=-1)
+  best_B = jnp.where(tau > 0, sampled_B, jnp.argmax(info_BxT, axis=-1))
   chosen_BxK = tuples_TxK[best_B]
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 

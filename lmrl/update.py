@@ -3,7 +3,9 @@
 One jitted step, over all epistemic indices at once, minimises (averaged over the M indices)
 
   mean_b w_bm * PL_NLL(r_m(x_b, y_b1..y_bK), ranking_b)        (Luce / Plackett-Luce)
-  + lambda_lm * next-token loss of index m on pre-training data  (keeps the transition role)
+  + lambda_lm * next-token loss of index m on pre-training data  (keeps the transition role:
+                                                                  on the prompt tokens only, or
+                                                                  on the whole sequence)
   + lambda_l2 * ||theta - theta_0||^2                            (anchors to the pre-trained LM)
 
 where `w_bm` are bootstrap weights (ensemble) and `r_m(x, y) = log p_m(y|x)` in float32. The
@@ -63,8 +65,25 @@ def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
   return jnp.sum(lse_rest_BxK - u_sorted_BxK, axis=-1)
 
 
+LM_LOSS_TOKENS = ('sequence', 'prompt')  # What the next-token regulariser predicts.
+
+
+def lm_loss_num_tokens(lm_loss_tokens: str, spec: world_lib.WorldSpec) -> int | None:
+  """How many predicted tokens the next-token regulariser counts: the prompt's `Lx`, or all.
+
+  'sequence' also pulls the *responses* towards the corpus (the majority's tastes); 'prompt'
+  keeps only the transition role (predicting what the human says) and leaves the responses to
+  the choices.
+  """
+  if lm_loss_tokens not in LM_LOSS_TOKENS:
+    raise ValueError(f'config.finetune.lm_loss_tokens must be one of {LM_LOSS_TOKENS}, '
+                     f'got {lm_loss_tokens!r}')
+  return spec.prompt_length if lm_loss_tokens == 'prompt' else None
+
+
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_batch_size: int,
+                      lm_loss_tokens: str = 'sequence',
                       corpus_group_mix: tuple[float, ...]) -> Callable:
   """Returns `update(key, state, buffer, world) -> (state, info)`, one joint gradient step."""
   optimizer = make_optimizer()
@@ -88,7 +107,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     nll_MxB = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(log_u_MxBxK, ranking_BxK,
                                                                    full_ranking)
     choice_M = jnp.mean(weights_MxB * nll_MxB, axis=-1)
-    lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL)
+    lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_loss_tokens, spec))
     l2 = epistemic.anchor_penalty(epi, params, train)
     loss = (jnp.mean(choice_M) + state.hparams.lambda_lm * jnp.mean(lm_M)
             + state.hparams.lambda_l2 * l2)

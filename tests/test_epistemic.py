@@ -173,3 +173,20 @@ def test_disagreement_is_lower_where_data_is_and_shrinks_with_data(kind, choice_
         f'{never_large:.3f}; shown with 16 choices {shown_small:.3f}')
   assert shown_large < never_large, (shown_large, never_large)
   assert shown_large < shown_small, (shown_large, shown_small)
+
+
+def test_centred_priors_disagree_but_average_to_the_base_lm(spec, lm_spec, base_params,
+                                                            agent_config, all_prompts):
+  """`center_prior`: members still differ, and their mean logits are the pre-trained LM's."""
+  config = agent_config('ensemble', 4)
+  with config.unlocked():
+    config.center_prior = True
+  epi = epistemic.make_epistemic_lm(config, lm_spec)
+  params = epi.init(jax.random.key(3), base_params, 1.0)
+  tokens_BxL = world_lib.with_bos(jnp.asarray([[0, 1, 2], [2, 2, 1]], jnp.int32), spec)
+  logits_MxBxLxV = jax.jit(epi.apply)(params, params.mixture_index_M, tokens_BxL)
+  base_BxLxV = lm_lib.lm_logits(base_params, tokens_BxL, lm_spec)
+  np.testing.assert_allclose(logits_MxBxLxV.mean(0), base_BxLxV, atol=1e-5)
+  assert float(jnp.abs(logits_MxBxLxV[0] - logits_MxBxLxV[1]).max()) > 0.1
+  log_p_MxPxN = _members(epi, params, all_prompts, spec)
+  assert metrics.epistemic_spread(log_p_MxPxN) > 1e-3

@@ -174,3 +174,18 @@ def test_sample_responses_temperature_flattens(spec, lm_spec, peaked_params, all
     return -np.sum(freq * np.log(np.maximum(freq, 1e-12)))
 
   assert entropy(0.5) < entropy(1.0) < entropy(4.0)
+
+
+def test_prompt_only_next_token_loss_ignores_the_responses(spec, lm_spec, params):
+  """`num_tokens=Lx` (the transition role only) counts the prompt tokens: a corpus that differs
+  only in its responses gives the same loss, while the full-sequence loss differs."""
+  Lx = spec.prompt_length
+  a_BxL = world_lib.with_bos(jnp.asarray([[0, 1, 2], [2, 0, 0]], jnp.int32), spec)
+  b_BxL = a_BxL.at[:, 1 + Lx:].set(jnp.asarray([[2, 2], [1, 1]], jnp.int32))
+  logits_fn = lambda t: lm_lib.lm_logits(params, t, lm_spec)
+  prompt = lambda s: lm_lib.next_token_loss(logits_fn, s, Lx)
+  whole = lambda s: lm_lib.next_token_loss(logits_fn, s)
+  np.testing.assert_allclose(prompt(a_BxL), prompt(b_BxL), rtol=1e-6)
+  assert abs(float(whole(a_BxL) - whole(b_BxL))) > 1e-4
+  expected = -jnp.mean(lm_lib.token_log_probs(logits_fn(a_BxL), a_BxL)[:, :Lx])
+  np.testing.assert_allclose(prompt(a_BxL), expected, rtol=1e-6)

@@ -43,6 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
   a.epistemic = 'ensemble'  # 'ensemble' (randomized priors) or 'epinet'.
   a.num_members = 8  # M: ensemble members, or epistemic indices averaged by the epinet.
   a.prior_scale = 1.0  # beta: scale of the frozen additive prior network's logits.
+  a.center_prior = False  # Ensemble: subtract the members' mean prior (mixture starts at the LM).
   a.prior_width = 16  # Width of each member's prior transformer (ensemble).
   a.prior_depth = 1  # Depth of each member's prior transformer (ensemble).
   a.bootstrap = 'exponential'  # Per-example member weights: 'exponential', 'poisson' or 'none'.
@@ -55,6 +56,7 @@ def get_config() -> ml_collections.ConfigDict:
   u.lambda_l2 = 0.01  # Weight of ||theta - theta_0||^2 (traced).
   u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
+  u.lm_loss_tokens = 'sequence'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
 
   c.classic = k = ml_collections.ConfigDict()  # Only read when agent.kind == 'classic'.
@@ -72,6 +74,8 @@ def get_config() -> ml_collections.ConfigDict:
   e.temperature = 2.0  # tau of the boltzmann strategy.
   e.pool_size = 16  # Infomax: candidates per prompt; every K-tuple among them is scored.
   e.pool_temperature = 3.0  # Infomax: per-token temperature of the candidate pool (see README).
+  e.info_temperature = 0.0  # Infomax: 0 shows the most informative tuple; tau > 0 samples
+  #                            tuples with prob. ~ exp(information / tau) (batch-aware).
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
   e.eval_every = 1  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
