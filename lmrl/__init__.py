@@ -3,6 +3,17 @@
 `import lmrl` gives every module; the most used names are re-exported here, and
 `lmrl.run(config, workdir)` runs a whole experiment (`lmrl.runner`); configs are in
 `lmrl.configs` (`from lmrl.configs import tiny`).
+
+Shape legend: array names end in their shape, one letter per dimension (`logits_BxLxV`).
+
+  S seeds of a sweep          T rounds of a run         R rounds of a chunk / evaluated rounds
+  B batch rows (prompts of a round, sequences of a step)  E expanded rows (B*K, P*A, ...)
+  K responses shown per prompt   C infomax candidates per prompt   U K-tuples of candidates
+  M epistemic members (mixture / train indices)   I any set of epistemic indices
+  P prompts (all, or the evaluation prompts)   N responses per prompt (V**Ly)
+  A response prefixes (V**(Ly-1))   H buffer rows   Q held-out choices   G groups
+  L sequence length [BOS, x, y]; Lx, Ly prompt and response length   V vocabulary (no BOS)
+  D model width   Z epinet index dimension   O epinet outputs per position (V, or 1 for a reward)
 """
 
 from lmrl import agent

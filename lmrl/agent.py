@@ -55,9 +55,9 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
     B = prompts_BxLx.shape[0]
     key_index, key_tokens = jax.random.split(key)
     index_Bxn = jax.vmap(lambda k: epi.sample_indices(k, num))(jax.random.split(key_index, B))
-    index_R = index_Bxn.reshape((B * num,) + index_Bxn.shape[2:])
-    prompts_RxLx = jnp.repeat(prompts_BxLx, num, axis=0)
-    return sample_rows(key_tokens, index_R, prompts_RxLx, 1.0).reshape(B, num, -1)
+    index_E = index_Bxn.reshape((B * num,) + index_Bxn.shape[2:])
+    prompts_ExLx = jnp.repeat(prompts_BxLx, num, axis=0)
+    return sample_rows(key_tokens, index_E, prompts_ExLx, 1.0).reshape(B, num, -1)
 
   def utilities(prompts_BxLx, responses_BxCxLy):
     return lm_lib.shown_log_probs(epistemic.mixture_logits_fn(epi, params), prompts_BxLx,
@@ -80,7 +80,7 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
     return update_lib.init_agent_state(
         key, epi, base_params, prior_scale=config.agent.prior_scale,
         learning_rate=config.finetune.learning_rate, lambda_lm=config.finetune.lambda_lm,
-        lambda_l2=config.finetune.lambda_l2)
+        lambda_l2=config.finetune.lambda_l2, l2_prior_choices=config.finetune.l2_prior_choices)
 
   def learn(key, state, buffer, world):
     def step(state, i):

@@ -1,6 +1,6 @@
 """A fixed-capacity buffer of human choices: shapes never change as data arrives.
 
-Rows are written in order (a ring: once full, the oldest rows are overwritten); `valid_N` marks
+Rows are written in order (a ring: once full, the oldest rows are overwritten); `valid_H` marks
 the rows that hold data. Each row carries one bootstrap weight per ensemble member, drawn when
 the row is written.
 """
@@ -12,22 +12,22 @@ import jax.numpy as jnp
 
 
 class ChoiceBuffer(NamedTuple):
-  prompts_NxLx: jax.Array  # int32 prompt tokens.
-  responses_NxKxLy: jax.Array  # int32 shown responses.
-  ranking_NxK: jax.Array  # int32 positions of the shown responses, best first.
-  bootstrap_NxM: jax.Array  # float32 per-member example weights.
-  valid_N: jax.Array  # bool: row holds data.
+  prompts_HxLx: jax.Array  # int32 prompt tokens.
+  responses_HxKxLy: jax.Array  # int32 shown responses.
+  ranking_HxK: jax.Array  # int32 positions of the shown responses, best first.
+  bootstrap_HxM: jax.Array  # float32 per-member example weights.
+  valid_H: jax.Array  # bool: row holds data.
   next_row: jax.Array  # int32[]: where the next batch is written.
 
 
 def empty(capacity: int, prompt_length: int, num_shown: int, response_length: int,
           num_members: int) -> ChoiceBuffer:
   return ChoiceBuffer(
-      prompts_NxLx=jnp.zeros((capacity, prompt_length), jnp.int32),
-      responses_NxKxLy=jnp.zeros((capacity, num_shown, response_length), jnp.int32),
-      ranking_NxK=jnp.tile(jnp.arange(num_shown, dtype=jnp.int32), (capacity, 1)),
-      bootstrap_NxM=jnp.zeros((capacity, num_members), jnp.float32),
-      valid_N=jnp.zeros((capacity,), bool),
+      prompts_HxLx=jnp.zeros((capacity, prompt_length), jnp.int32),
+      responses_HxKxLy=jnp.zeros((capacity, num_shown, response_length), jnp.int32),
+      ranking_HxK=jnp.tile(jnp.arange(num_shown, dtype=jnp.int32), (capacity, 1)),
+      bootstrap_HxM=jnp.zeros((capacity, num_members), jnp.float32),
+      valid_H=jnp.zeros((capacity,), bool),
       next_row=jnp.zeros((), jnp.int32))
 
 
@@ -46,23 +46,19 @@ def append(buffer: ChoiceBuffer, prompts_BxLx, responses_BxKxLy, ranking_BxK, bo
            ) -> ChoiceBuffer:
   """Writes a batch of `B` choices (B must divide the capacity)."""
   B = prompts_BxLx.shape[0]
-  capacity = buffer.valid_N.shape[0]
+  capacity = buffer.valid_H.shape[0]
   start = buffer.next_row
   put = lambda dst, src: jax.lax.dynamic_update_slice_in_dim(dst, src.astype(dst.dtype), start, 0)
   return ChoiceBuffer(
-      prompts_NxLx=put(buffer.prompts_NxLx, prompts_BxLx),
-      responses_NxKxLy=put(buffer.responses_NxKxLy, responses_BxKxLy),
-      ranking_NxK=put(buffer.ranking_NxK, ranking_BxK),
-      bootstrap_NxM=put(buffer.bootstrap_NxM, bootstrap_BxM),
-      valid_N=put(buffer.valid_N, jnp.ones((B,), bool)),
+      prompts_HxLx=put(buffer.prompts_HxLx, prompts_BxLx),
+      responses_HxKxLy=put(buffer.responses_HxKxLy, responses_BxKxLy),
+      ranking_HxK=put(buffer.ranking_HxK, ranking_BxK),
+      bootstrap_HxM=put(buffer.bootstrap_HxM, bootstrap_BxM),
+      valid_H=put(buffer.valid_H, jnp.ones((B,), bool)),
       next_row=(start + B) % capacity)
 
 
 def sample_rows(key: jax.Array, buffer: ChoiceBuffer, num: int) -> jax.Array:
   """`num` row indices drawn uniformly (with replacement) from the valid rows, int32[num]."""
-  logits_N = jnp.where(buffer.valid_N, 0.0, -jnp.inf)
-  return jax.random.categorical(key, logits_N, shape=(num,)).astype(jnp.int32)
-
-
-def size(buffer: ChoiceBuffer) -> jax.Array:
-  return jnp.sum(buffer.valid_N)
+  logits_H = jnp.where(buffer.valid_H, 0.0, -jnp.inf)
+  return jax.random.categorical(key, logits_H, shape=(num,)).astype(jnp.int32)

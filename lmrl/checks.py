@@ -124,6 +124,7 @@ def validate(config) -> None:
   _positive(config, 'finetune.learning_rate')
   _non_negative(config, 'finetune.lambda_lm')
   _non_negative(config, 'finetune.lambda_l2')
+  _non_negative(config, 'finetune.l2_prior_choices')
   _positive(config, 'experiment.temperature')
   _positive(config, 'experiment.pool_temperature')
   _non_negative(config, 'experiment.info_temperature')
@@ -169,6 +170,20 @@ def _exit_with_one_line(error: Exception) -> None:
 _FLAG_ERRORS = (AttributeError, KeyError, OSError, TypeError, ValueError)
 
 
+def _normalise_argv(argv: list[str]) -> list[str]:
+  """`--config=NAME` as its file, and each `--config.x=` override given once: the last wins.
+
+  (`config_flags` parses a tuple field's repeated override by concatenating the values; every
+  other absl flag takes the last value, and so do these.)
+  """
+  argv = [f'--config={_config_path(a[len("--config="):])}' if a.startswith('--config=') else a
+          for a in argv]
+  last = {a.split('=', 1)[0]: i for i, a in enumerate(argv)
+          if a.startswith('--config.') and '=' in a}
+  return [a for i, a in enumerate(argv)
+          if not (a.startswith('--config.') and '=' in a) or last[a.split('=', 1)[0]] == i]
+
+
 def _config_path(value: str) -> str:
   """A config name of `lmrl.configs` ('tiny') as its file; a path is returned as it is."""
   from lmrl import configs  # pylint: disable=g-import-not-at-top
@@ -181,13 +196,13 @@ def define_config_flag(default: str = 'default',
   """`config_flags.DEFINE_config_file('config', default)` for the binaries.
 
   `--config=NAME` names a config of `lmrl.configs` (`sys.argv` is rewritten to its file before
-  the flag is defined, since `config_flags` reads it then). Without `--config` the default is
+  the flag is defined, since `config_flags` reads it then), and a repeated `--config.x=`
+  override keeps its last value, as every absl flag does. Without `--config` the default is
   loaded, and its `--config.x=` overrides applied, as the flag is defined (at import): a bad
   override exits there with one line.
   """
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  sys.argv = [f'--config={_config_path(a[len("--config="):])}' if a.startswith('--config=')
-              else a for a in sys.argv]
+  sys.argv = _normalise_argv(sys.argv)
   try:
     return config_flags.DEFINE_config_file('config', _config_path(default), help_text)
   except _FLAG_ERRORS as error:
@@ -202,8 +217,7 @@ def parse_flags(argv: list[str]) -> list[str]:
   traceback; nothing has been written or compiled by then.
   """
   from absl import flags  # pylint: disable=g-import-not-at-top
-  argv = [f'--config={_config_path(a[len("--config="):])}' if a.startswith('--config=') else a
-          for a in argv]
+  argv = _normalise_argv(argv)
   try:
     remaining = flags.FLAGS(argv)
     if 'config' in flags.FLAGS:

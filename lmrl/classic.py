@@ -124,8 +124,8 @@ def shown_rewards(rew: epistemic.EpistemicNet, params: epistemic.EpistemicParams
   """`r_i(x_b, y_bk)` for every index i and `K` responses per prompt, float32[I, B, K]."""
   B, K, _ = responses_BxKxLy.shape
   seqs_BxKxL = lm_lib.responses_with_prompts(prompts_BxLx, responses_BxKxLy, spec)
-  r_IxR = rew.apply(params, index_I, seqs_BxKxL.reshape(B * K, -1))
-  return r_IxR.reshape(r_IxR.shape[:-1] + (B, K))
+  r_IxE = rew.apply(params, index_I, seqs_BxKxL.reshape(B * K, -1))
+  return r_IxE.reshape(r_IxE.shape[:-1] + (B, K))
 
 
 def member_boltzmann_log_probs(rew: epistemic.EpistemicNet, params: epistemic.EpistemicParams,
@@ -181,11 +181,11 @@ def make_reward_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *
     key_rows, key_index = jax.random.split(key)
     params = state.reward._replace(train=train)
     rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
-    prompts_BxLx = buffer.prompts_NxLx[rows_B]
-    responses_BxKxLy = buffer.responses_NxKxLy[rows_B]
-    ranking_BxK = buffer.ranking_NxK[rows_B]
+    prompts_BxLx = buffer.prompts_HxLx[rows_B]
+    responses_BxKxLy = buffer.responses_HxKxLy[rows_B]
+    ranking_BxK = buffer.ranking_HxK[rows_B]
     if rew.uses_bootstrap:
-      weights_MxB = buffer.bootstrap_NxM[rows_B].T
+      weights_MxB = buffer.bootstrap_HxM[rows_B].T
     else:
       weights_MxB = jnp.ones((rew.num_members, batch_size), jnp.float32)
 
@@ -238,7 +238,7 @@ def make_policy_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
 
   def update(key, state: ClassicState, world):
     key_x, key_y, key_corpus = jax.random.split(key, 3)
-    prompt_index_B = world_lib.sample_prompts(key_x, world, spec, batch_size)
+    prompt_index_B = world_lib.sample_prompts(key_x, world, batch_size)
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
     responses_BxLy = lm_lib.sample_responses(key_y, logits_fn(state.policy), prompts_BxLx, spec)
     seqs_BxL = world_lib.with_bos(jnp.concatenate([prompts_BxLx, responses_BxLy], -1), spec)
@@ -265,17 +265,17 @@ def classic_explorer(rew: epistemic.EpistemicNet, state: ClassicState, spec: wor
     B, C = prompts_BxLx.shape[0], pool_size
     key_index, key_pool = jax.random.split(key)
     index_Bxn = jax.vmap(lambda k: rew.sample_indices(k, num))(jax.random.split(key_index, B))
-    index_R = index_Bxn.reshape((B * num,) + index_Bxn.shape[2:])
-    prompts_RxLx = jnp.repeat(prompts_BxLx, num, axis=0)
-    pool_RxCxLy = lm_lib.sample_responses(
-        key_pool, policy_fn, jnp.repeat(prompts_RxLx, C, axis=0), spec).reshape(B * num, C, -1)
+    index_E = index_Bxn.reshape((B * num,) + index_Bxn.shape[2:])
+    prompts_ExLx = jnp.repeat(prompts_BxLx, num, axis=0)
+    pool_ExCxLy = lm_lib.sample_responses(
+        key_pool, policy_fn, jnp.repeat(prompts_ExLx, C, axis=0), spec).reshape(B * num, C, -1)
 
-    # Row r's pool is scored by its own member index_R[r] (all R*C sequences in one batch).
-    seqs_RxCxL = lm_lib.responses_with_prompts(prompts_RxLx, pool_RxCxLy, spec)
-    r_RxC = rew.apply_rows(state.reward, jnp.repeat(index_R, C, axis=0),
-                           seqs_RxCxL.reshape(B * num * C, -1)).reshape(B * num, C)
-    best_R = jnp.argmax(r_RxC, axis=-1)
-    return jnp.take_along_axis(pool_RxCxLy, best_R[:, None, None], axis=1).reshape(B, num, -1)
+    # Row r's pool is scored by its own member index_E[r] (all E*C sequences in one batch).
+    seqs_ExCxL = lm_lib.responses_with_prompts(prompts_ExLx, pool_ExCxLy, spec)
+    r_ExC = rew.apply_rows(state.reward, jnp.repeat(index_E, C, axis=0),
+                           seqs_ExCxL.reshape(B * num * C, -1)).reshape(B * num, C)
+    best_E = jnp.argmax(r_ExC, axis=-1)
+    return jnp.take_along_axis(pool_ExCxLy, best_E[:, None, None], axis=1).reshape(B, num, -1)
 
   def utilities(prompts_BxLx, responses_BxCxLy):
     return shown_rewards(rew, state.reward, state.reward.mixture_index_M, prompts_BxLx,

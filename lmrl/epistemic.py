@@ -90,8 +90,8 @@ def anchor_penalty(epi: EpistemicNet, params: EpistemicParams, train) -> jax.Arr
 
 
 def mixture_logits_fn(epi: EpistemicNet, params: EpistemicParams) -> lm_lib.LogitsFn:
-  """`tokens_RxL -> logits float32[M, R, L, V]` of every mixture member of an epistemic LM."""
-  return lambda tokens_RxL: epi.apply(params, params.mixture_index_M, tokens_RxL)
+  """`tokens_ExL -> logits float32[M, E, L, V]` of every mixture member of an epistemic LM."""
+  return lambda tokens_ExL: epi.apply(params, params.mixture_index_M, tokens_ExL)
 
 
 def member_exact_log_probs(epi: EpistemicNet, params: EpistemicParams, prompts_PxLx, spec
@@ -153,9 +153,16 @@ def make_ensemble(model: Network, prior: Network, *, num_members: int,
 
 
 class EpinetMLP(nn.Module):
-  """`(features_...xD, z_Z) -> offsets_...xO`: an MLP whose O x Z output is dotted with z."""
+  """`(features_...xD, z_Z) -> offsets_...xO`: an MLP whose O x Z output is dotted with z/sqrt(Z).
+
+  Dividing by sqrt(Z) keeps an offset's scale independent of the index dimension (for z ~ N(0, I)
+  each offset is a sum of Z unit-variance terms). The trainable epinet starts with a zero output
+  layer (`zero_output`), so before any data the agent is the base network plus beta times the
+  prior epinet, and training starts from there.
+  """
   num_outputs: int  # O: V logit offsets for an LM, 1 reward offset for a reward model.
   hidden: int
+  zero_output: bool = False
 
   @nn.compact
   def __call__(self, features: jax.Array, z_Z: jax.Array) -> jax.Array:
@@ -163,21 +170,23 @@ class EpinetMLP(nn.Module):
     h = jnp.concatenate([features, jnp.broadcast_to(z_Z, lead + z_Z.shape)], axis=-1)
     h = nn.relu(nn.Dense(self.hidden)(h))
     h = nn.relu(nn.Dense(self.hidden)(h))
-    out = nn.Dense(self.num_outputs * z_Z.shape[-1])(h).reshape(
+    init = nn.initializers.zeros if self.zero_output else nn.linear.default_kernel_init
+    out = nn.Dense(self.num_outputs * z_Z.shape[-1], kernel_init=init)(h).reshape(
         lead + (self.num_outputs, z_Z.shape[-1]))
-    return jnp.einsum('...oz,z->...o', out, z_Z)
+    return jnp.einsum('...oz,z->...o', out, z_Z) / jnp.sqrt(z_Z.shape[-1])
 
 
 def make_epinet(model: Network, *, num_outputs: int, feature_width: int, num_members: int,
                 index_dim: int, hidden: int) -> EpistemicNet:
   """`model` plus an epinet; the deployed model averages `num_members` fixed indices."""
   net = EpinetMLP(num_outputs, hidden)
+  trained_net = EpinetMLP(num_outputs, hidden, zero_output=True)
   dummy_features = jnp.zeros((1, 1, feature_width), jnp.float32)
 
   def init(key, base_params, prior_scale):
     key_train, key_prior, key_mix = jax.random.split(key, 3)
     z0 = jnp.zeros((index_dim,), jnp.float32)
-    train = {'base': base_params, 'epinet': net.init(key_train, dummy_features, z0)}
+    train = {'base': base_params, 'epinet': trained_net.init(key_train, dummy_features, z0)}
     return EpistemicParams(train=train, prior=net.init(key_prior, dummy_features, z0),
                            anchor=train, prior_scale=jnp.asarray(prior_scale, jnp.float32),
                            mixture_index_M=jax.random.normal(key_mix, (num_members, index_dim)))

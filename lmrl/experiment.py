@@ -141,7 +141,7 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
   def one_round(key, state: RunState, world, r, strategy):
     key = jax.random.fold_in(key, r)
     key_x, key_s, key_c, key_b, key_l = jax.random.split(key, 5)
-    prompt_index_B = world_lib.sample_prompts(key_x, world, spec, B)
+    prompt_index_B = world_lib.sample_prompts(key_x, world, B)
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
     explorer = agent.explorer(state.agent)
     responses_BxKxLy = jax.lax.switch(

@@ -151,13 +151,13 @@ def exact_log_probs(logits_fn: LogitsFn, prompts_PxLx: jax.Array,
   seqs_PxAxL = world_lib.with_bos(jnp.concatenate([
       jnp.broadcast_to(prompts_PxLx[:, None], (P, A, Lx)),
       jnp.broadcast_to(prefixes_AxLy1[None], (P, A, Ly - 1))], -1), spec)
-  seqs_RxL = seqs_PxAxL.reshape(P * A, -1)
-  logits_RxLxV = logits_fn(seqs_RxL)
-  prefix_R = jnp.sum(token_log_probs(logits_RxLxV, seqs_RxL)[..., Lx:], axis=-1)
-  last_RxV = jax.nn.log_softmax(logits_RxLxV[..., -1, :].astype(jnp.float32), axis=-1)
+  seqs_ExL = seqs_PxAxL.reshape(P * A, -1)
+  logits_ExLxV = logits_fn(seqs_ExL)
+  prefix_E = jnp.sum(token_log_probs(logits_ExLxV, seqs_ExL)[..., Lx:], axis=-1)
+  last_ExV = jax.nn.log_softmax(logits_ExLxV[..., -1, :].astype(jnp.float32), axis=-1)
   # Response index = prefix index * V + last token: the base-V order of `all_responses`.
-  log_p_RxV = prefix_R[..., None] + last_RxV
-  return log_p_RxV.reshape(log_p_RxV.shape[:-2] + (P, A * V))
+  log_p_ExV = prefix_E[..., None] + last_ExV
+  return log_p_ExV.reshape(log_p_ExV.shape[:-2] + (P, A * V))
 
 
 # ----------------------------------------------------------------------------- sampling

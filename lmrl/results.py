@@ -61,14 +61,13 @@ def metric_rows(agent: str, strategy: str, metrics: dict[str, np.ndarray],
   """Rows for every seed and each of `rounds` (the evaluated ones) of `metrics` ([S, R, ...])."""
   rows = []
   for s in range(np.asarray(metrics['kl']).shape[0]):
-    failed = bool(np.any(np.asarray(metrics['failed'])[s] > 0)) if 'failed' in metrics else False
     for r in rounds:
       row = {'agent': agent, 'strategy': strategy, 'seed': s, 'round': r,
              'queries': r * queries_per_round}
       for name, value in metrics.items():
         value = np.asarray(value[s, r])
-        if name == 'failed':
-          row[name] = int(failed and value > 0)
+        if name == 'failed':  # 1 from the round the seed failed on.
+          row[name] = int(value > 0)
         elif value.ndim == 0:
           row[name] = float(value)
         else:
@@ -108,19 +107,6 @@ def write_rows(path: str, rows: list[dict]) -> None:
   writer.writeheader()
   writer.writerows(rows)
   write_atomic(path, out.getvalue())
-
-
-def concatenate(paths: list[str], path: str) -> None:
-  """Writes the CSVs `paths` (one header, the same in each) one after another to `path`."""
-  header, lines = None, []
-  for part in paths:
-    with open(part, newline='') as f:
-      first, *rest = f.read().splitlines(keepends=True)
-    if header is not None and first != header:
-      raise ValueError(f'{part} has other columns than {paths[0]}')
-    header = first
-    lines += rest
-  write_atomic(path, ''.join([header or ''] + lines))
 
 
 def write_json(path: str, value) -> None:

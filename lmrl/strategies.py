@@ -77,16 +77,16 @@ def thompson(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
 
 
 def tuples(pool_size: int, num_shown: int) -> np.ndarray:
-  """Every K-subset of `range(pool_size)`, int32[T, K]."""
+  """Every K-subset of `range(pool_size)`, int32[U, K]."""
   return np.asarray(list(itertools.combinations(range(pool_size), num_shown)), np.int32)
 
 
-def choice_information(log_u_MxTxK: jax.Array) -> jax.Array:
-  """Mutual information (nats) between the Luce choice and the member index, float32[T]."""
-  log_p_MxTxK = jax.nn.log_softmax(log_u_MxTxK, axis=-1)
+def choice_information(log_u_MxUxK: jax.Array) -> jax.Array:
+  """Mutual information (nats) between the Luce choice and the member index, float32[U]."""
+  log_p_MxUxK = jax.nn.log_softmax(log_u_MxUxK, axis=-1)
   entropy = lambda log_p: -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
-  log_mean_TxK = jax.nn.logsumexp(log_p_MxTxK, axis=0) - jnp.log(log_u_MxTxK.shape[0])
-  return entropy(log_mean_TxK) - jnp.mean(entropy(log_p_MxTxK), axis=0)
+  log_mean_UxK = jax.nn.logsumexp(log_p_MxUxK, axis=0) - jnp.log(log_u_MxUxK.shape[0])
+  return entropy(log_mean_UxK) - jnp.mean(entropy(log_p_MxUxK), axis=0)
 
 
 def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
@@ -98,13 +98,13 @@ def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   """
   pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.pool_temperature)
   log_u_MxBxC = explorer.utilities(prompts_BxLx, pool_BxCxLy)
-  tuples_TxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
-  info_BxT = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_TxK])
+  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+  info_BxU = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_UxK])
   tau = jnp.asarray(p.info_temperature, jnp.float32)
   sampled_B = jax.random.categorical(jax.random.fold_in(key, 1),
-                                     info_BxT / jnp.maximum(tau, 1e-6), axis=-1)
-  best_B = jnp.where(tau > 0, sampled_B, jnp.argmax(info_BxT, axis=-1))
-  chosen_BxK = tuples_TxK[best_B]
+                                     info_BxU / jnp.maximum(tau, 1e-6), axis=-1)
+  best_B = jnp.where(tau > 0, sampled_B, jnp.argmax(info_BxU, axis=-1))
+  chosen_BxK = tuples_UxK[best_B]
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 
 

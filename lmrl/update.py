@@ -6,9 +6,12 @@ One jitted step, over all epistemic indices at once, minimises (averaged over th
   + lambda_lm * next-token loss of index m on pre-training data  (keeps the transition role:
                                                                   on the prompt tokens only, or
                                                                   on the whole sequence)
-  + lambda_l2 * ||theta - theta_0||^2                            (anchors to the pre-trained LM)
+  + lambda_l2 * n0 / (n0 + n) * ||theta - theta_0||^2           (anchors to the pre-trained LM)
 
-where `w_bm` are bootstrap weights (ensemble) and `r_m(x, y) = log p_m(y|x)` in float32. The
+where `w_bm` are bootstrap weights (ensemble), `r_m(x, y) = log p_m(y|x)` in float32, and `n` is
+the number of choices in the buffer: with `n0 = l2_prior_choices` > 0 the anchor counts as much as
+`n0` choices and fades as choices accumulate (a prior, not a constant pull towards the majority
+LM); `n0 = 0` keeps its weight constant. The
 learning rate lives in the optax state (`optax.inject_hyperparams`) and the lambdas in
 `AgentState.hparams`, so all are traced: a sweep can vmap over them without recompiling.
 """
@@ -27,7 +30,8 @@ from lmrl import world as world_lib
 
 class UpdateHparams(NamedTuple):
   lambda_lm: jax.Array  # float32[]: weight of the next-token loss.
-  lambda_l2: jax.Array  # float32[]: weight of ||theta - theta_0||^2.
+  lambda_l2: jax.Array  # float32[]: weight of ||theta - theta_0||^2 (before any choice).
+  l2_prior_choices: jax.Array  # float32[]: n0; the L2 weight is lambda_l2 n0 / (n0 + n).
 
 
 class AgentState(NamedTuple):
@@ -42,13 +46,15 @@ def make_optimizer() -> optax.GradientTransformation:
 
 
 def init_agent_state(key: jax.Array, epi: epistemic.EpistemicNet, base_params, *,
-                     prior_scale, learning_rate, lambda_lm, lambda_l2) -> AgentState:
+                     prior_scale, learning_rate, lambda_lm, lambda_l2,
+                     l2_prior_choices=0.0) -> AgentState:
   """The agent before any human choice: every index starts from the pre-trained LM."""
   params = epi.init(key, base_params, prior_scale)
   opt_state = make_optimizer().init(params.train)
   opt_state.hyperparams['learning_rate'] = jnp.asarray(learning_rate, jnp.float32)
-  return AgentState(params, opt_state, UpdateHparams(jnp.asarray(lambda_lm, jnp.float32),
-                                                     jnp.asarray(lambda_l2, jnp.float32)))
+  return AgentState(params, opt_state, UpdateHparams(
+      jnp.asarray(lambda_lm, jnp.float32), jnp.asarray(lambda_l2, jnp.float32),
+      jnp.asarray(l2_prior_choices, jnp.float32)))
 
 
 def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
@@ -81,6 +87,13 @@ def lm_loss_num_tokens(lm_loss_tokens: str, spec: world_lib.WorldSpec) -> int | 
   return spec.prompt_length if lm_loss_tokens == 'prompt' else None
 
 
+def l2_weight(hparams: UpdateHparams, buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
+  """`lambda_l2 * n0 / (n0 + n)` for `n` choices in the buffer (`lambda_l2` when n0 = 0)."""
+  n0 = jnp.asarray(hparams.l2_prior_choices, jnp.float32)
+  n = jnp.sum(buffer.valid_H).astype(jnp.float32)
+  return hparams.lambda_l2 * jnp.where(n0 > 0, n0 / jnp.maximum(n0 + n, 1e-6), 1.0)
+
+
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_batch_size: int,
                       lm_loss_tokens: str = 'sequence',
@@ -93,15 +106,15 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     key_rows, key_corpus, key_index = jax.random.split(key, 3)
     params = state.params._replace(train=train)
     rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
-    prompts_BxLx = buffer.prompts_NxLx[rows_B]
-    responses_BxKxLy = buffer.responses_NxKxLy[rows_B]
-    ranking_BxK = buffer.ranking_NxK[rows_B]
+    prompts_BxLx = buffer.prompts_HxLx[rows_B]
+    responses_BxKxLy = buffer.responses_HxKxLy[rows_B]
+    ranking_BxK = buffer.ranking_HxK[rows_B]
     corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
     indices_M = epi.train_indices(key_index, params)
     logits_fn = lambda tokens_BxL: epi.apply(params, indices_M, tokens_BxL)  # [M, B, L, V]
     log_u_MxBxK = lm_lib.shown_log_probs(logits_fn, prompts_BxLx, responses_BxKxLy, spec)
     if epi.uses_bootstrap:
-      weights_MxB = buffer.bootstrap_NxM[rows_B].T
+      weights_MxB = buffer.bootstrap_HxM[rows_B].T
     else:
       weights_MxB = jnp.ones((epi.num_members, batch_size), jnp.float32)
     nll_MxB = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(log_u_MxBxK, ranking_BxK,
@@ -110,7 +123,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_loss_tokens, spec))
     l2 = epistemic.anchor_penalty(epi, params, train)
     loss = (jnp.mean(choice_M) + state.hparams.lambda_lm * jnp.mean(lm_M)
-            + state.hparams.lambda_l2 * l2)
+            + l2_weight(state.hparams, buffer) * l2)
     return loss, {'loss': loss, 'choice_loss': jnp.mean(choice_M), 'lm_loss': jnp.mean(lm_M),
                   'l2': l2}
 

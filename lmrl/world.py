@@ -151,7 +151,7 @@ def make_world(key: jax.Array, spec: WorldSpec) -> World:
 # ----------------------------------------------------------------------------- sampling
 
 
-def sample_prompts(key: jax.Array, world: World, spec: WorldSpec, num: int) -> jax.Array:
+def sample_prompts(key: jax.Array, world: World, num: int) -> jax.Array:
   """`num` prompt indices drawn from rho, int32[num]."""
   return jax.random.categorical(key, world.log_rho_P, shape=(num,)).astype(jnp.int32)
 
@@ -174,7 +174,7 @@ def sample_corpus(key: jax.Array, world: World, spec: WorldSpec, group_mix_G: ja
   `x ~ rho`, a group `g ~ group_mix_G` (e.g. `[1, 0]`: majority only), then `y ~ q_g(.|x)`.
   """
   key_x, key_g, key_y = jax.random.split(key, 3)
-  x_B = sample_prompts(key_x, world, spec, num)
+  x_B = sample_prompts(key_x, world, num)
   g_B = jax.random.categorical(key_g, jnp.log(group_mix_G), shape=(num,))
   y_B = jax.random.categorical(key_y, world.log_q_GxPxN[g_B, x_B])
   responses = jnp.asarray(all_responses(spec))

@@ -49,8 +49,6 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
   shutil.rmtree(config.stash.get(_CACHE_DIR, ''), ignore_errors=True)
-  config.addinivalue_line('filterwarnings',
-                          'ignore:SelfAttention will be deprecated:DeprecationWarning')
 
 
 @pytest.fixture(scope='session')

@@ -110,3 +110,51 @@ def test_classic_vs_joint_tiny_runs(tmp_path):
     for name in ('flops', 'flops_scan_once', 'learn_seconds_per_round',
                  'experiment_seconds_per_round'):
       _assert_positive(out[kind][name], f'{kind}.{name}')
+
+
+@pytest.mark.slow
+def test_profile_quick_times_every_phase(tmp_path):
+  out_path = tmp_path / 'profile.json'
+  result = _run('profile.py', '--quick', f'--out={out_path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out_path) as f:
+    out = json.load(f)
+
+  assert all(math.isfinite(x) for x in _numbers(out))
+  phases = ('prompts', 'choices_buffer', 'learn', 'metrics', 'host_transfer', 'checkpoint')
+  assert sorted(out['phases']) == sorted(phases)
+  for name in phases:
+    row = out['phases'][name]
+    for key in ('seconds_median', 'ms_per_round', 'share'):
+      _assert_positive(row[key], f'phases.{name}.{key}')
+    assert len(row['seconds_all']) == out['setup']['repeats'] == 2
+    assert all(t > 0 for t in row['seconds_all'])
+  for name in ('prompts', 'choices_buffer', 'learn', 'metrics'):
+    _assert_positive(out['phases'][name]['compile_seconds'], f'phases.{name}.compile_seconds')
+  for key in ('flops', 'flops_scan_once', 'gflops_per_second'):
+    _assert_positive(out['phases']['learn'][key], f'phases.learn.{key}')
+
+  # Every strategy of the tiny config has its query, compiled round and round total.
+  assert list(out['strategies']) == out['setup']['strategies']
+  assert sorted(out['strategies']) == sorted(
+      ('passive', 'uniform', 'boltzmann', 'thompson', 'infomax'))
+  for strategy, s in out['strategies'].items():
+    for key in ('seconds_median', 'ms_per_round', 'compile_seconds'):
+      _assert_positive(s['query'][key], f'strategies.{strategy}.query.{key}')
+    for key in ('round_ms', 'query_share', 'phases_ms', 'compiled_round_ms',
+                'phases_over_compiled_round'):
+      _assert_positive(s[key], f'strategies.{strategy}.{key}')
+    assert s['round_ms'] > s['query']['ms_per_round']
+  for section, key in [('full_round', 'compile_seconds'), ('sweep_chunk', 'compile_seconds'),
+                       ('amortised', 'checkpoint_ms_per_chunk'),
+                       ('amortised', 'metrics_ms_per_evaluated_round'),
+                       ('amortised', 'checkpoint_bytes')]:
+    _assert_positive(out[section][key], f'{section}.{key}')
+  setup = out['setup']
+  assert setup['device'] and setup['platform'] and 'init_lm' in setup['lm']
+  assert len(setup['load_average']) == 3 and len(setup['load_average_end']) == 3
+
+  table = result.stdout
+  for label in ('load average', 'freshly initialised', 'query: infomax', 'learn', 'checkpoint',
+                'full round, compiled', 'sweep chunk', 'phases/compiled'):
+    assert label in table, label

@@ -67,7 +67,8 @@ def tiny_run(tmp_path_factory):
 
 def test_explore_writes_every_file_with_its_columns(tiny_run):
   for name in ('config.json', 'pretrain.json', 'results.csv', 'summary.json', 'timing.json',
-               'kl_vs_queries.png', 'minority_coverage_vs_queries.png'):
+               'kl_vs_choices.png', 'coverage_g0_vs_choices.png', 'coverage_g1_vs_choices.png',
+               'tv_vs_choices.png', 'spread_error_corr_vs_choices.png'):
     assert os.path.exists(os.path.join(tiny_run, name)), name
   with open(os.path.join(tiny_run, 'results.csv')) as f:
     rows = list(csv.DictReader(f))
@@ -246,4 +247,17 @@ def test_pretrain_then_explore_on_one_workdir_from_any_directory(tiny_run, tmp_p
   assert bad.returncode != 0 and bad.stderr.strip().startswith('error: --workdir')
   good = subprocess.run([sys.executable, '-m', 'lmrl.bin.plot', f'--workdir={workdir}'],
                         capture_output=True, text=True, cwd=tmp_path, check=True)
-  assert 'kl_vs_queries.png' in good.stdout
+  assert 'kl_vs_choices.png' in good.stdout
+
+
+def test_a_repeated_config_override_keeps_its_last_value():
+  """As for every absl flag; `config_flags` alone would concatenate a tuple field's values."""
+  script = ('import sys; from lmrl import checks; c = checks.define_config_flag(); '
+            'checks.parse_flags(sys.argv); '
+            'print(c.value.experiment.strategies, c.value.experiment.rounds)')
+  out = subprocess.run([sys.executable, '-c', script, '--config=tiny',
+                        "--config.experiment.strategies=('passive',)",
+                        "--config.experiment.strategies=('uniform',)",
+                        '--config.experiment.rounds=2', '--config.experiment.rounds=4'],
+                       capture_output=True, text=True, check=True, timeout=120)
+  assert out.stdout.strip() == "('uniform',) 4", out.stdout

@@ -52,7 +52,7 @@ def setup():
 def uniform_choice_buffer(key, world, spec, n, num_members):
   """`n` Luce choices on p* between two uniformly random responses to prompts drawn from rho."""
   key_x, key_y, key_c, key_b = jax.random.split(key, 4)
-  x_n = world_lib.sample_prompts(key_x, world, spec, n)
+  x_n = world_lib.sample_prompts(key_x, world, n)
   y_nxKxLy = jax.random.randint(key_y, (n, 2, spec.response_length), 0, spec.vocab_size)
   ranking_nxK = choices.simulate_rankings(key_c, world, spec, x_n, y_nxKxLy)
   buffer = buffer_lib.empty(n, spec.prompt_length, 2, spec.response_length, num_members)

@@ -36,10 +36,10 @@ def _params(**kwargs):
 
 
 def test_choice_information_is_zero_when_members_agree_and_log2_when_sure_and_opposed():
-  agree_MxTxK = jnp.zeros((M, 1, 2))
-  opposed_MxTxK = jnp.asarray([[[20.0, -20.0]], [[-20.0, 20.0]]])
-  np.testing.assert_allclose(strategies.choice_information(agree_MxTxK), 0.0, atol=1e-6)
-  np.testing.assert_allclose(strategies.choice_information(opposed_MxTxK), np.log(2), rtol=1e-4)
+  agree_MxUxK = jnp.zeros((M, 1, 2))
+  opposed_MxUxK = jnp.asarray([[[20.0, -20.0]], [[-20.0, 20.0]]])
+  np.testing.assert_allclose(strategies.choice_information(agree_MxUxK), 0.0, atol=1e-6)
+  np.testing.assert_allclose(strategies.choice_information(opposed_MxUxK), np.log(2), rtol=1e-4)
 
 
 @pytest.mark.parametrize('name', sorted(strategies.STRATEGIES))

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lmrl import buffer as buffer_lib
 from lmrl import epistemic
 from lmrl import lm as lm_lib
 from lmrl import metrics
@@ -124,8 +125,8 @@ def _with_learning_rate(state, learning_rate):
 
 
 def _with_lambdas(state, lambda_lm, lambda_l2):
-  return state._replace(hparams=update.UpdateHparams(jnp.asarray(lambda_lm, jnp.float32),
-                                                     jnp.asarray(lambda_l2, jnp.float32)))
+  return state._replace(hparams=state.hparams._replace(
+      lambda_lm=jnp.asarray(lambda_lm, jnp.float32), lambda_l2=jnp.asarray(lambda_l2, jnp.float32)))
 
 
 def _max_abs_diff(tree_a, tree_b):
@@ -222,3 +223,15 @@ def test_fitting_uniform_choices_makes_the_lm_inclusive(spec, world, exact_fn, b
   assert relative_gap < 0.3, (pretrained['coverage_G'], fitted['coverage_G'], target_G)
   # And the majority is not over-served any more.
   assert fitted['coverage_G'][0] < pretrained['coverage_G'][0]
+
+
+def test_l2_anchor_fades_as_choices_accumulate():
+  """With n0 = l2_prior_choices > 0 the anchor weighs lambda_l2 n0 / (n0 + n); n0 = 0: constant."""
+  hparams = update.UpdateHparams(jnp.float32(1.0), jnp.float32(0.5), jnp.float32(100.0))
+  weight = lambda h, n: float(update.l2_weight(h, buffer_lib.empty(400, 1, 2, 2, 1)._replace(
+      valid_H=jnp.arange(400) < n)))
+  np.testing.assert_allclose(weight(hparams, 0), 0.5, rtol=1e-6)
+  np.testing.assert_allclose(weight(hparams, 100), 0.25, rtol=1e-6)
+  np.testing.assert_allclose(weight(hparams, 300), 0.125, rtol=1e-6)
+  constant = hparams._replace(l2_prior_choices=jnp.float32(0.0))
+  assert weight(constant, 0) == weight(constant, 300) == 0.5

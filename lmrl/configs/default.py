@@ -25,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
   w.num_eval_prompts = 0  # Evaluate on the first n prompts; 0 = every prompt.
   w.corpus_group_mix = (1.0, 0.0)  # Group mix of the pre-training corpus (majority only).
   w.iia = True  # True: Luce choices on p*; False: each chooser uses their group's q_g (non-IIA).
-  w.full_ranking = False  # True: humans rank all K shown responses (Plackett-Luce).
+  w.full_ranking = True  # True: humans rank all K shown responses (Plackett-Luce).
 
   c.lm = m = ml_collections.ConfigDict()
   m.width = 32  # D: residual width of the transformer.
@@ -43,7 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
   a.epistemic = 'ensemble'  # 'ensemble' (randomized priors) or 'epinet'.
   a.num_members = 8  # M: ensemble members, or epistemic indices averaged by the epinet.
   a.prior_scale = 1.0  # beta: scale of the frozen additive prior network's logits.
-  a.center_prior = False  # Ensemble: subtract the members' mean prior (mixture starts at the LM).
+  a.center_prior = True  # Ensemble: subtract the members' mean prior (mixture starts at the LM).
   a.prior_width = 16  # Width of each member's prior transformer (ensemble).
   a.prior_depth = 1  # Depth of each member's prior transformer (ensemble).
   a.bootstrap = 'exponential'  # Per-example member weights: 'exponential', 'poisson' or 'none'.
@@ -53,10 +53,11 @@ def get_config() -> ml_collections.ConfigDict:
   c.finetune = u = ml_collections.ConfigDict()
   u.learning_rate = 1e-3  # Adam learning rate of the joint update (traced: sweepable).
   u.lambda_lm = 1.0  # Weight of the next-token loss on pre-training data (traced).
-  u.lambda_l2 = 0.01  # Weight of ||theta - theta_0||^2 (traced).
+  u.lambda_l2 = 0.01  # Weight of ||theta - theta_0||^2 before any choice (traced).
+  u.l2_prior_choices = 1000.0  # n0: the L2 weight is lambda_l2 n0/(n0 + choices); 0 = constant.
   u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
-  u.lm_loss_tokens = 'sequence'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
+  u.lm_loss_tokens = 'prompt'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
 
   c.classic = k = ml_collections.ConfigDict()  # Only read when agent.kind == 'classic'.
@@ -67,17 +68,17 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.experiment = e = ml_collections.ConfigDict()
   e.strategies = ('passive', 'uniform', 'boltzmann', 'thompson', 'infomax')  # To compare.
-  e.num_seeds = 8  # Seeds per strategy (vmapped).
+  e.num_seeds = 16  # Seeds per strategy (vmapped).
   e.rounds = 40  # T: rounds of queries.
   e.prompts_per_round = 32  # B: prompts (= human choices) per round.
-  e.responses_per_prompt = 2  # K >= 2: responses shown per prompt.
+  e.responses_per_prompt = 4  # K >= 2: responses shown per prompt (ranked: world.full_ranking).
   e.temperature = 2.0  # tau of the boltzmann strategy.
   e.pool_size = 16  # Infomax: candidates per prompt; every K-tuple among them is scored.
   e.pool_temperature = 3.0  # Infomax: per-token temperature of the candidate pool (see README).
   e.info_temperature = 0.0  # Infomax: 0 shows the most informative tuple; tau > 0 samples
   #                            tuples with prob. ~ exp(information / tau) (batch-aware).
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
-  e.eval_every = 1  # Exact metrics every n rounds (and at the last round).
+  e.eval_every = 5  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
   e.num_bootstrap = 500  # Bootstrap resamples of seeds for error bars in summary.json.
   e.shard_seeds = False  # Shard the seed axis across all local devices (jax.sharding).

@@ -22,10 +22,12 @@ def get_config():
   c.classic.policy_steps_per_round = 2  # REINFORCE steps per round.
   c.classic.policy_batch_size = 8  # Samples per REINFORCE step.
   c.experiment.num_seeds = 2  # Seeds per strategy.
+  c.experiment.responses_per_prompt = 2  # K (pairs keep the tests' compilations small).
   c.experiment.rounds = 4  # T.
   c.experiment.prompts_per_round = 4  # B.
   c.experiment.pool_size = 4  # Infomax pool.
   c.experiment.num_held_out = 16  # Held-out choices.
   c.experiment.rounds_per_chunk = 2  # Two chunks: exercises checkpointing.
+  c.experiment.eval_every = 1  # Exact metrics every round.
   c.experiment.num_bootstrap = 20  # Bootstrap resamples.
   return c
