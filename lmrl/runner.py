@@ -14,6 +14,8 @@ Files in the work directory:
   pretrained/      its parameters (orbax)
   checkpoints/<agent>_<strategy>/   the sweep state after each chunk (orbax, the last kept)
   results/<agent>_<strategy>.npz    a finished sweep's metric arrays (float[S, T+1, ...])
+  metrics.jsonl    live: one JSON object per agent/strategy/seed/evaluated round, appended after
+                   every chunk (`tail -f` it)
   results.csv      long format, every agent/strategy/seed/evaluated round (exported once)
   summary.json     `lmrl.results.summarize` of the arrays
   timing.json      seconds: pre-training, compilation, per strategy and per round (computation
@@ -45,6 +47,20 @@ DEFAULT_COMPILATION_CACHE = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.pa
     os.path.expanduser('~'), '.cache', 'lmrl', 'jax')
 
 
+_CACHE_EVENTS = {'/jax/compilation_cache/cache_hits': 'hits',
+                 '/jax/compilation_cache/cache_misses': 'misses'}
+_cache_counts = {'hits': 0, 'misses': 0}  # Of this process (jax.monitoring).
+
+
+def _count_cache_event(event: str, **kwargs) -> None:
+  del kwargs
+  if event in _CACHE_EVENTS:
+    _cache_counts[_CACHE_EVENTS[event]] += 1
+
+
+jax.monitoring.register_event_listener(_count_cache_event)
+
+
 def use_compilation_cache(directory: str | None) -> None:
   """Turns on JAX's persistent compilation cache in `directory` (None or '' leaves it off).
 
@@ -54,7 +70,6 @@ def use_compilation_cache(directory: str | None) -> None:
   if directory:
     os.makedirs(directory, exist_ok=True)
     jax.config.update('jax_compilation_cache_dir', directory)
-    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
 
 
 def prepare_workdir(workdir: str, config) -> None:
@@ -85,6 +100,42 @@ def _load_arrays(path: str) -> dict[str, np.ndarray]:
     return {name: data[name] for name in data.files}
 
 
+def append_jsonl(path: str, kind: str, strategy: str, metrics: dict[str, np.ndarray],
+                 rounds: list[int], queries_per_round: int) -> None:
+  """Appends one JSON object per seed and round of `rounds` to `path`, flushed to disk.
+
+  Written after each chunk (safe to `tail -f`); every line is complete or absent (a line cut by
+  a kill is dropped when the next run starts, see `_drop_partial_line`). `results.csv` stays the
+  authoritative record: after a kill a resumed chunk may appear twice here.
+  """
+  lines = []
+  for r in rounds:
+    for s in range(metrics['kl'].shape[0]):
+      row = {'agent': kind, 'strategy': strategy, 'seed': s, 'round': r,
+             'choices': r * queries_per_round}
+      for name, value in metrics.items():
+        value = np.asarray(value[s, r])
+        if value.ndim:
+          row.update({f'{name.removesuffix("_G")}_g{g}': float(v) for g, v in enumerate(value)})
+        else:
+          row[name] = float(value)
+      lines.append(json.dumps(row, allow_nan=True).replace('NaN', 'null') + '\n')
+  with open(path, 'a') as f:
+    f.write(''.join(lines))
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _drop_partial_line(path: str) -> None:
+  """Truncates `path` after its last newline (what a kill mid-write may leave)."""
+  if not os.path.exists(path):
+    return
+  with open(path, 'rb+') as f:
+    data = f.read()
+    if data and not data.endswith(b'\n'):
+      f.truncate(data.rfind(b'\n') + 1)
+
+
 def _duration(seconds: float) -> str:
   seconds = int(round(seconds))
   return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 60 else f'{seconds}s'
@@ -102,6 +153,7 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
   kinds = checks.agent_kinds(config)
   agents = {kind: pipeline.make_agent(config, spec, lm_spec, kind) for kind in kinds}
   prepare_workdir(workdir, config)
+  _drop_partial_line(os.path.join(workdir, 'metrics.jsonl'))
   if e.distributed:
     jax.distributed.initialize()
 
@@ -159,6 +211,9 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
                               seed=config.seed)
   results.write_json(os.path.join(workdir, 'summary.json'), summary)
   timing['total_seconds_this_call'] = time.perf_counter() - started
+  # Programs loaded from / newly written to the persistent cache by this process (a miss is a
+  # program compiled here that took long enough to be worth caching).
+  timing['compilation_cache_this_call'] = dict(_cache_counts)
   results.write_json(timing_path, timing)
   for line in results.format_summary(summary):
     log(line)
@@ -178,7 +233,11 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, worl
   target_G = np.asarray(exp.target_coverage(world))
   mine = []
 
-  def progress(done, last, seconds):
+  def progress(done, metrics, seconds):
+    append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics,
+                 [r for r in exp.evaluated_rounds if done - e.rounds_per_chunk < r <= done],
+                 e.prompts_per_round)
+    last = {k: v[:, done] for k, v in metrics.items()}
     chunk_seconds.append(seconds)
     mine.append(seconds)
     chunks_left[0] -= 1

@@ -124,8 +124,8 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
   chunk the sweep state and the metrics so far are saved to `checkpoint_dir` (orbax, the last
   one kept); if it holds a checkpoint, the sweep resumes from it. `rounds_per_chunk` must
   divide `rounds` (every chunk has the same shape, so `run_chunk` compiles once). `on_chunk`
-  gets (rounds done, metrics at that round [S, ...], seconds of the chunk's computation, which
-  exclude the checkpoint write).
+  gets (rounds done, the metrics so far [S, rounds + 1, ...] (NaN beyond), seconds of the chunk's
+  computation, which exclude the checkpoint write), after the checkpoint is saved.
   """
   if rounds % rounds_per_chunk:
     raise ValueError(f'rounds_per_chunk ({rounds_per_chunk}) must divide rounds ({rounds})')
@@ -160,5 +160,5 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
       checkpoints.save_progress(checkpoint_dir, done, {
           'state': jax.tree_util.tree_map(to_host, state), 'metrics': metrics})
     if on_chunk:
-      on_chunk(done, {k: v[:, done] for k, v in metrics.items()}, seconds)
+      on_chunk(done, metrics, seconds)
   return metrics

@@ -95,6 +95,16 @@ def test_explore_writes_every_file_with_its_columns(tiny_run):
   assert timing['joint']['compile_seconds'] > 0  # One compilation for both strategies.
   assert set(timing['joint']) == {'compile_seconds', *STRATEGIES}
   assert not [n for n in os.listdir(tiny_run) if '.tmp' in n]  # No temporary files left.
+  # metrics.jsonl: one object per strategy, seed and evaluated round after round 0, in order.
+  with open(os.path.join(tiny_run, 'metrics.jsonl')) as f:
+    live = [json.loads(line) for line in f]
+  assert len(live) == 2 * 2 * 4
+  assert [(r['strategy'], r['round']) for r in live[:4]] == [('passive', 1), ('passive', 1),
+                                                            ('passive', 2), ('passive', 2)]
+  by_key = {(r['strategy'], r['seed'], r['round']): r['kl'] for r in live}
+  for row in rows:
+    if row['round'] != '0':
+      assert float(row['kl']) == by_key[(row['strategy'], int(row['seed']), int(row['round']))]
 
 
 def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
@@ -117,11 +127,16 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
   assert process.returncode == -signal.SIGKILL
   assert not (workdir / 'results' / 'joint_infomax.npz').exists()  # Killed mid-sweep.
   assert not (workdir / 'results.csv').exists()
+  with open(workdir / 'metrics.jsonl') as f:  # Grew chunk by chunk; every line whole.
+    assert len([json.loads(line) for line in f]) >= 2 * 2 * 2
 
   resumed = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
                            text=True, timeout=600)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert 'joint/passive: already done' in resumed.stdout
+  # The resumed process compiled nothing new: every program came from the persistent cache.
+  cache = json.loads(_read(workdir / 'timing.json'))['compilation_cache_this_call']
+  assert cache['misses'] == 0 and cache['hits'] > 0, cache
   assert 'round 2/4' not in resumed.stdout and 'round 4/4' in resumed.stdout
   for name in ('results.csv', 'summary.json', 'config.json', 'pretrain.json'):
     assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name

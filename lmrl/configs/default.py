@@ -70,7 +70,7 @@ def get_config() -> ml_collections.ConfigDict:
   e.strategies = ('passive', 'uniform', 'boltzmann', 'thompson', 'infomax')  # To compare.
   e.num_seeds = 16  # Seeds per strategy (vmapped).
   e.rounds = 40  # T: rounds of queries.
-  e.prompts_per_round = 32  # B: prompts (= human choices) per round.
+  e.prompts_per_round = 64  # B: prompts (= human choices, here rankings of K) per round.
   e.responses_per_prompt = 4  # K >= 2: responses shown per prompt (ranked: world.full_ranking).
   e.temperature = 2.0  # tau of the boltzmann strategy.
   e.pool_size = 16  # Infomax: candidates per prompt; every K-tuple among them is scored.
