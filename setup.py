@@ -4,7 +4,8 @@ import setuptools
 
 setuptools.setup(
     name='lmrl',
-    version='0.1.0',
+    version='0.2.0',
+    license='Apache-2.0',
     description='Fine-tuning language models from human choices with efficient exploration.',
     packages=setuptools.find_packages(include=['lmrl', 'lmrl.*']),
     python_requires='>=3.10',

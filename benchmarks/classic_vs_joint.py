@@ -1,6 +1,6 @@
 r"""Compute per round of the joint agent vs. the classic pipeline (reward model + REINFORCE).
 
-  python benchmarks/classic_vs_joint.py --config=default \
+  python -m benchmarks.classic_vs_joint --config=default \
       --out=/tmp/classic_vs_joint.json
 
 For each agent kind, at the same config and in the same process:
@@ -32,12 +32,8 @@ from absl import flags
 import jax
 import jax.numpy as jnp
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-  sys.path.insert(0, REPO_ROOT)
 
-from benchmarks import common  # pylint: disable=g-import-not-at-top,wrong-import-position
-from lmrl import checks
+from benchmarks import common  from lmrl import checks
 from lmrl import experiment
 from lmrl import lm as lm_lib
 from lmrl import pipeline

@@ -1,8 +1,8 @@
 r"""Performance of lmrl on this machine: matmul peak, joint update, compiled sweep, compilation.
 
-  python benchmarks/performance.py --config=default \
+  python -m benchmarks.performance --config=default \
       --out=/tmp/performance.json
-  python benchmarks/performance.py --quick --out=/tmp/performance_quick.json  # about a minute
+  python -m benchmarks.performance --quick --out=/tmp/performance_quick.json  # about a minute
 
 Measured in one process, and printed as a table and written as JSON to `--out`:
 
@@ -49,11 +49,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-  sys.path.insert(0, REPO_ROOT)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from benchmarks import common
 from lmrl.configs import tiny
 from lmrl import checks
@@ -62,7 +58,6 @@ from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = checks.define_config_flag('default',
                                      'Experiment config file (world, agent, sweep).')

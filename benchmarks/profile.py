@@ -1,7 +1,7 @@
 r"""Where a round's time goes: each phase of one experiment round, timed alone, for every seed.
 
-  python benchmarks/profile.py --config=default --out=/tmp/profile.json
-  python benchmarks/profile.py --quick --out=/tmp/profile_quick.json  # tiny config, a smoke run
+  python -m benchmarks.profile --config=default --out=/tmp/profile.json
+  python -m benchmarks.profile --quick --out=/tmp/profile_quick.json  # tiny config, a smoke run
 
 For the config's world, a freshly initialised LM (`lm.init_lm`: not the pre-trained one; no
 timing here depends on the parameters' values), the joint agent and
@@ -51,11 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-  sys.path.insert(0, REPO_ROOT)
 
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from benchmarks import common
 from lmrl.configs import tiny
 from lmrl import buffer as buffer_lib
@@ -68,7 +64,6 @@ from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
 from lmrl import world as world_lib
-# pylint: enable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = checks.define_config_flag('default', 'Experiment config: a name (default, tiny, '
                                     'paper) or a file; every strategy of it is profiled.')

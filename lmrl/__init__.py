@@ -16,6 +16,8 @@ Shape legend: array names end in their shape, one letter per dimension (`logits_
   D model width   Z epinet index dimension   O epinet outputs per position (V, or 1 for a reward)
 """
 
+__version__ = '0.2.0'
+
 from lmrl import agent
 from lmrl import buffer
 from lmrl import checks

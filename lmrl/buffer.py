@@ -31,6 +31,9 @@ def empty(capacity: int, prompt_length: int, num_shown: int, response_length: in
       next_row=jnp.zeros((), jnp.int32))
 
 
+BOOTSTRAP_KINDS = ('exponential', 'poisson', 'none')
+
+
 def bootstrap_weights(key: jax.Array, shape: tuple[int, ...], kind: str) -> jax.Array:
   """Per-example member weights with mean 1: 'exponential', 'poisson' or 'none' (all ones)."""
   if kind == 'exponential':

@@ -8,6 +8,11 @@ binaries print it as one line and exit non-zero. (Unknown fields and values of t
 import math
 import sys
 
+from lmrl import buffer
+from lmrl import epistemic
+from lmrl import strategies
+from lmrl import update
+
 MAX_RESPONSES = 65_536  # V**Ly above this cannot be enumerated exactly at every evaluation.
 MAX_PROMPTS = 4_096  # V**Lx above this makes the world's tables too large.
 AGENT_KINDS = ('joint', 'classic', 'both')  # 'both': joint and classic side by side.
@@ -96,14 +101,13 @@ def validate_world(config) -> None:
 
 def validate(config) -> None:
   """Every field the exploration experiment uses; raises `ConfigError` on the first bad one."""
-  from lmrl import strategies  # Local import: keeps this module importable on its own.
   validate_world(config)
   a, e = config.agent, config.experiment
   _require(a.kind in AGENT_KINDS, 'agent.kind', f'must be one of {AGENT_KINDS}', a.kind)
-  _require(a.epistemic in ('ensemble', 'epinet'), 'agent.epistemic',
-           "must be 'ensemble' or 'epinet'", a.epistemic)
-  _require(a.bootstrap in ('exponential', 'poisson', 'none'), 'agent.bootstrap',
-           "must be 'exponential', 'poisson' or 'none'", a.bootstrap)
+  _require(a.epistemic in epistemic.EPISTEMIC_KINDS, 'agent.epistemic',
+           f'must be one of {tuple(epistemic.EPISTEMIC_KINDS)}', a.epistemic)
+  _require(a.bootstrap in buffer.BOOTSTRAP_KINDS, 'agent.bootstrap',
+           f'must be one of {buffer.BOOTSTRAP_KINDS}', a.bootstrap)
   for field, low in [('agent.num_members', 1), ('agent.prior_width', 1), ('agent.prior_depth', 1),
                      ('agent.index_dim', 1), ('agent.epinet_hidden', 1),
                      ('finetune.batch_size', 1), ('finetune.lm_batch_size', 1),
@@ -119,8 +123,8 @@ def validate(config) -> None:
            f'{prior_heads}', a.prior_width)
   _non_negative(config, 'agent.prior_scale')
   _boolean(config, 'agent.center_prior')
-  _require(config.finetune.lm_loss_tokens in ('sequence', 'prompt'), 'finetune.lm_loss_tokens',
-           "must be 'sequence' or 'prompt'", config.finetune.lm_loss_tokens)
+  _require(config.finetune.lm_loss_tokens in update.LM_LOSS_TOKENS, 'finetune.lm_loss_tokens',
+           f'must be one of {update.LM_LOSS_TOKENS}', config.finetune.lm_loss_tokens)
   _positive(config, 'finetune.learning_rate')
   _non_negative(config, 'finetune.lambda_lm')
   _non_negative(config, 'finetune.lambda_l2')

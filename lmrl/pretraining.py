@@ -15,6 +15,8 @@ from lmrl import metrics
 from lmrl import world as world_lib
 
 PRETRAIN_STREAM = 0x5052  # fold_in constant that separates pre-training randomness from runs.
+WARMUP_DIVISOR = 20  # Linear warm-up over steps // WARMUP_DIVISOR steps, then cosine decay...
+FINAL_LR_FRACTION = 1 / 10  # ...to this fraction of the peak learning rate.
 
 
 def make_pretrain(spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec, *, steps: int,
@@ -22,7 +24,8 @@ def make_pretrain(spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec, *, steps: i
                   ) -> Callable:
   """Returns `pretrain(key, world) -> (params, loss per step float32[steps])`."""
   optimizer = optax.adam(optax.warmup_cosine_decay_schedule(
-      0.0, learning_rate, max(1, steps // 20), steps, learning_rate / 10))
+      0.0, learning_rate, max(1, steps // WARMUP_DIVISOR), steps,
+      learning_rate * FINAL_LR_FRACTION))
   group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
 
   def pretrain(key: jax.Array, world: world_lib.World):

@@ -1,7 +1,7 @@
 """Exploration strategies: which `K` responses to show a human for each prompt.
 
-A strategy is a pure function `(key, explorer, prompts_BxLx) -> responses_BxKxLy`, looked up by
-name in `STRATEGIES`. It sees the agent only through an `Explorer`, a bundle of functions that any
+A strategy is a pure function `(key, explorer, prompts_BxLx, params: StrategyParams) ->
+responses_BxKxLy`, looked up by name in `STRATEGIES`. It sees the agent only through an `Explorer`, a bundle of functions that any
 agent (the joint LM-as-reward agent or the classic reward-model pipeline) provides:
 
   sample(key, prompts_BxLx, temperature) -> responses_BxLy          the deployed policy
@@ -67,7 +67,11 @@ def uniform(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
 
 
 def boltzmann(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
-  """K i.i.d. samples from the deployed LM at per-token temperature tau."""
+  """K samples at per-token temperature tau from the explorer's `sample`.
+
+  For the joint agent each sample tempers one uniformly drawn member (the mixture's way of
+  sampling), not the tempered mixture; for the classic agent, the tempered policy.
+  """
   return sample_k(key, explorer, prompts_BxLx, p.num_shown, p.temperature)
 
 

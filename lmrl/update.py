@@ -42,7 +42,8 @@ class AgentState(NamedTuple):
 
 def make_optimizer() -> optax.GradientTransformation:
   """Adam whose learning rate is state (traced), not a constant."""
-  return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+  # The value here only shapes the state: `init_agent_state` overwrites it with the config's.
+  return optax.inject_hyperparams(optax.adam)(learning_rate=0.0)
 
 
 def init_agent_state(key: jax.Array, epi: epistemic.EpistemicNet, base_params, *,

@@ -39,9 +39,9 @@ SMOKE_XLA_FLAGS = '--xla_backend_optimization_level=0'
 
 
 def _run(script, *args, timeout=900):
-  env = dict(os.environ, PYTHONPATH=ROOT,
+  env = dict(os.environ,
              XLA_FLAGS=f'{os.environ.get("XLA_FLAGS", "")} {SMOKE_XLA_FLAGS}'.strip())
-  return subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', script), *args],
+  return subprocess.run([sys.executable, '-m', f'benchmarks.{script.removesuffix(".py")}', *args],
                         capture_output=True, text=True, cwd=ROOT, timeout=timeout, env=env,
                         check=False)
 

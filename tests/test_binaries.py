@@ -5,6 +5,7 @@ the module), and as a subprocess where it must be killed or must parse real comm
 """
 
 import csv
+import importlib
 import json
 import os
 import signal
@@ -17,7 +18,11 @@ from absl.testing import flagsaver
 import jax
 import pytest
 
+import lmrl
+from lmrl import checks
+from lmrl import configs
 from lmrl.bin import explore
+from lmrl.configs import tiny
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, 'lmrl', 'configs', 'tiny.py')
@@ -59,10 +64,23 @@ def _read(path):
 
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
-  """The work directory of one uninterrupted in-process run (tiny config, passive + infomax)."""
+  """The work directory of one uninterrupted run of the library entry point `lmrl.run` (tiny
+  config, passive + infomax), as a notebook would call it."""
   workdir = str(tmp_path_factory.mktemp('uninterrupted') / 'run')
-  _run_explore(workdir, experiment__strategies=STRATEGIES)
+  config = tiny.get_config()
+  config.experiment.strategies = STRATEGIES
+  lines = []
+  summary = lmrl.run(config, workdir, log=lines.append)
+  assert set(summary['joint']) == set(STRATEGIES)
+  assert any('compiled in' in line for line in lines)  # One compilation line, with seconds.
+  assert sum('compiling the sweep' in line for line in lines) == 1
+  assert any('ETA' in line and 'strategy 2/2' in line for line in lines)
   return workdir
+
+
+def test_every_packaged_config_is_valid():
+  for name in configs.NAMES:
+    checks.validate(importlib.import_module(f'lmrl.configs.{name}').get_config())
 
 
 def test_explore_writes_every_file_with_its_columns(tiny_run):

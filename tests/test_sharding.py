@@ -21,7 +21,7 @@ def test_sharded_seeds_equal_unsharded(tmp_path):
   script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tiny_sweep.py')
   with open(tmp_path / 'log.txt', 'w+') as log:
     process = subprocess.Popen([sys.executable, script, str(out)], env=env,
-                               cwd=tiny_sweep.REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+                               cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
     try:
       reference = tiny_sweep.reference()
       returncode = process.wait(timeout=600)

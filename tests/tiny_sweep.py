@@ -9,21 +9,16 @@ sharded side of test_sharding.py:
 """
 
 import functools
-import os
 import sys
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-  sys.path.insert(0, REPO_ROOT)
+import jax
+import numpy as np
 
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-from lmrl.configs import tiny  # pylint: disable=wrong-import-position
-from lmrl import experiment  # pylint: disable=wrong-import-position
-from lmrl import lm as lm_lib  # pylint: disable=wrong-import-position
-from lmrl import pipeline  # pylint: disable=wrong-import-position
-from lmrl import sweep  # pylint: disable=wrong-import-position
+from lmrl import experiment
+from lmrl import lm as lm_lib
+from lmrl import pipeline
+from lmrl import sweep
+from lmrl.configs import tiny
 
 NUM_SEEDS = 4
 ROUNDS = 2  # Two chunks of one round (the chunk length every test reuses: one compilation).

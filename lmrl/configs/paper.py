@@ -25,7 +25,7 @@ def get_config():
   c.experiment.num_seeds = 32  # Seeds per strategy.
   c.experiment.rounds = 100  # T.
   c.experiment.prompts_per_round = 32  # B.
-  c.experiment.pool_size = 32  # Infomax pool (496 pairs scored per prompt).
+  c.experiment.pool_size = 20  # Infomax pool (4845 4-tuples scored per prompt).
   c.experiment.num_held_out = 1024  # Held-out choices.
   c.experiment.eval_every = 5  # Exact metrics every 5 rounds (4096 responses x 8 prompts x M).
   c.experiment.rounds_per_chunk = 20  # Progress and a checkpoint every 20 rounds.
