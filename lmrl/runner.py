@@ -189,12 +189,13 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
         if sweeper is None:
           log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {e.num_seeds} '
               f'seeds, chunks of {e.rounds_per_chunk} rounds) ...')
-          compile_start = time.perf_counter()
+          compile_start, counts = time.perf_counter(), dict(_cache_counts)
           sweeper = sweep_lib.compile_chunk(
               sweep_lib.make_sweep(exp), keys_S, params, world,
               rounds_per_chunk=e.rounds_per_chunk, sharding=sharding)
           seconds = time.perf_counter() - compile_start
           timing.setdefault(kind, {})['compile_seconds'] = seconds
+          timing[kind]['compile_cache'] = {k: v - counts[k] for k, v in _cache_counts.items()}
           log(f'{kind}: compiled in {seconds:.1f}s')
         out = _sweep_one(config, kind, strategy, i, exp, sweeper, keys_S, params, world,
                          sharding, workdir, log, chunk_seconds, chunks_left, timing)

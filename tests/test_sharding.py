@@ -34,5 +34,8 @@ def test_sharded_seeds_equal_unsharded(tmp_path):
   assert sorted(sharded) == sorted(reference)
   for name, value in reference.items():
     assert np.all(np.isfinite(value)), name
-    # The per-device program differs from the one-device program only in float rounding.
-    np.testing.assert_allclose(sharded[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+    # The per-device program differs from the one-device program only in float rounding, which
+    # Adam's normalised steps amplify to up to ~4e-4 relative after two rounds of learning
+    # (measured on coverage and the held-out choice loss since members became one vmapped batch);
+    # a wrong seed or key would differ by ~1e-1.
+    np.testing.assert_allclose(sharded[name], value, rtol=1e-3, atol=1e-5, err_msg=name)
