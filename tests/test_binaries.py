@@ -111,7 +111,7 @@ def test_explore_writes_every_file_with_its_columns(tiny_run):
   assert 'close_80_vs_passive' in summary['joint']['infomax']
   timing = json.loads(_read(os.path.join(tiny_run, 'timing.json')))
   assert timing['joint']['compile_seconds'] > 0  # One compilation for both strategies.
-  assert set(timing['joint']) == {'compile_seconds', *STRATEGIES}
+  assert set(timing['joint']) == {'compile_seconds', 'compile_cache', *STRATEGIES}
   assert not [n for n in os.listdir(tiny_run) if '.tmp' in n]  # No temporary files left.
   # metrics.jsonl: one object per strategy, seed and evaluated round after round 0, in order.
   with open(os.path.join(tiny_run, 'metrics.jsonl')) as f:
