@@ -34,30 +34,76 @@ class Agent(NamedTuple):
   num_members: int  # M: columns of the buffer's bootstrap weights.
 
 
+def balanced_members(key: jax.Array, num_rows: int, num_members: int) -> jax.Array:
+  """A random member per row, each member exactly equally often, int32[P].
+
+  The rows are padded to P = M * ceil(num_rows / M); row r's member is uniform over the M
+  members (as for an independent draw), but the draws are stratified rather than independent,
+  so that every member samples one block of P / M rows (`EpistemicNet.apply_blocks`).
+  """
+  rows_per_member = -(-num_rows // num_members)
+  return jax.random.permutation(
+      key, jnp.arange(num_members * rows_per_member, dtype=jnp.int32) // rows_per_member)
+
+
+def _pad_rows(x: jax.Array, num_rows: int) -> jax.Array:
+  return jnp.pad(x, [(0, num_rows - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
+
+
 def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicParams,
                        spec: world_lib.WorldSpec) -> strategies.Explorer:
-  """An `Explorer` over an epistemic LM whose mixture is the deployed policy."""
+  """An `Explorer` over an epistemic LM whose mixture is the deployed policy.
 
-  def sample_rows(key, index_B, prompts_BxLx, temperature):
-    """Row b sampled from the LM of index_B[b] with its own key, int32[B, Ly]."""
-    return lm_lib.sample_responses(
-        jax.random.split(key, prompts_BxLx.shape[0]),
-        lambda tokens_BxL: epi.apply_rows(params, index_B, tokens_BxL), prompts_BxLx, spec,
-        temperature)
+  Sampling groups rows by mixture member (`balanced_members`): each member's network runs on
+  its own block of rows only, so a sample costs one network evaluation per row, not M.
+  """
+  M = epi.num_members
+
+  def sample_by_member(key, member_E, prompts_ExLx, temperature):
+    """Row e sampled from mixture member member_E[e] with its own key, int32[E, Ly].
+
+    Every member must appear exactly E / M times in `member_E`.
+    """
+    E = prompts_ExLx.shape[0]
+    order_E = jnp.argsort(member_E, stable=True)  # Rows of member 0, then of member 1, ...
+
+    def logits_fn(tokens_ExL):
+      logits_MxRx = epi.apply_blocks(params, tokens_ExL.reshape((M, E // M, -1)))
+      return logits_MxRx.reshape((E,) + logits_MxRx.shape[2:])
+
+    sorted_ExLy = lm_lib.sample_responses(jax.random.split(key, E), logits_fn,
+                                          prompts_ExLx[order_E], spec, temperature)
+    return jnp.zeros_like(sorted_ExLy).at[order_E].set(sorted_ExLy)
 
   def sample(key, prompts_BxLx, temperature):
     # Sampling the uniform mixture: a uniformly chosen member per row, then that member's LM.
+    B = prompts_BxLx.shape[0]
     key_member, key_tokens = jax.random.split(key)
-    member_B = jax.random.randint(key_member, (prompts_BxLx.shape[0],), 0, epi.num_members)
-    return sample_rows(key_tokens, params.mixture_index_M[member_B], prompts_BxLx, temperature)
+    member_P = balanced_members(key_member, B, M)
+    return sample_by_member(key_tokens, member_P, _pad_rows(prompts_BxLx, member_P.shape[0]),
+                            temperature)[:B]
 
   def sample_thompson(key, prompts_BxLx, num):
     B = prompts_BxLx.shape[0]
-    key_index, key_tokens = jax.random.split(key)
+    key_index, key_order, key_tokens = jax.random.split(key, 3)
+    if epi.members_are_indices:
+      # Row b shows members sigma(s_b), sigma(s_b + 1), ... (mod M): per row a uniformly random
+      # ordered draw of distinct members (as `sample_indices`), and for each of the `num`
+      # responses every member samples the same number of rows.
+      slot_P = balanced_members(key_index, B, M)
+      sigma_M = jax.random.permutation(key_order, M)
+      member_PxN = sigma_M[(slot_P[:, None] + jnp.arange(num)) % M]
+      P = slot_P.shape[0]
+      prompts_ExLx = jnp.repeat(_pad_rows(prompts_BxLx, P), num, axis=0)
+      responses_ExLy = sample_by_member(key_tokens, member_PxN.reshape(-1), prompts_ExLx, 1.0)
+      return responses_ExLy.reshape(P, num, -1)[:B]
+    # Fresh indices (the epinet's z): each row is evaluated at its own index.
     index_Bxn = jax.vmap(lambda k: epi.sample_indices(k, num))(jax.random.split(key_index, B))
     index_E = index_Bxn.reshape((B * num,) + index_Bxn.shape[2:])
-    prompts_ExLx = jnp.repeat(prompts_BxLx, num, axis=0)
-    return sample_rows(key_tokens, index_E, prompts_ExLx, 1.0).reshape(B, num, -1)
+    return lm_lib.sample_responses(
+        jax.random.split(key_tokens, B * num),
+        lambda tokens_ExL: epi.apply_rows(params, index_E, tokens_ExL),
+        jnp.repeat(prompts_BxLx, num, axis=0), spec, 1.0).reshape(B, num, -1)
 
   def utilities(prompts_BxLx, responses_BxCxLy):
     return lm_lib.shown_log_probs(epistemic.mixture_logits_fn(epi, params), prompts_BxLx,

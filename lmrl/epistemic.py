@@ -10,6 +10,8 @@ wraps its reward model. The epistemic layer is generic over that pair, in the ma
   init(key, base_params, prior_scale) -> EpistemicParams
   apply(params, index_I, tokens_BxL) -> out_IxB...      every index I on every row
   apply_rows(params, index_B, tokens_BxL) -> out_B...   row b at its own index b
+  apply_blocks(params, tokens_MxRxL) -> out_MxR...      block m by mixture member m: the
+                                                        cheap way to sample the mixture
   sample_indices(key, num) -> index_num                 random indices, distinct where possible
   train_indices(key, params) -> index_M                 the M indices each update step fits
 
@@ -72,11 +74,14 @@ class EpistemicNet(NamedTuple):
   init: Callable[..., EpistemicParams]
   apply: Callable[[EpistemicParams, jax.Array, jax.Array], jax.Array]
   apply_rows: Callable[[EpistemicParams, jax.Array, jax.Array], jax.Array]
+  apply_blocks: Callable[[EpistemicParams, jax.Array], jax.Array]
   sample_indices: Callable[[jax.Array, int], jax.Array]
   train_indices: Callable[[jax.Array, EpistemicParams], jax.Array]
   num_members: int  # M.
   train_copies: int  # How many network copies `train` holds (M for the ensemble): scales L2.
   uses_bootstrap: bool  # Whether the update weights examples per member.
+  members_are_indices: bool  # True when the index set is the M mixture members (ensemble);
+  #                            False when indices are drawn afresh (the epinet's Gaussian z).
 
 
 def _sum_of_squares(tree) -> jax.Array:
@@ -121,13 +126,20 @@ def make_ensemble(model: Network, prior: Network, *, num_members: int,
                            prior_scale=jnp.asarray(prior_scale, jnp.float32),
                            mixture_index_M=jnp.arange(num_members))
 
-  def members(params, tokens_BxL):
-    """Every member's output, [M, B, ...]: `apply` vmapped over the member axis."""
+  def priors(params, tokens_BxL):
+    """Every member's prior output on every row, [M, B, ...] (centred if `center_prior`)."""
     prior_MxB = jax.vmap(lambda p: prior.apply(p, tokens_BxL)[0])(params.prior)
     if center_prior:
       prior_MxB = prior_MxB - jnp.mean(prior_MxB, axis=0, keepdims=True)
-    return (jax.vmap(lambda t: model.apply(t, tokens_BxL)[0])(params.train)
-            + params.prior_scale * jax.lax.stop_gradient(prior_MxB))
+    return prior_MxB
+
+  def with_prior(params, out, prior_out):
+    return out + params.prior_scale * jax.lax.stop_gradient(prior_out)
+
+  def members(params, tokens_BxL):
+    """Every member's output, [M, B, ...]: `apply` vmapped over the member axis."""
+    return with_prior(params, jax.vmap(lambda t: model.apply(t, tokens_BxL)[0])(params.train),
+                      priors(params, tokens_BxL))
 
   def apply(params, index_I, tokens_BxL):
     return members(params, tokens_BxL)[index_I]
@@ -135,6 +147,19 @@ def make_ensemble(model: Network, prior: Network, *, num_members: int,
   def apply_rows(params, index_B, tokens_BxL):
     out_MxB = members(params, tokens_BxL)
     return out_MxB[index_B, jnp.arange(tokens_BxL.shape[0])]
+
+  def apply_blocks(params, tokens_MxRxL):
+    # Member m's trained network sees only block m (M x fewer FLOPs than `members`); centring
+    # needs every prior on every row, but the priors are the small networks.
+    M, R = tokens_MxRxL.shape[:2]
+    out_MxR = jax.vmap(lambda t, x: model.apply(t, x)[0])(params.train, tokens_MxRxL)
+    if center_prior:
+      prior_MxMxR = priors(params, tokens_MxRxL.reshape((M * R,) + tokens_MxRxL.shape[2:]))
+      prior_MxMxR = prior_MxMxR.reshape((M, M, R) + prior_MxMxR.shape[2:])
+      prior_MxR = prior_MxMxR[jnp.arange(M), jnp.arange(M)]
+    else:
+      prior_MxR = jax.vmap(lambda p, x: prior.apply(p, x)[0])(params.prior, tokens_MxRxL)
+    return with_prior(params, out_MxR, prior_MxR)
 
   def sample_indices(key, num):
     if num <= num_members:  # Distinct members.
@@ -145,8 +170,9 @@ def make_ensemble(model: Network, prior: Network, *, num_members: int,
     del key
     return params.mixture_index_M
 
-  return EpistemicNet(init, apply, apply_rows, sample_indices, train_indices, num_members,
-                      train_copies=num_members, uses_bootstrap=bootstrap)
+  return EpistemicNet(init, apply, apply_rows, apply_blocks, sample_indices, train_indices,
+                      num_members, train_copies=num_members, uses_bootstrap=bootstrap,
+                      members_are_indices=True)
 
 
 # ----------------------------------------------------------------------------- epinet
@@ -206,6 +232,12 @@ def make_epinet(model: Network, *, num_outputs: int, feature_width: int, num_mem
     features = jax.lax.stop_gradient(features)
     return out_B + jax.vmap(lambda f, z: offset(params, f, z, out_B.shape[1:]))(features, z_BxZ)
 
+  def apply_blocks(params, tokens_MxRxL):
+    M, R = tokens_MxRxL.shape[:2]
+    out_E = apply_rows(params, jnp.repeat(params.mixture_index_M, R, axis=0),
+                       tokens_MxRxL.reshape((M * R,) + tokens_MxRxL.shape[2:]))
+    return out_E.reshape((M, R) + out_E.shape[1:])
+
   def sample_indices(key, num):
     return jax.random.normal(key, (num, index_dim))
 
@@ -213,8 +245,9 @@ def make_epinet(model: Network, *, num_outputs: int, feature_width: int, num_mem
     del params
     return jax.random.normal(key, (num_members, index_dim))
 
-  return EpistemicNet(init, apply, apply_rows, sample_indices, train_indices, num_members,
-                      train_copies=1, uses_bootstrap=False)
+  return EpistemicNet(init, apply, apply_rows, apply_blocks, sample_indices, train_indices,
+                      num_members, train_copies=1, uses_bootstrap=False,
+                      members_are_indices=False)
 
 
 # ----------------------------------------------------------------------------- registry

@@ -179,7 +179,8 @@ def test_policy_stage_alone_moves_pi_to_exp_reward_over_alpha(setup):
 
   rew = epistemic.EpistemicNet(
       None, lambda params, index_I, seqs_BxL: pstar_reward(params, index_I, seqs_BxL)[None],
-      None, None, None, num_members=1, train_copies=1, uses_bootstrap=False)
+      None, None, None, None, num_members=1, train_copies=1, uses_bootstrap=False,
+      members_are_indices=True)
   policy_update = classic.make_policy_update(rew, spec, lm_spec, batch_size=64, lm_batch_size=4,
                                              corpus_group_mix=(1.0, 0.0))
 

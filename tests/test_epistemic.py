@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lmrl import agent as agent_lib
 from lmrl import epistemic
 from lmrl import lm as lm_lib
 from lmrl import metrics
@@ -48,6 +49,46 @@ def test_members_differ_at_init_and_mixture_sums_to_one(kind, spec, joint_agent,
   log_p_bar = metrics.mixture_log_probs(log_p_MxPxN)
   np.testing.assert_allclose(jnp.exp(log_p_bar).sum(-1), 1.0, rtol=1e-5)
   np.testing.assert_allclose(jnp.exp(log_p_bar), jnp.exp(log_p_MxPxN).mean(0), rtol=1e-5)
+
+
+@pytest.mark.parametrize('kind,center_prior', [('ensemble', True), ('ensemble', False),
+                                               ('epinet', None)])
+def test_apply_blocks_runs_mixture_member_m_on_block_m(kind, center_prior, spec, lm_spec,
+                                                       joint_agent, agent_config):
+  epi, state, _ = joint_agent(kind)
+  if center_prior is not None:
+    config = agent_config(kind, conftest.SMALL_MEMBERS)
+    with config.unlocked():
+      config.center_prior = center_prior
+    epi = epistemic.make_epistemic_lm(config, lm_spec)
+  M, R, L = epi.num_members, 5, 1 + spec.prompt_length + spec.response_length
+  tokens_MxRxL = jax.random.randint(jax.random.key(3), (M, R, L), 0, spec.vocab_size)
+  blocks = jax.jit(epi.apply_blocks)(state.params, tokens_MxRxL)
+  for m in range(M):
+    every_member = epi.apply(state.params, state.params.mixture_index_M, tokens_MxRxL[m])
+    np.testing.assert_allclose(blocks[m], every_member[m], atol=1e-5)
+
+
+def test_explorer_samples_follow_the_mixture_with_every_member_equally_often(
+    spec, joint_agent, all_prompts):
+  """Grouped (stratified) sampling: the mixture's and Thompson's samples have the mixture's law."""
+  epi, state, _ = joint_agent('ensemble')
+  M, num = epi.num_members, 3000
+  member_P = agent_lib.balanced_members(jax.random.key(0), 10, M)
+  assert member_P.shape == (M * 4,) and np.all(np.bincount(member_P) == 4)
+  explorer = agent_lib.epistemic_explorer(epi, state.params, spec)
+  prompts = jnp.repeat(all_prompts, num, axis=0)  # num is not a multiple of M: padded rows.
+  mixture_B = jax.jit(explorer.sample)(jax.random.key(1), prompts, 1.0)
+  thompson_BxKxLy = jax.jit(explorer.sample_thompson, static_argnums=2)(
+      jax.random.key(2), prompts, 2)
+  p_PxN = np.exp(np.asarray(metrics.mixture_log_probs(
+      _members(epi, state.params, all_prompts, spec))), dtype=np.float64)
+  for samples in (mixture_B, thompson_BxKxLy[:, 0], thompson_BxKxLy[:, 1]):
+    y = np.asarray(world_lib.sequence_index(samples, spec.vocab_size)).reshape(-1, num)
+    for x in range(spec.num_prompts):
+      freq = np.bincount(y[x], minlength=spec.num_responses) / num
+      se = np.sqrt(p_PxN[x] * (1 - p_PxN[x]) / num)
+      assert np.all(np.abs(freq - p_PxN[x]) <= 5 * se + 1e-3), (x, freq, p_PxN[x])
 
 
 @pytest.mark.parametrize('kind', KINDS)
