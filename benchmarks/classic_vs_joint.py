@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 
 
-from benchmarks import common  from lmrl import checks
+from benchmarks import common
+from lmrl import checks
 from lmrl import experiment
 from lmrl import lm as lm_lib
 from lmrl import pipeline
