@@ -2,60 +2,159 @@
 
 Nothing here (or anywhere in lmrl) reads pickles. orbax writes a checkpoint under a temporary
 name and renames it when complete, so a process killed while saving leaves the previous
-checkpoint whole, and only finished checkpoints are ever restored.
+checkpoint whole, and only finished checkpoints are ever restored. The last two checkpoints of
+a sweep are kept: if the latest one cannot be read (a truncated or corrupted file), restoring
+moves it aside and falls back to the one before it, and if none can be read it stops with one
+line naming the directory; nothing is deleted.
 """
 
+import json
 import os
+import zlib
+from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from lmrl import checks
+
+
+KEEP = 2  # Checkpoints kept per sweep: the latest and one to fall back to.
+MANIFEST = 'lmrl_manifest.json'  # In each step's directory: every file's size and CRC-32.
+
+
+class CorruptCheckpointError(checks.UserError):
+  """No checkpoint in a directory can be read; the message is one line naming it."""
+
 
 def save_params(path: str, params) -> None:
-  """Writes `params` to the directory `path` (which must not exist yet)."""
+  """Writes `params` to the directory `path` (which must not exist yet).
+
+  The values are saved from the host (as NumPy arrays): with several processes, each holds the
+  same parameters on its own devices, which orbax would refuse as process-local arrays.
+  """
   checkpointer = ocp.StandardCheckpointer()
-  checkpointer.save(os.path.abspath(path), params)
+  checkpointer.save(os.path.abspath(path), jax.tree_util.tree_map(np.asarray, params))
   checkpointer.wait_until_finished()
 
 
 def load_params(path: str, like):
   """Reads parameters saved by `save_params`, with the structure and shapes of `like`."""
-  abstract = jax.tree_util.tree_map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), like)
-  return ocp.StandardCheckpointer().restore(os.path.abspath(path), abstract)
+  abstract = jax.tree_util.tree_map(lambda x: np.empty(x.shape, x.dtype), like)
+  host = ocp.StandardCheckpointer().restore(os.path.abspath(path), abstract)
+  return jax.tree_util.tree_map(jnp.asarray, host)  # On this process's default device.
 
 
 def _manager(directory: str) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(
       os.path.abspath(directory),
-      options=ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False))
+      options=ocp.CheckpointManagerOptions(max_to_keep=KEEP, enable_async_checkpointing=False))
+
+
+def _file_table(step_dir: str) -> dict[str, list[int]]:
+  """{relative path: [size, CRC-32]} of every file under `step_dir` but the manifest."""
+  table = {}
+  for root, _, files in os.walk(step_dir):
+    for name in files:
+      path = os.path.join(root, name)
+      rel = os.path.relpath(path, step_dir)
+      if rel in (MANIFEST, MANIFEST + '.tmp'):
+        continue
+      crc = 0
+      with open(path, 'rb') as f:
+        while chunk := f.read(1 << 20):
+          crc = zlib.crc32(chunk, crc)
+      table[rel] = [os.path.getsize(path), crc]
+  return table
+
+
+def _damage(step_dir: str) -> str | None:
+  """What is wrong with a step's files against its manifest, or None (also if it has none)."""
+  path = os.path.join(step_dir, MANIFEST)
+  if not os.path.exists(path):
+    return None  # Saved before manifests, or killed just before writing it: orbax decides.
+  try:
+    with open(path) as f:
+      expected = json.load(f)
+  except (OSError, ValueError):
+    return f'its {MANIFEST} cannot be read'
+  found = _file_table(step_dir)
+  for rel, (size, crc) in sorted(expected.items()):
+    if rel not in found:
+      return f'{rel} is missing'
+    if found[rel][0] != size:
+      return f'{rel} has {found[rel][0]} bytes, not {size}'
+    if found[rel][1] != crc:
+      return f'{rel} does not match its checksum'
+  return None
 
 
 def save_progress(directory: str, step: int, tree) -> None:
-  """Saves a pytree of host (NumPy) arrays as step `step` of `directory`, keeping only the last.
+  """Saves a pytree of host (NumPy) arrays as step `step` of `directory`, keeping the last two.
 
-  Every process calls it with the same values; orbax writes them once.
+  Every process calls it with the same values; orbax writes them once. Then process 0 writes the
+  step's manifest (each file's size and CRC-32), which restoring checks.
   """
   manager = _manager(directory)
   manager.save(step, args=ocp.args.StandardSave(tree))
   manager.wait_until_finished()
   manager.close()
+  if jax.process_index() == 0:
+    step_dir = os.path.join(directory, str(step))
+    table = _file_table(step_dir)
+    tmp = os.path.join(step_dir, MANIFEST + '.tmp')
+    with open(tmp, 'w') as f:
+      json.dump(table, f)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, os.path.join(step_dir, MANIFEST))
 
 
-def restore_progress(directory: str, like) -> tuple[int, object] | None:
-  """(step, tree) of the last complete checkpoint in `directory`, shaped like `like`, or None.
+def _unused(path: str) -> str:
+  """`path`, or `path.1`, `path.2`, ...: the first that does not exist."""
+  candidate, n = path, 0
+  while os.path.exists(candidate):
+    n += 1
+    candidate = f'{path}.{n}'
+  return candidate
 
-  The tree comes back as NumPy arrays.
+
+def restore_progress(directory: str, like, log: Callable[[str], None] = print
+                     ) -> tuple[int, object] | None:
+  """(step, tree) of the last readable checkpoint in `directory`, shaped like `like`, or None.
+
+  `like` gives only shapes and dtypes (its arrays may live on other processes' devices: nothing
+  is copied). The tree comes back as NumPy arrays. A checkpoint that cannot be read is moved
+  aside to `<directory>.unreadable-step<N>` with a line to `log`, and the one before it is
+  tried; `CorruptCheckpointError` if none can be read.
   """
   if not os.path.isdir(directory):
     return None
+  abstract = jax.tree_util.tree_map(lambda x: np.empty(np.shape(x), x.dtype), like)
   manager = _manager(directory)
-  step = manager.latest_step()
-  if step is None:
+  try:
+    steps = sorted(manager.all_steps(), reverse=True)
+    for step in steps:
+      step_dir = os.path.join(directory, str(step))
+      reason = _damage(step_dir)
+      if reason is None:
+        try:
+          return step, manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        except Exception as error:  # pylint: disable=broad-except  (orbax/tensorstore errors)
+          reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+      # Moved aside (not deleted), so that the sweep can save this step again.
+      aside = _unused(f'{os.path.abspath(directory)}.unreadable-step{step}')
+      if jax.process_index() == 0:  # The one process that writes.
+        os.replace(step_dir, aside)
+      log(f'checkpoint step {step} of {directory} cannot be read ({reason}); moved to '
+          f'{aside}, trying the one before it')
+  finally:
     manager.close()
-    return None
-  abstract = jax.tree_util.tree_map(lambda x: np.zeros(np.shape(x), np.asarray(x).dtype), like)
-  tree = manager.restore(step, args=ocp.args.StandardRestore(abstract))
-  manager.close()
-  return step, tree
+  if steps:
+    raise CorruptCheckpointError(
+        f'no checkpoint in {directory} can be read (steps {steps}, moved aside to '
+        f'{os.path.abspath(directory)}.unreadable-step*); run the same command again to restart '
+        'this sweep from its first round')
+  return None

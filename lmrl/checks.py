@@ -18,7 +18,11 @@ MAX_PROMPTS = 4_096  # V**Lx above this makes the world's tables too large.
 AGENT_KINDS = ('joint', 'classic', 'both')  # 'both': joint and classic side by side.
 
 
-class ConfigError(ValueError):
+class UserError(Exception):
+  """A fault the user can act on; its message is one line (the binaries print it and exit 1)."""
+
+
+class ConfigError(UserError, ValueError):
   """A config field holds a bad value; the message is one line that names the field."""
 
 

@@ -21,6 +21,7 @@ from lmrl import experiment
 from lmrl import lm as lm_lib
 from lmrl import pretraining
 from lmrl import results
+from lmrl import workdir as workdir_lib
 from lmrl import world as world_lib
 
 
@@ -63,7 +64,7 @@ def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=
     if ckpt:
       checkpoints.save_params(ckpt, params)
   report = pretraining.report(params, world, spec, lm_spec, eval_index_P)
-  if workdir:
+  if workdir and workdir_lib.is_writer():
     results.write_json(os.path.join(workdir, 'pretrain.json'), report)
   return params, report
 

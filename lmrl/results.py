@@ -86,6 +86,10 @@ def atomic_path(path: str):
   try:
     yield tmp
     os.replace(tmp, path)
+  except OSError as error:
+    if error.filename is None:  # A failed write (e.g. a full disk) names no file: name it.
+      raise OSError(error.errno, error.strerror, path) from error
+    raise
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)

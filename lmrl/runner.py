@@ -25,11 +25,14 @@ Files in the work directory:
 Resuming: killed at any moment, the same call with the same `workdir` skips finished sweeps
 (their `.npz`), resumes a part-done one from its last checkpoint, and ends with byte-identical
 `results.csv` and `summary.json`. Every file is written whole under a temporary name and renamed.
+The work directory is locked while a run uses it, and faults around it (a second run, a full
+disk, an unreadable checkpoint) stop with one line and lose nothing: see `lmrl.workdir`.
 """
 
 import json
 import os
 import time
+import zipfile
 from typing import Callable
 
 import jax
@@ -41,6 +44,7 @@ from lmrl import pipeline
 from lmrl import plotting
 from lmrl import results
 from lmrl import sweep as sweep_lib
+from lmrl import workdir as workdir_lib
 
 # The binaries' default: $JAX_COMPILATION_CACHE_DIR if set, else a directory in the user's cache.
 DEFAULT_COMPILATION_CACHE = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.path.join(
@@ -72,32 +76,19 @@ def use_compilation_cache(directory: str | None) -> None:
     jax.config.update('jax_compilation_cache_dir', directory)
 
 
-def prepare_workdir(workdir: str, config) -> None:
-  """Creates `workdir` with `config.json`, or checks that it holds a run of the same config."""
-  path = os.path.join(workdir, 'config.json')
-  if os.path.exists(path):
-    with open(path) as f:
-      if json.load(f) != json.loads(config.to_json()):
-        raise checks.ConfigError(
-            f'--workdir {workdir} holds a run with a different config; choose a new --workdir')
-  elif os.path.isdir(workdir) and os.listdir(workdir):
-    raise checks.ConfigError(f'--workdir {workdir} is not empty and holds no config.json; '
-                             'choose a new --workdir')
-  else:
-    os.makedirs(workdir, exist_ok=True)
-    results.write_atomic(path, config.to_json(indent=2))
-  for sub in ('results', 'checkpoints'):  # Also after `pretrain` made the directory.
-    os.makedirs(os.path.join(workdir, sub), exist_ok=True)
-
-
 def _save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
   with results.atomic_path(path) as tmp, open(tmp, 'wb') as f:
     np.savez(f, **arrays)
 
 
 def _load_arrays(path: str) -> dict[str, np.ndarray]:
-  with np.load(path, allow_pickle=False) as data:
-    return {name: data[name] for name in data.files}
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      return {name: data[name] for name in data.files}
+  except (OSError, ValueError, zipfile.BadZipFile) as error:
+    raise workdir_lib.WorkdirError(
+        f'{path} cannot be read ({type(error).__name__}: {str(error)[:120]}); delete it to run '
+        'that sweep again') from None
 
 
 def append_jsonl(path: str, kind: str, strategy: str, metrics: dict[str, np.ndarray],
@@ -144,19 +135,31 @@ def _duration(seconds: float) -> str:
 def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
   """Runs (or resumes) the experiment of `config` in `workdir`; returns the summary.
 
-  Raises `checks.ConfigError` (one line naming the field) on a bad config or work directory,
-  before anything is compiled or written.
+  Raises a `checks.UserError` with one line: `checks.ConfigError` naming the field of a bad
+  config (before anything is compiled or written), `workdir.WorkdirError` for a work directory
+  of another config or in use by a live run, or a full disk (earlier files intact), and
+  `checkpoints.CorruptCheckpointError` when no checkpoint of a part-done sweep can be read.
+  With `config.experiment.distributed`, every process of a `jax.distributed` job calls it with
+  the same arguments; process 0 writes the files.
   """
   checks.validate(config)
-  e = config.experiment
   spec, lm_spec = pipeline.build_specs(config)
   kinds = checks.agent_kinds(config)
   agents = {kind: pipeline.make_agent(config, spec, lm_spec, kind) for kind in kinds}
-  prepare_workdir(workdir, config)
-  _drop_partial_line(os.path.join(workdir, 'metrics.jsonl'))
-  if e.distributed:
+  if config.experiment.distributed and not jax.distributed.is_initialized():
     jax.distributed.initialize()
+  writer = workdir_lib.is_writer()
+  if not writer:
+    log = lambda line: None  # pylint: disable=unnecessary-lambda-assignment
+  with workdir_lib.lock(workdir), workdir_lib.on_disk_full(workdir):
+    workdir_lib.prepare(workdir, config)
+    return _run(config, workdir, spec, lm_spec, kinds, agents, writer, log)
 
+
+def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
+  e = config.experiment
+  if writer:
+    _drop_partial_line(os.path.join(workdir, 'metrics.jsonl'))
   timing_path = os.path.join(workdir, 'timing.json')
   timing = {}
   if os.path.exists(timing_path):
@@ -198,28 +201,31 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
           timing[kind]['compile_cache'] = {k: v - counts[k] for k, v in _cache_counts.items()}
           log(f'{kind}: compiled in {seconds:.1f}s')
         out = _sweep_one(config, kind, strategy, i, exp, sweeper, keys_S, params, world,
-                         sharding, workdir, log, chunk_seconds, chunks_left, timing)
-        _save_arrays(path, out)
-        results.write_json(timing_path, timing)
+                         sharding, workdir, log, chunk_seconds, chunks_left, timing, writer)
+        if writer:
+          _save_arrays(path, out)
+          results.write_json(timing_path, timing)
       curves[(kind, strategy)] = results.curves_from_metrics(
           out, e.prompts_per_round, list(exp.evaluated_rounds))
       rows += results.metric_rows(kind, strategy, out, np.asarray(exp.target_coverage(world)),
                                   e.prompts_per_round, list(exp.evaluated_rounds))
   target_G = np.asarray(exp.target_coverage(world))
-  results.write_rows(os.path.join(workdir, 'results.csv'), rows)
   summary = results.summarize(curves, pretrained_kl=report['kl_to_pstar'],
                               target_coverage_G=target_G, num_bootstrap=e.num_bootstrap,
                               seed=config.seed)
-  results.write_json(os.path.join(workdir, 'summary.json'), summary)
-  timing['total_seconds_this_call'] = time.perf_counter() - started
-  # Programs loaded from / newly written to the persistent cache by this process (a miss is a
-  # program compiled here that took long enough to be worth caching).
-  timing['compilation_cache_this_call'] = dict(_cache_counts)
-  results.write_json(timing_path, timing)
   for line in results.format_summary(summary):
     log(line)
-  for path in plotting.plot_workdir(workdir):
-    log(f'wrote {path}')
+  if writer:
+    results.write_rows(os.path.join(workdir, 'results.csv'), rows)
+    results.write_json(os.path.join(workdir, 'summary.json'), summary)
+    timing['total_seconds_this_call'] = time.perf_counter() - started
+    # Programs loaded from / newly written to the persistent cache by this process (a miss is a
+    # program compiled here that took long enough to be worth caching).
+    timing['compilation_cache_this_call'] = dict(_cache_counts)
+    results.write_json(timing_path, timing)
+    for path in plotting.plot_workdir(workdir):
+      log(f'wrote {path}')
+  workdir_lib.barrier('finished')
   return summary
 
 
@@ -228,16 +234,18 @@ def _arrays_path(workdir: str, kind: str, strategy: str) -> str:
 
 
 def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, world, sharding,
-               workdir, log, chunk_seconds, chunks_left, timing) -> dict[str, np.ndarray]:
+               workdir, log, chunk_seconds, chunks_left, timing, writer
+               ) -> dict[str, np.ndarray]:
   """Runs one strategy's sweep (resuming its checkpoint); logs a line per chunk."""
   e = config.experiment
   target_G = np.asarray(exp.target_coverage(world))
   mine = []
 
   def progress(done, metrics, seconds):
-    append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics,
-                 [r for r in exp.evaluated_rounds if done - e.rounds_per_chunk < r <= done],
-                 e.prompts_per_round)
+    if writer:
+        append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics,
+                   [r for r in exp.evaluated_rounds if done - e.rounds_per_chunk < r <= done],
+                   e.prompts_per_round)
     last = {k: v[:, done] for k, v in metrics.items()}
     chunk_seconds.append(seconds)
     mine.append(seconds)
@@ -254,7 +262,7 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, worl
 
   out = sweep_lib.run_strategy(
       sweeper, keys_S, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk,
-      strategy=index, sharding=sharding, on_chunk=progress,
+      strategy=index, sharding=sharding, on_chunk=progress, log=log,
       checkpoint_dir=os.path.join(workdir, 'checkpoints', f'{kind}_{strategy}'))
   timing.setdefault(kind, {})[strategy] = {
       'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),

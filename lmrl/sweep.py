@@ -116,8 +116,8 @@ def compile_chunk(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds
 def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds: int,
                  rounds_per_chunk: int, strategy: int = 0, checkpoint_dir: str | None = None,
                  sharding: NamedSharding | None = None,
-                 on_chunk: Callable[[int, dict, float], None] | None = None
-                 ) -> dict[str, np.ndarray]:
+                 on_chunk: Callable[[int, dict, float], None] | None = None,
+                 log: Callable[[str], None] = print) -> dict[str, np.ndarray]:
   """Runs every seed for `rounds` rounds of strategy number `strategy`; metrics float[S, T+1, ...].
 
   Index 0 of the round axis is the agent before any query (the pre-trained LM). After each
@@ -125,7 +125,8 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
   one kept); if it holds a checkpoint, the sweep resumes from it. `rounds_per_chunk` must
   divide `rounds` (every chunk has the same shape, so `run_chunk` compiles once). `on_chunk`
   gets (rounds done, the metrics so far [S, rounds + 1, ...] (NaN beyond), seconds of the chunk's
-  computation, which exclude the checkpoint write), after the checkpoint is saved.
+  computation, which exclude the checkpoint write), after the checkpoint is saved. `log` gets a
+  line if the latest checkpoint cannot be read and an earlier one is used instead.
   """
   if rounds % rounds_per_chunk:
     raise ValueError(f'rounds_per_chunk ({rounds_per_chunk}) must divide rounds ({rounds})')
@@ -137,8 +138,8 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
       lambda x: np.full((x.shape[0], rounds + 1) + x.shape[1:], np.nan, np.float32),
       jax.eval_shape(sweep.evaluate, state, world))
   done = 0
-  saved = checkpoints.restore_progress(checkpoint_dir, {'state': state, 'metrics': metrics}
-                                       ) if checkpoint_dir else None
+  saved = checkpoints.restore_progress(checkpoint_dir, {'state': state, 'metrics': metrics},
+                                       log=log) if checkpoint_dir else None
   if saved is not None:
     done, tree = saved
     metrics = jax.tree_util.tree_map(np.array, tree['metrics'])  # Writable copies.

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+import lmrl
 from lmrl import buffer as buffer_lib
 from lmrl import choices
 from lmrl import epistemic
@@ -23,6 +24,7 @@ from lmrl import lm as lm_lib
 from lmrl import pretraining
 from lmrl import update
 from lmrl import world as world_lib
+from lmrl.configs import tiny
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CACHE_DIR = pytest.StashKey[str]()
@@ -264,3 +266,22 @@ def choice_fits(spec, lm_spec, world, base_params, agent_config, make_choice_buf
     return cache[kind]
 
   return get
+
+
+TINY_RUN_STRATEGIES = ('passive', 'infomax')
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """The work directory of one uninterrupted run of the library entry point `lmrl.run` (tiny
+  config, passive + infomax), as a notebook would call it."""
+  workdir = str(tmp_path_factory.mktemp('uninterrupted') / 'run')
+  config = tiny.get_config()
+  config.experiment.strategies = TINY_RUN_STRATEGIES
+  lines = []
+  summary = lmrl.run(config, workdir, log=lines.append)
+  assert set(summary['joint']) == set(TINY_RUN_STRATEGIES)
+  assert any('compiled in' in line for line in lines)  # One compilation line, with seconds.
+  assert sum('compiling the sweep' in line for line in lines) == 1
+  assert any('ETA' in line and 'strategy 2/2' in line for line in lines)
+  return workdir

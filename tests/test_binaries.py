@@ -1,7 +1,8 @@
 """The binaries end to end: explore's files, resuming after SIGKILL, bad input, pretrain and plot.
 
-`explore` runs in-process under flagsaver (its uninterrupted run on the tiny config is shared by
-the module), and as a subprocess where it must be killed or must parse real command lines.
+`explore` runs in-process under flagsaver (its uninterrupted run on the tiny config, `tiny_run`,
+is shared by the session), and as a subprocess where it must be killed or must parse real
+command lines.
 """
 
 import csv
@@ -18,16 +19,15 @@ from absl.testing import flagsaver
 import jax
 import pytest
 
-import lmrl
 from lmrl import checks
 from lmrl import configs
 from lmrl.bin import explore
-from lmrl.configs import tiny
+from tests import conftest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, 'lmrl', 'configs', 'tiny.py')
 EXPLORE = [sys.executable, '-m', 'lmrl.bin.explore']
-STRATEGIES = ('passive', 'infomax')
+STRATEGIES = conftest.TINY_RUN_STRATEGIES
 
 _COMPILE_EVENTS = []  # Every XLA compilation of this process (jax.monitoring).
 jax.monitoring.register_event_duration_secs_listener(
@@ -60,22 +60,6 @@ def _explore_command(workdir, *extra):
 def _read(path):
   with open(path) as f:
     return f.read()
-
-
-@pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory):
-  """The work directory of one uninterrupted run of the library entry point `lmrl.run` (tiny
-  config, passive + infomax), as a notebook would call it."""
-  workdir = str(tmp_path_factory.mktemp('uninterrupted') / 'run')
-  config = tiny.get_config()
-  config.experiment.strategies = STRATEGIES
-  lines = []
-  summary = lmrl.run(config, workdir, log=lines.append)
-  assert set(summary['joint']) == set(STRATEGIES)
-  assert any('compiled in' in line for line in lines)  # One compilation line, with seconds.
-  assert sum('compiling the sweep' in line for line in lines) == 1
-  assert any('ETA' in line and 'strategy 2/2' in line for line in lines)
-  return workdir
 
 
 def test_every_packaged_config_is_valid():

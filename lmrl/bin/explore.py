@@ -10,6 +10,7 @@ override any field with `--config.section.field=value`. Runs `lmrl.run(config, w
 from absl import app
 from absl import flags
 from absl import logging
+import jax
 
 from lmrl import checks
 from lmrl import runner
@@ -20,6 +21,14 @@ _CACHE = flags.DEFINE_string(
     'compilation_cache', runner.DEFAULT_COMPILATION_CACHE,
     "JAX's persistent compilation cache directory ('' turns it off): a second run on the same "
     'shapes (a resume, a rerun) loads compiled programs instead of compiling them again.')
+# Several processes without a cluster manager that jax.distributed detects (e.g. on one machine):
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'host:port of process 0, for jax.distributed.initialize; '
+    'with --num_processes and --process_id (and --config.experiment.distributed=True).')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'Processes of the job.',
+                                      lower_bound=1)
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'This process (0 writes the files).',
+                                   lower_bound=0)
 
 
 def main(argv):
@@ -29,8 +38,15 @@ def main(argv):
   try:
     if not _WORKDIR.value:
       raise checks.ConfigError('--workdir is required')
+    if _COORDINATOR.value is not None:
+      if not _CONFIG.value.experiment.distributed:
+        raise checks.ConfigError('--coordinator_address needs '
+                                 '--config.experiment.distributed=True')
+      # CPU devices of different processes talk through gloo (no effect on accelerators).
+      jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+      jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     runner.run(_CONFIG.value, _WORKDIR.value, log=lambda line: print(line, flush=True))
-  except checks.ConfigError as error:
+  except checks.UserError as error:
     raise SystemExit(f'error: {error}') from None
 
 

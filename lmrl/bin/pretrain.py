@@ -19,6 +19,7 @@ from absl import logging
 from lmrl import checks
 from lmrl import pipeline
 from lmrl import results
+from lmrl import workdir as workdir_lib
 
 _CONFIG = checks.define_config_flag('default')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the parameters and report.')
@@ -35,12 +36,16 @@ def main(argv):
     if os.path.exists(os.path.join(_WORKDIR.value, 'pretrained')):
       raise checks.ConfigError(f'--workdir {_WORKDIR.value} already holds a pre-trained LM; '
                                'choose a new --workdir')
-  except checks.ConfigError as error:
+  except checks.UserError as error:
     sys.exit(f'error: {error}')
-  os.makedirs(_WORKDIR.value, exist_ok=True)
-  results.write_atomic(os.path.join(_WORKDIR.value, 'config.json'), config.to_json(indent=2))
-  spec, lm_spec, world = pipeline.build_world(config)
-  _, report = pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value)
+  try:
+    with workdir_lib.lock(_WORKDIR.value), workdir_lib.on_disk_full(_WORKDIR.value):
+      results.write_atomic(os.path.join(_WORKDIR.value, 'config.json'),
+                           config.to_json(indent=2))
+      spec, lm_spec, world = pipeline.build_world(config)
+      _, report = pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value)
+  except checks.UserError as error:
+    sys.exit(f'error: {error}')
   print(json.dumps(report, indent=2))
 
 

@@ -1,0 +1,124 @@
+"""The work directory: one run at a time, the config it holds, who writes, and one-line faults.
+
+A run's work directory (`lmrl.runner` lists its files) is guarded so that no fault loses what
+is already there:
+
+* `lock(workdir)`: an exclusive advisory lock (`fcntl.flock`) on `workdir/.lock`, held for the
+  whole run. A second run on the same directory is refused with one line naming the holder's
+  pid. The kernel drops the lock when its process ends, however it ends (SIGKILL included), so
+  a killed run never leaves it stuck. (flock is local to one machine: on a network file system
+  shared by several hosts it may not exclude another host's run.)
+* `prepare(workdir, config)`: creates the directory with `config.json`, or checks that it holds
+  a run of the same config; anything else is refused.
+* `on_disk_full(workdir)`: a full disk or quota (ENOSPC, EDQUOT) while writing becomes a
+  `WorkdirError` naming the file. Every result file is written under a temporary name and
+  renamed (`results.atomic_path`), so what was written before is intact and no half file is
+  left.
+* Several processes (`jax.distributed`): every process computes, only process 0 (`is_writer()`)
+  writes files; the others wait for it at a `barrier`. A refusal on process 0 is sent to every
+  process (`agree`), so all of them stop with the same line.
+"""
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+
+from lmrl import checks
+from lmrl import results
+
+LOCK_FILE = '.lock'
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class WorkdirError(checks.UserError):
+  """The work directory cannot be used or written; the message is one line naming the file."""
+
+
+def is_writer() -> bool:
+  """Whether this process writes files: process 0 (the only one without jax.distributed)."""
+  return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+  """Waits until every process gets here (nothing to wait for with one process)."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(f'lmrl:{name}')
+
+
+def agree(ok: bool, message: str) -> None:
+  """Raises `WorkdirError(message)` on every process if process 0 says `ok` is False."""
+  if jax.process_count() > 1:
+    ok = bool(multihost_utils.broadcast_one_to_all(np.int32(ok)))
+  if not ok:
+    raise WorkdirError(message)
+
+
+@contextlib.contextmanager
+def lock(workdir: str):
+  """Holds `workdir/.lock` exclusively for the `with` block (process 0 only); see above."""
+  if not is_writer():
+    yield
+    return
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, LOCK_FILE)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.pread(fd, 64, 0).decode(errors='replace').strip() or 'unknown'
+      raise WorkdirError(f'--workdir {workdir} is in use by another run (pid {holder}); wait '
+                         f'for it to end, or choose another --workdir') from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+    yield
+  finally:
+    os.close(fd)  # Releases the lock.
+
+
+def prepare(workdir: str, config) -> None:
+  """Creates `workdir` with `config.json`, or checks that it holds a run of the same config.
+
+  Raises `WorkdirError` for a directory of another config, or a non-empty one without a
+  `config.json`. With several processes, process 0 decides and writes; the others agree.
+  """
+  path = os.path.join(workdir, 'config.json')
+  problem = None
+  if is_writer():
+    contents = set(os.listdir(workdir)) - {LOCK_FILE} if os.path.isdir(workdir) else set()
+    if os.path.exists(path):
+      with open(path) as f:
+        if json.load(f) != json.loads(config.to_json()):
+          problem = (f'--workdir {workdir} holds a run with a different config; choose a new '
+                     '--workdir')
+    elif contents:
+      problem = (f'--workdir {workdir} is not empty and holds no config.json; choose a new '
+                 '--workdir')
+    else:
+      os.makedirs(workdir, exist_ok=True)
+      results.write_atomic(path, config.to_json(indent=2))
+    if problem is None:
+      for sub in ('results', 'checkpoints'):  # Also after `pretrain` made the directory.
+        os.makedirs(os.path.join(workdir, sub), exist_ok=True)
+  agree(problem is None, problem or '')
+  barrier('prepared')
+
+
+@contextlib.contextmanager
+def on_disk_full(workdir: str):
+  """Turns a full disk or quota while writing into a one-line `WorkdirError` naming the file."""
+  try:
+    yield
+  except OSError as error:
+    if error.errno not in DISK_FULL:
+      raise
+    where = error.filename or workdir
+    raise WorkdirError(f'disk full while writing {where} ({os.strerror(error.errno)}); files '
+                       f'written before are intact: free space and run the same command again '
+                       'to resume') from None

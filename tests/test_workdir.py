@@ -1,0 +1,141 @@
+"""Faults around the work directory: a concurrent run, an unreadable checkpoint, a full disk.
+
+Each fault stops with one line (a `checks.UserError`, which the binaries print as `error: ...`)
+and leaves every file written before it as it was.
+"""
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lmrl
+import tiny_sweep
+from lmrl import checkpoints
+from lmrl import results
+from lmrl import workdir as workdir_lib
+from lmrl.configs import tiny
+from tests import conftest
+
+
+def _files(directory) -> dict[str, bytes]:
+  """{relative path: bytes} of every file under `directory`."""
+  out = {}
+  for root, _, names in os.walk(directory):
+    for name in names:
+      if name == workdir_lib.LOCK_FILE:  # Holds the pid of the last run: not a result.
+        continue
+      path = os.path.join(root, name)
+      with open(path, 'rb') as f:
+        out[os.path.relpath(path, directory)] = f.read()
+  return out
+
+
+def _tiny_config():
+  config = tiny.get_config()
+  config.experiment.strategies = conftest.TINY_RUN_STRATEGIES
+  return config
+
+
+def _one_line(error: Exception) -> str:
+  message = str(error)
+  assert message and '\n' not in message, message
+  return message
+
+
+def test_a_second_run_on_a_live_workdir_is_refused_and_a_killed_run_leaves_no_lock(tmp_path):
+  workdir = str(tmp_path / 'run')
+  # A live run: another process holding the work directory's lock.
+  holder = subprocess.Popen(
+      [sys.executable, '-c', 'import sys, time; from lmrl import workdir; '
+       'lock = workdir.lock(sys.argv[1]); lock.__enter__(); print("locked", flush=True); '
+       'time.sleep(600)', workdir], stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'locked'
+    before = _files(workdir)
+    with pytest.raises(workdir_lib.WorkdirError) as refused:
+      lmrl.run(_tiny_config(), workdir, log=lambda line: None)
+    message = _one_line(refused.value)
+    assert 'in use by another run' in message and f'pid {holder.pid}' in message
+    assert _files(workdir) == before  # Nothing written, nothing removed.
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=60)
+  finally:
+    if holder.poll() is None:
+      holder.kill()
+  with workdir_lib.lock(workdir):  # The kernel dropped the killed holder's lock.
+    pass
+
+
+def test_an_unreadable_checkpoint_falls_back_to_the_one_before_or_stops_with_one_line(tmp_path):
+  path = str(tmp_path / 'checkpoints')
+  tiny_sweep.run(checkpoint_dir=path)  # Two chunks: checkpoints 1 and 2 are kept.
+  assert sorted(os.listdir(path)) == ['1', '2']
+
+  def truncate_largest_file(step):
+    files = [os.path.join(root, name) for root, _, names in os.walk(os.path.join(path, step))
+             for name in names]
+    largest = max(files, key=os.path.getsize)
+    with open(largest, 'r+b') as f:
+      f.truncate(os.path.getsize(largest) // 2)
+
+  truncate_largest_file('2')
+  lines, chunks = [], []
+  resumed = tiny_sweep.run(checkpoint_dir=path, log=lines.append,
+                           on_chunk=lambda done, metrics, seconds: chunks.append(done))
+  assert chunks == [2]  # Resumed from checkpoint 1: only the second chunk ran again.
+  for name, value in tiny_sweep.reference().items():
+    np.testing.assert_array_equal(resumed[name], value, err_msg=name)
+  assert len(lines) == 1 and 'step 2' in lines[0] and 'cannot be read' in lines[0]
+  assert os.path.isdir(path + '.unreadable-step2')  # Moved aside, not deleted.
+
+  for step in ('1', '2'):
+    truncate_largest_file(step)
+  with pytest.raises(checkpoints.CorruptCheckpointError) as stopped:
+    tiny_sweep.run(checkpoint_dir=path, log=lambda line: None)
+  assert path in _one_line(stopped.value)
+  kept = [name for name in os.listdir(tmp_path) if 'unreadable' in name]
+  assert len(kept) == 3  # Every unreadable checkpoint is still there, set aside.
+
+
+def test_a_full_disk_while_writing_a_result_stops_with_one_line_and_keeps_earlier_files(
+    tiny_run, tmp_path, monkeypatch):
+  workdir = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, workdir)
+  os.remove(os.path.join(workdir, 'summary.json'))
+  before = _files(workdir)
+
+  real_open = open
+
+  def open_on_a_full_disk(path, mode='r', *args, **kwargs):
+    f = real_open(path, mode, *args, **kwargs)
+    if 'summary.json' in str(path) and 'w' in mode:
+      f.write = lambda text: (_ for _ in ()).throw(OSError(errno.ENOSPC, 'No space left'))
+    return f
+
+  monkeypatch.setattr(results, 'open', open_on_a_full_disk, raising=False)
+  with pytest.raises(workdir_lib.WorkdirError) as stopped:
+    lmrl.run(_tiny_config(), workdir, log=lambda line: None)
+  message = _one_line(stopped.value)
+  assert 'disk full' in message and os.path.join(workdir, 'summary.json') in message
+  after = _files(workdir)
+  assert after == before  # Every earlier file as it was (results.csv rewritten identically).
+  assert not [name for name in after if '.tmp' in name]  # No half-written file left behind.
+
+
+def test_an_unreadable_finished_sweep_stops_with_one_line_naming_it(tiny_run, tmp_path):
+  workdir = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, workdir)
+  arrays = os.path.join(workdir, 'results', 'joint_infomax.npz')
+  with open(arrays, 'r+b') as f:
+    f.truncate(100)
+  before = _files(workdir)
+  with pytest.raises(workdir_lib.WorkdirError) as stopped:
+    lmrl.run(_tiny_config(), workdir, log=lambda line: None)
+  assert arrays in _one_line(stopped.value)
+  assert _files(workdir) == before
