@@ -40,6 +40,10 @@ class WorkdirError(checks.UserError):
   """The work directory cannot be used or written; the message is one line naming the file."""
 
 
+class ForeignWorkdir(WorkdirError):
+  """The work directory holds a run of another config, or files that are not a run's."""
+
+
 def is_writer() -> bool:
   """Whether this process writes files: process 0 (the only one without jax.distributed)."""
   return jax.process_index() == 0
@@ -52,32 +56,45 @@ def barrier(name: str) -> None:
 
 
 def agree(ok: bool, message: str) -> None:
-  """Raises `WorkdirError(message)` on every process if process 0 says `ok` is False."""
+  """Raises `ForeignWorkdir(message)` on every process if process 0 says `ok` is False."""
   if jax.process_count() > 1:
     ok = bool(multihost_utils.broadcast_one_to_all(np.int32(ok)))
   if not ok:
-    raise WorkdirError(message)
+    raise ForeignWorkdir(message)
 
 
 @contextlib.contextmanager
 def lock(workdir: str):
-  """Holds `workdir/.lock` exclusively for the `with` block (process 0 only); see above."""
+  """Holds `workdir/.lock` exclusively for the `with` block (process 0 only); see above.
+
+  If the block refuses the directory (`ForeignWorkdir`), the lock file (and the directory, if
+  this call made it and it is empty) is removed again: a refused directory is left as it was.
+  """
   if not is_writer():
     yield
     return
+  created_dir = not os.path.isdir(workdir)
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, LOCK_FILE)
+  created_lock = not os.path.exists(path)
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      holder = os.pread(fd, 64, 0).decode(errors='replace').strip() or 'unknown'
-      raise WorkdirError(f'--workdir {workdir} is in use by another run (pid {holder}); wait '
-                         f'for it to end, or choose another --workdir') from None
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    holder = os.pread(fd, 64, 0).decode(errors='replace').strip() or 'unknown'
+    os.close(fd)
+    raise WorkdirError(f'--workdir {workdir} is in use by another run (pid {holder}); wait '
+                       f'for it to end, or choose another --workdir') from None
+  try:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
     yield
+  except ForeignWorkdir:
+    if created_lock:
+      os.remove(path)
+      if created_dir and not os.listdir(workdir):
+        os.rmdir(workdir)
+    raise
   finally:
     os.close(fd)  # Releases the lock.
 
@@ -85,7 +102,7 @@ def lock(workdir: str):
 def prepare(workdir: str, config) -> None:
   """Creates `workdir` with `config.json`, or checks that it holds a run of the same config.
 
-  Raises `WorkdirError` for a directory of another config, or a non-empty one without a
+  Raises `ForeignWorkdir` for a directory of another config, or a non-empty one without a
   `config.json`. With several processes, process 0 decides and writes; the others agree.
   """
   path = os.path.join(workdir, 'config.json')
