@@ -13,5 +13,5 @@ setuptools.setup(
         'jax>=0.4.30', 'flax>=0.8', 'optax>=0.2', 'chex>=0.1.86', 'orbax-checkpoint>=0.5',
         'ml_collections>=0.1.1', 'absl-py>=2.0', 'numpy>=1.26', 'matplotlib>=3.8',
     ],
-    extras_require={'test': ['pytest>=8']},
+    extras_require={'test': ['pytest>=8'], 'analysis': ['pandas>=2']},
 )

@@ -79,6 +79,38 @@ def metric_rows(agent: str, strategy: str, metrics: dict[str, np.ndarray],
   return rows
 
 
+def shown_queries(buffer, favourites_GxPxN: np.ndarray, vocab_size: int,
+                  queries_per_round: int) -> dict[str, np.ndarray]:
+  """What each seed was shown and how it was ranked, from its final choice buffer.
+
+  `buffer` is a `ChoiceBuffer` of host arrays with a leading seed axis ([S, H, ...]); row h was
+  shown in round h // B + 1. Returns int32 `prompts_SxHxLx`, `responses_SxHxKxLy`,
+  `ranking_SxHxK` (positions of the shown responses, best first), `prompt_index_SxH`,
+  `response_index_SxHxK` (indices into the world's enumerated prompts and responses),
+  `round_H`, bool `valid_SxH`, and `shows_favourite_SxHxG`: whether the shown responses include
+  one of group g's favourites for that prompt.
+  """
+  base = lambda tokens: np.sum(tokens * vocab_size ** np.arange(tokens.shape[-1] - 1, -1, -1),
+                               axis=-1).astype(np.int32)
+  prompt_SxH = base(np.asarray(buffer.prompts_HxLx))
+  response_SxHxK = base(np.asarray(buffer.responses_HxKxLy))
+  favourite_GxSxHxK = np.asarray(favourites_GxPxN)[:, prompt_SxH[..., None], response_SxHxK]
+  H = prompt_SxH.shape[1]
+  return {'prompts_SxHxLx': np.asarray(buffer.prompts_HxLx, np.int32),
+          'responses_SxHxKxLy': np.asarray(buffer.responses_HxKxLy, np.int32),
+          'ranking_SxHxK': np.asarray(buffer.ranking_HxK, np.int32),
+          'prompt_index_SxH': prompt_SxH, 'response_index_SxHxK': response_SxHxK,
+          'round_H': (np.arange(H) // queries_per_round + 1).astype(np.int32),
+          'valid_SxH': np.asarray(buffer.valid_H, bool),
+          'shows_favourite_SxHxG': np.moveaxis(favourite_GxSxHxK.any(-1), 0, -1)}
+
+
+def shown_favourites(shown: dict[str, np.ndarray]) -> list[float]:
+  """Per group, the fraction of shown queries (all seeds and rounds) with one of its favourites."""
+  valid = shown['valid_SxH']
+  return [float(x) for x in shown['shows_favourite_SxHxG'][valid].mean(0)]
+
+
 @contextlib.contextmanager
 def atomic_path(path: str):
   """Yields a temporary path to write `path`'s whole content to; renamed to `path` on success."""

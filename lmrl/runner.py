@@ -12,8 +12,10 @@ Files in the work directory:
   config.json      the resolved config (a directory holding another config is refused)
   pretrain.json    the pre-trained LM's KL to the majority and to p*, and its group coverage
   pretrained/      its parameters (orbax)
-  checkpoints/<agent>_<strategy>/   the sweep state after each chunk (orbax, the last kept)
+  checkpoints/<agent>_<strategy>/   the sweep state after each chunk (orbax, the last two kept)
   results/<agent>_<strategy>.npz    a finished sweep's metric arrays (float[S, T+1, ...])
+  results/<agent>_<strategy>_shown.npz   what it showed and how it was ranked, every seed and
+                   round (`lmrl.results.shown_queries`)
   metrics.jsonl    live: one JSON object per agent/strategy/seed/evaluated round, appended after
                    every chunk (`tail -f` it)
   results.csv      long format, every agent/strategy/seed/evaluated round (exported once)
@@ -178,16 +180,19 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
   chunk_seconds = []
   keys_S = sweep_lib.seed_keys(config.seed, e.num_seeds)
   sharding = sweep_lib.seed_sharding(e.num_seeds) if e.shard_seeds else None
-  curves = {}
+  curves, shown = {}, {}
   rows = []
   for kind in kinds:
     exp = experiment_lib.make_experiment(config, spec, agents[kind])
     sweeper = None
     for i, strategy in enumerate(exp.strategies):
       path = _arrays_path(workdir, kind, strategy)
+      shown_path = _arrays_path(workdir, kind, strategy, 'shown')
       if os.path.exists(path):
         log(f'{kind}/{strategy}: already done, skipped')
         out = _load_arrays(path)
+        if os.path.exists(shown_path):
+          shown[(kind, strategy)] = _load_arrays(shown_path)
       else:
         if sweeper is None:
           log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {e.num_seeds} '
@@ -200,9 +205,11 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
           timing.setdefault(kind, {})['compile_seconds'] = seconds
           timing[kind]['compile_cache'] = {k: v - counts[k] for k, v in _cache_counts.items()}
           log(f'{kind}: compiled in {seconds:.1f}s')
-        out = _sweep_one(config, kind, strategy, i, exp, sweeper, keys_S, params, world,
-                         sharding, workdir, log, chunk_seconds, chunks_left, timing, writer)
-        if writer:
+        out, shown[(kind, strategy)] = _sweep_one(
+            config, kind, strategy, i, exp, sweeper, keys_S, params, world, sharding, workdir,
+            log, chunk_seconds, chunks_left, timing, writer)
+        if writer:  # The queries first: the metric arrays mark the sweep as done.
+          _save_arrays(shown_path, shown[(kind, strategy)])
           _save_arrays(path, out)
           results.write_json(timing_path, timing)
       curves[(kind, strategy)] = results.curves_from_metrics(
@@ -213,6 +220,10 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
   summary = results.summarize(curves, pretrained_kl=report['kl_to_pstar'],
                               target_coverage_G=target_G, num_bootstrap=e.num_bootstrap,
                               seed=config.seed)
+  for (kind, strategy), queries in shown.items():
+    if strategy in summary.get(kind, {}):
+      summary[kind][strategy]['queries_showing_a_favourite_of_group'] = (
+          results.shown_favourites(queries))
   for line in results.format_summary(summary):
     log(line)
   if writer:
@@ -229,14 +240,16 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
   return summary
 
 
-def _arrays_path(workdir: str, kind: str, strategy: str) -> str:
-  return os.path.join(workdir, 'results', f'{kind}_{strategy}.npz')
+def _arrays_path(workdir: str, kind: str, strategy: str, suffix: str = '') -> str:
+  name = f'{kind}_{strategy}_{suffix}' if suffix else f'{kind}_{strategy}'
+  return os.path.join(workdir, 'results', f'{name}.npz')
 
 
 def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, world, sharding,
                workdir, log, chunk_seconds, chunks_left, timing, writer
-               ) -> dict[str, np.ndarray]:
-  """Runs one strategy's sweep (resuming its checkpoint); logs a line per chunk."""
+               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+  """(metrics, shown queries) of one strategy's sweep (resuming its checkpoint); logs a line
+  per chunk."""
   e = config.experiment
   target_G = np.asarray(exp.target_coverage(world))
   mine = []
@@ -260,11 +273,18 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, worl
         f'  choices {done * e.prompts_per_round}  KL {kl.mean():.4f} +/- {se:.4f}'
         f'  worst-group coverage {worst:.2f} of p*\'s  ({seconds:.1f}s, ETA {eta}){failed}')
 
+  shown = {}
+
+  def done(state):
+    buffer = jax.tree_util.tree_map(sweep_lib.to_host, state.buffer)
+    shown.update(results.shown_queries(buffer, np.asarray(world.favourites_GxPxN),
+                                       config.world.vocab_size, e.prompts_per_round))
+
   out = sweep_lib.run_strategy(
       sweeper, keys_S, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk,
-      strategy=index, sharding=sharding, on_chunk=progress, log=log,
+      strategy=index, sharding=sharding, on_chunk=progress, on_done=done, log=log,
       checkpoint_dir=os.path.join(workdir, 'checkpoints', f'{kind}_{strategy}'))
   timing.setdefault(kind, {})[strategy] = {
       'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),
       'seconds_per_round': float(np.mean(mine) / e.rounds_per_chunk) if mine else None}
-  return out
+  return out, shown

@@ -117,15 +117,18 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
                  rounds_per_chunk: int, strategy: int = 0, checkpoint_dir: str | None = None,
                  sharding: NamedSharding | None = None,
                  on_chunk: Callable[[int, dict, float], None] | None = None,
+                 on_done: Callable[[object], None] | None = None,
                  log: Callable[[str], None] = print) -> dict[str, np.ndarray]:
   """Runs every seed for `rounds` rounds of strategy number `strategy`; metrics float[S, T+1, ...].
 
   Index 0 of the round axis is the agent before any query (the pre-trained LM). After each
   chunk the sweep state and the metrics so far are saved to `checkpoint_dir` (orbax, the last
-  one kept); if it holds a checkpoint, the sweep resumes from it. `rounds_per_chunk` must
-  divide `rounds` (every chunk has the same shape, so `run_chunk` compiles once). `on_chunk`
+  two kept); if it holds a checkpoint, the sweep resumes from the last readable one.
+  `rounds_per_chunk` must divide `rounds` (every chunk has the same shape, so `run_chunk`
+  compiles once). `on_chunk`
   gets (rounds done, the metrics so far [S, rounds + 1, ...] (NaN beyond), seconds of the chunk's
-  computation, which exclude the checkpoint write), after the checkpoint is saved. `log` gets a
+  computation, which exclude the checkpoint write), after the checkpoint is saved. `on_done`
+  gets the final sweep state (seeds leading; e.g. to export its choice buffers). `log` gets a
   line if the latest checkpoint cannot be read and an earlier one is used instead.
   """
   if rounds % rounds_per_chunk:
@@ -162,4 +165,6 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
           'state': jax.tree_util.tree_map(to_host, state), 'metrics': metrics})
     if on_chunk:
       on_chunk(done, metrics, seconds)
+  if on_done:
+    on_done(state)
   return metrics

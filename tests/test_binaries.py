@@ -17,6 +17,7 @@ import time
 from absl import flags
 from absl.testing import flagsaver
 import jax
+import numpy as np
 import pytest
 
 from lmrl import checks
@@ -93,6 +94,20 @@ def test_explore_writes_every_file_with_its_columns(tiny_run):
     assert entry['failed_seeds'] == []
     assert entry['close_50']['text']  # Words, reached or not.
   assert 'close_80_vs_passive' in summary['joint']['infomax']
+  # What was shown: every seed's queries, in round order, ranked; favourites flagged per group.
+  config = json.loads(_read(os.path.join(tiny_run, 'config.json')))
+  e, B = config['experiment'], config['experiment']['prompts_per_round']
+  for strategy in STRATEGIES:
+    with np.load(os.path.join(tiny_run, 'results', f'joint_{strategy}_shown.npz')) as shown:
+      S, H, K = shown['ranking_SxHxK'].shape
+      assert (S, H, K) == (e['num_seeds'], e['rounds'] * B, e['responses_per_prompt'])
+      assert shown['valid_SxH'].all()
+      np.testing.assert_array_equal(np.sort(shown['ranking_SxHxK'], -1),
+                                    np.broadcast_to(np.arange(K), (S, H, K)))
+      np.testing.assert_array_equal(shown['round_H'], np.repeat(np.arange(1, e['rounds'] + 1), B))
+      assert shown['shows_favourite_SxHxG'].shape == (S, H, 2)
+      rate = summary['joint'][strategy]['queries_showing_a_favourite_of_group']
+      np.testing.assert_allclose(rate, shown['shows_favourite_SxHxG'].mean((0, 1)), rtol=1e-6)
   timing = json.loads(_read(os.path.join(tiny_run, 'timing.json')))
   assert timing['joint']['compile_seconds'] > 0  # One compilation for both strategies.
   assert set(timing['joint']) == {'compile_seconds', 'compile_cache', *STRATEGIES}
@@ -278,3 +293,27 @@ def test_a_repeated_config_override_keeps_its_last_value():
                         '--config.experiment.rounds=2', '--config.experiment.rounds=4'],
                        capture_output=True, text=True, check=True, timeout=120)
   assert out.stdout.strip() == "('uniform',) 4", out.stdout
+
+
+def test_compare_writes_one_table_and_figure_for_several_workdirs(tiny_run, tmp_path):
+  out = tmp_path / 'comparison'
+  result = subprocess.run(
+      [sys.executable, '-m', 'lmrl.bin.compare', f'--workdirs={tiny_run},{tiny_run}',
+       '--names=first,second', f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
+      timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  table = (out / 'comparison.md').read_text()
+  assert table.count('| first | joint |') == 2 and table.count('| second | joint |') == 2
+  with open(out / 'comparison.csv') as f:
+    rows = list(csv.DictReader(f))
+  summary = json.loads(_read(os.path.join(tiny_run, 'summary.json')))
+  assert len(rows) == 4 and {r['strategy'] for r in rows} == set(STRATEGIES)
+  for row in rows:
+    assert float(row['final_kl']) == pytest.approx(
+        summary['joint'][row['strategy']]['final_kl']['mean'], rel=1e-9)
+  assert (out / 'kl_vs_choices.png').stat().st_size > 0
+  refused = subprocess.run([sys.executable, '-m', 'lmrl.bin.compare', f'--workdirs={tmp_path}',
+                            f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+  assert refused.returncode == 1 and refused.stderr.strip().count('\n') == 0
+  assert refused.stderr.startswith('error: --workdirs')
