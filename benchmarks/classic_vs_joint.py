@@ -24,7 +24,6 @@ choices: neither FLOPs nor time depend on the values.
 import json
 import os
 import statistics
-import sys
 import time
 
 from absl import app
@@ -124,10 +123,7 @@ def measure(config, repeats: int) -> dict:
 def main(argv):
   del argv
   config = _CONFIG.value
-  try:
-    checks.validate(config)
-  except checks.ConfigError as error:
-    sys.exit(f'error: {error}')
+  common.validate_or_exit(config)
   out = measure(config, _REPEATS.value)
   print(f'{"":32s}{"joint":>14s}{"classic":>14s}{"classic/joint":>15s}')
   for name, unit in [('flops', 'FLOPs/round (learn)'),

@@ -7,15 +7,18 @@
 * `random_full_buffer`: a buffer of the experiment's capacity full of random choices (neither
   FLOPs nor time depend on the values).
 * `machine()`: the device, versions, CPU count and load average, to store next to timings.
+* `validate_or_exit(config)`: the binaries' one-line `error: ...` exit on a bad config.
 """
 
 import importlib.metadata
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
 
 from lmrl import buffer as buffer_lib
+from lmrl import checks
 
 CALL_PRIMITIVES = ('pjit', 'jit', 'closed_call', 'core_call')
 
@@ -112,3 +115,11 @@ def machine() -> dict:
           'num_devices': jax.device_count(), 'jax_version': jax.__version__,
           'jaxlib_version': importlib.metadata.version('jaxlib'),
           'cpu_count': os.cpu_count(), 'load_average': list(os.getloadavg())}
+
+
+def validate_or_exit(config) -> None:
+  """Checks `config` as `lmrl.run` does; on a bad field exits with one line, before compiling."""
+  try:
+    checks.validate(config)
+  except checks.ConfigError as error:
+    sys.exit(f'error: {error}')

@@ -27,6 +27,7 @@ from absl import app
 from absl import flags
 import jax
 
+from benchmarks import common
 from lmrl import checks
 from lmrl import experiment
 from lmrl import lm as lm_lib
@@ -62,10 +63,7 @@ def _child_seconds(argv: list[str], cache_dir: str) -> float:
 def main(argv):
   del argv
   config = _CONFIG.value
-  try:
-    checks.validate(config)
-  except checks.ConfigError as error:
-    sys.exit(f'error: {error}')
+  common.validate_or_exit(config)
   strategies = tuple(config.experiment.strategies)
   if _CHILD.value:
     jax.config.update('jax_compilation_cache_dir', os.environ['JAX_COMPILATION_CACHE_DIR'])

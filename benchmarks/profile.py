@@ -425,10 +425,7 @@ def main(argv):
     config = tiny.get_config()
   config = config.copy_and_resolve_references()
   repeats = _REPEATS.value or (2 if _QUICK.value else 5)
-  try:
-    checks.validate(config)
-  except checks.ConfigError as error:
-    sys.exit(f'error: {error}')
+  common.validate_or_exit(config)
   out = measure(config, repeats)
   print_table(out)
   with open(_OUT.value, 'w') as f:

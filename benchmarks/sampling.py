@@ -83,6 +83,7 @@ def call_seconds(compiled, args) -> float:
 def main(argv):
   del argv
   config = _CONFIG.value
+  common.validate_or_exit(config)
   if config.agent.epistemic != 'ensemble':
     raise app.UsageError('this benchmark compares ways to sample an ensemble: '
                          'config.agent.epistemic must be ensemble')
