@@ -19,6 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from lmrl import checks
+from lmrl import results
 
 
 KEEP = 2  # Checkpoints kept per sweep: the latest and one to fall back to.
@@ -60,7 +61,7 @@ def _file_table(step_dir: str) -> dict[str, list[int]]:
     for name in files:
       path = os.path.join(root, name)
       rel = os.path.relpath(path, step_dir)
-      if rel in (MANIFEST, MANIFEST + '.tmp'):
+      if rel == MANIFEST:
         continue
       crc = 0
       with open(path, 'rb') as f:
@@ -103,13 +104,8 @@ def save_progress(directory: str, step: int, tree) -> None:
   manager.close()
   if jax.process_index() == 0:
     step_dir = os.path.join(directory, str(step))
-    table = _file_table(step_dir)
-    tmp = os.path.join(step_dir, MANIFEST + '.tmp')
-    with open(tmp, 'w') as f:
-      json.dump(table, f)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, os.path.join(step_dir, MANIFEST))
+    table = _file_table(step_dir)  # Before the manifest exists: it does not list itself.
+    results.write_atomic(os.path.join(step_dir, MANIFEST), json.dumps(table))
 
 
 def _unused(path: str) -> str:

@@ -52,6 +52,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lmrl import world as world_lib
+
 BASE_COLUMNS = ('agent', 'strategy', 'seed', 'round', 'queries')
 
 
@@ -90,10 +92,8 @@ def shown_queries(buffer, favourites_GxPxN: np.ndarray, vocab_size: int,
   `round_H`, bool `valid_SxH`, and `shows_favourite_SxHxG`: whether the shown responses include
   one of group g's favourites for that prompt.
   """
-  base = lambda tokens: np.sum(tokens * vocab_size ** np.arange(tokens.shape[-1] - 1, -1, -1),
-                               axis=-1).astype(np.int32)
-  prompt_SxH = base(np.asarray(buffer.prompts_HxLx))
-  response_SxHxK = base(np.asarray(buffer.responses_HxKxLy))
+  prompt_SxH = np.asarray(world_lib.sequence_index(buffer.prompts_HxLx, vocab_size))
+  response_SxHxK = np.asarray(world_lib.sequence_index(buffer.responses_HxKxLy, vocab_size))
   favourite_GxSxHxK = np.asarray(favourites_GxPxN)[:, prompt_SxH[..., None], response_SxHxK]
   H = prompt_SxH.shape[1]
   return {'prompts_SxHxLx': np.asarray(buffer.prompts_HxLx, np.int32),

@@ -256,7 +256,7 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, worl
 
   def progress(done, metrics, seconds):
     if writer:
-        append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics,
+      append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics,
                    [r for r in exp.evaluated_rounds if done - e.rounds_per_chunk < r <= done],
                    e.prompts_per_round)
     last = {k: v[:, done] for k, v in metrics.items()}
