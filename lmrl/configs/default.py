@@ -75,8 +75,8 @@ def get_config() -> ml_collections.ConfigDict:
   e.temperature = 2.0  # tau of the boltzmann strategy.
   e.pool_size = 16  # Infomax: candidates per prompt; every K-tuple among them is scored.
   e.pool_temperature = 3.0  # Infomax: per-token temperature of the candidate pool (see README).
-  e.info_temperature = 0.0  # Infomax: 0 shows the most informative tuple; tau > 0 samples
-  #                            tuples with prob. ~ exp(information / tau) (batch-aware).
+  e.info_temperature = 0.1  # Infomax: tuples drawn with prob. ~ exp(information / tau), in
+  #                            nats (batch-aware: a recurring prompt gets other queries); 0 = best.
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
   e.eval_every = 5  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
