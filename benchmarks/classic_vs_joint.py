@@ -65,7 +65,7 @@ class Bench:
     self.sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, self.agent,
                                                                ('passive',)))
     self.keys_S = sweep.seed_keys(config.seed, e.num_seeds)
-    self.run_state = self.sweeper.init(self.keys_S, params, world)
+    self.run_state = self.sweeper.init(self.keys_S, params, world, None)
     self.rounds = e.rounds_per_chunk
     self.next_round = 0
 

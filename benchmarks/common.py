@@ -6,6 +6,9 @@
   (`unroll_scans`); the loop-once count is returned too, as `flops_scan_once`.
 * `random_full_buffer`: a buffer of the experiment's capacity full of random choices (neither
   FLOPs nor time depend on the values).
+* `seconds`, `Matmul`, `JointUpdate`: a timed call, the fp32 matmul that measures the peak, and
+  one seed's `agent.learn` of the joint ensemble agent (what benchmarks.performance and
+  benchmarks.peer time).
 * `machine()`: the device, versions, CPU count and load average, to store next to timings.
 * `validate_or_exit(config)`: the binaries' one-line `error: ...` exit on a bad config.
 """
@@ -13,12 +16,15 @@
 import importlib.metadata
 import os
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
 
 from lmrl import buffer as buffer_lib
 from lmrl import checks
+from lmrl import lm as lm_lib
+from lmrl import pipeline
 
 CALL_PRIMITIVES = ('pjit', 'jit', 'closed_call', 'core_call')
 
@@ -104,6 +110,53 @@ def random_full_buffer(key, config, spec, num_members) -> buffer_lib.ChoiceBuffe
       jax.random.randint(key_y, (n, K, spec.response_length), 0, spec.vocab_size),
       jax.vmap(lambda k: jax.random.permutation(k, K))(jax.random.split(key_r, n)),
       buffer_lib.bootstrap_weights(key_b, (n, num_members), config.agent.bootstrap))
+
+
+# ----------------------------------------------------------------------------- timed work
+
+
+def seconds(fn, *args):
+  """(seconds, output) of one call of `fn`, waiting for its result."""
+  start = time.perf_counter()
+  out = jax.block_until_ready(fn(*args))
+  return time.perf_counter() - start, out
+
+
+class Matmul:
+  """A jitted fp32 `N x N` matmul: `2 N^3` FLOPs per call."""
+
+  def __init__(self, n: int):
+    key_a, key_b = jax.random.split(jax.random.key(0))
+    self.a_NxN = jax.random.normal(key_a, (n, n), jnp.float32)
+    self.b_NxN = jax.random.normal(key_b, (n, n), jnp.float32)
+    self.matmul = jax.jit(jnp.matmul)
+    self.flops = 2.0 * n ** 3
+
+  def time(self) -> float:
+    return seconds(self.matmul, self.a_NxN, self.b_NxN)[0]
+
+
+class JointUpdate:
+  """`agent.learn` (`steps` joint-update steps) of the joint ensemble agent, one seed."""
+
+  def __init__(self, config):
+    spec, lm_spec, self.world = pipeline.build_world(config)
+    self.lm_spec, self.steps = lm_spec, config.finetune.steps_per_round
+    self.agent = pipeline.make_agent(config, spec, lm_spec)
+    params = lm_lib.init_lm(jax.random.key(0), lm_spec)
+    self.params_per_member = lm_lib.count_params(params)
+    self.state = jax.jit(self.agent.init)(jax.random.key(1), params)
+    self.buffer = random_full_buffer(jax.random.key(2), config, spec, self.agent.num_members)
+    self.learn = jax.jit(self.agent.learn)
+    self.tokens_per_step = config.agent.num_members * spec.sequence_length * (
+        config.finetune.batch_size * config.experiment.responses_per_prompt
+        + config.finetune.lm_batch_size)
+
+  def args(self):
+    return jax.random.key(3), self.state, self.buffer, self.world
+
+  def time(self) -> float:
+    return seconds(self.learn, *self.args())[0]
 
 
 # ----------------------------------------------------------------------------- machine

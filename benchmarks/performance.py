@@ -28,8 +28,8 @@ Measured in one process, and printed as a table and written as JSON to `--out`:
    float rounding only).
 4. **Compilation.** Compile time of the chunk (first call minus the median later call), and
    whether running the sweep again with other seed keys, or with other values of the traced
-   hyper-parameters (learning rate in `opt_state.hyperparams`, `hparams.lambda_lm` and
-   `hparams.lambda_l2`, one value per seed), reuses the compiled chunk and init
+   hyper-parameters (learning rate, lambdas and temperature, one value per seed, given to `init`
+   as a sweep's grid gives them: `lmrl.hyperparams`), reuses the compiled chunk and init
    (`_cache_size()`).
 
 Parameters are random (a fresh LM, not the pre-trained one) and the joint update's buffer is full
@@ -54,6 +54,7 @@ from benchmarks import common
 from lmrl.configs import tiny
 from lmrl import checks
 from lmrl import experiment as experiment_lib
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import strategies
@@ -106,28 +107,10 @@ def size(flag) -> int:
   return quick if _QUICK.value else default
 
 
-def seconds(fn, *args):
-  """(seconds, output) of one call of `fn`, waiting for its result."""
-  start = time.perf_counter()
-  out = jax.block_until_ready(fn(*args))
-  return time.perf_counter() - start, out
+seconds = common.seconds
 
 
 # ----------------------------------------------------------------------------- 1 + 2
-
-
-class Matmul:
-  """A jitted fp32 `N x N` matmul: `2 N^3` FLOPs per call."""
-
-  def __init__(self, n: int):
-    key_a, key_b = jax.random.split(jax.random.key(0))
-    self.a_NxN = jax.random.normal(key_a, (n, n), jnp.float32)
-    self.b_NxN = jax.random.normal(key_b, (n, n), jnp.float32)
-    self.matmul = jax.jit(jnp.matmul)
-    self.flops = 2.0 * n ** 3
-
-  def time(self) -> float:
-    return seconds(self.matmul, self.a_NxN, self.b_NxN)[0]
 
 
 def joint_config(config):
@@ -143,33 +126,9 @@ def joint_config(config):
   return config
 
 
-class JointUpdate:
-  """`agent.learn` (`steps` joint-update steps) of the joint ensemble agent, one seed."""
-
-  def __init__(self, config):
-    spec, lm_spec, self.world = pipeline.build_world(config)
-    self.lm_spec, self.steps = lm_spec, config.finetune.steps_per_round
-    self.agent = pipeline.make_agent(config, spec, lm_spec)
-    params = lm_lib.init_lm(jax.random.key(0), lm_spec)
-    self.params_per_member = lm_lib.count_params(params)
-    self.state = jax.jit(self.agent.init)(jax.random.key(1), params)
-    self.buffer = common.random_full_buffer(jax.random.key(2), config, spec,
-                                            self.agent.num_members)
-    self.learn = jax.jit(self.agent.learn)
-    self.tokens_per_step = config.agent.num_members * spec.sequence_length * (
-        config.finetune.batch_size * config.experiment.responses_per_prompt
-        + config.finetune.lm_batch_size)
-
-  def args(self):
-    return jax.random.key(3), self.state, self.buffer, self.world
-
-  def time(self) -> float:
-    return seconds(self.learn, *self.args())[0]
-
-
 def measure_compute(config, repeats: int) -> tuple[dict, dict]:
   """(matmul, joint_update) results: FLOP/s of both, timings interleaved."""
-  matmul, joint = Matmul(size(_MATMUL_SIZE)), JointUpdate(config)
+  matmul, joint = common.Matmul(size(_MATMUL_SIZE)), common.JointUpdate(config)
   flops = common.learn_flops(joint.agent.learn, joint.args())  # One learn call (all steps).
   matmul.time(), joint.time()  # Compile and warm up.
   matmul_s, joint_s = [], []
@@ -225,16 +184,15 @@ class PythonLoop:
     return time.perf_counter() - start, kl_SxR
 
 
-def other_hyperparameters(state, num_seeds: int):
-  """`state` (a sweep's RunState) with other learning rates and lambdas, one value per seed."""
-  agent = state.agent
-  hyperparams = dict(agent.opt_state.hyperparams)
-  lr_S = hyperparams['learning_rate']
-  hyperparams['learning_rate'] = lr_S * jnp.logspace(0, 1, num_seeds, dtype=lr_S.dtype)
-  hparams = agent.hparams._replace(lambda_lm=agent.hparams.lambda_lm * 2,
-                                   lambda_l2=agent.hparams.lambda_l2 * 0.5)
-  return state._replace(agent=agent._replace(
-      opt_state=agent.opt_state._replace(hyperparams=hyperparams), hparams=hparams))
+def other_hyperparameters(config, num_seeds: int) -> dict[str, np.ndarray]:
+  """Other values of every traced hyper-parameter than the config's, one per seed (float32[S])."""
+  base = hyperparams.values(config)
+  out = {name: np.full(num_seeds, value, np.float32) for name, value in base.items()}
+  out['learning_rate'] = out['learning_rate'] * np.logspace(0, 1, num_seeds, dtype=np.float32)
+  out['lambda_lm'] *= 2
+  out['lambda_l2'] *= 0.5
+  out['temperature'] *= 2
+  return out
 
 
 class SweepBench:
@@ -261,7 +219,7 @@ class SweepBench:
     chunk = lambda i: np.arange(i * R, (i + 1) * R, dtype=np.int32)
 
     # Compiled: the first chunk compiles; later chunks go on from the state it returns.
-    state = init(keys_S, params, world)
+    state = init(keys_S, params, world, hyperparams.lane_values(self.config, S))
     initial_state = jax.tree_util.tree_map(jnp.copy, state)  # `state` is donated.
     first_s, (state, metrics) = seconds(sweeper.run_chunk, keys_S, state, world, chunk(0), 0)
     compiled_kl_SxR = np.asarray(metrics['kl'])
@@ -273,12 +231,12 @@ class SweepBench:
     sizes = lambda: (sweeper.run_chunk._cache_size(), init._cache_size())
     compiled = sizes()
     other_keys_S = sweep.seed_keys(self.config.seed + 1, S)
-    other_seeds_state = jax.block_until_ready(init(other_keys_S, params, world))
+    other_seeds_state = jax.block_until_ready(init(other_keys_S, params, world, hyperparams.lane_values(self.config, S)))
     chunk_s.append(seconds(sweeper.run_chunk, other_keys_S, other_seeds_state, world,
                            chunk(0), 0)[0])
     no_recompile_seeds = sizes() == compiled
-    other_hparams_state = jax.block_until_ready(other_hyperparameters(
-        init(keys_S, params, world), S))
+    other_hparams_state = jax.block_until_ready(
+        init(keys_S, params, world, other_hyperparameters(self.config, S)))
     chunk_s.append(seconds(sweeper.run_chunk, keys_S, other_hparams_state, world, chunk(0), 0)[0])
     no_recompile_hparams = sizes() == compiled
     compiled_s = statistics.median(chunk_s)

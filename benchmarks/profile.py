@@ -156,7 +156,7 @@ class Profile:
     self.keys_S = sweep.seed_keys(config.seed, self.S)
     self.sweeper = sweep.make_sweep(self.exp)
     start = time.perf_counter()
-    self.state_S = jax.block_until_ready(self.sweeper.init(self.keys_S, self.params, self.world))
+    self.state_S = jax.block_until_ready(self.sweeper.init(self.keys_S, self.params, self.world, None))
     self.init_seconds = time.perf_counter() - start  # Compilation included.
     # The profiled round: the first one after the warm-up rounds with exact metrics, so that the
     # compiled round evaluates as the `metrics` phase does (the last round always does).

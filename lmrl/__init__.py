@@ -6,7 +6,8 @@
 
 Shape legend: array names end in their shape, one letter per dimension (`logits_BxLxV`).
 
-  S seeds of a sweep          T rounds of a run         R rounds of a chunk / evaluated rounds
+  S seeds of a sweep (its lanes: J hyper-parameter grid points x S seeds)
+  T rounds of a run         R rounds of a chunk / evaluated rounds
   B batch rows (prompts of a round, sequences of a step)  E expanded rows (B*K, P*A, ...)
   K responses shown per prompt   C infomax candidates per prompt   U K-tuples of candidates
   M epistemic members (mixture / train indices)   I any set of epistemic indices
@@ -26,6 +27,7 @@ from lmrl import classic
 from lmrl import configs
 from lmrl import epistemic
 from lmrl import experiment
+from lmrl import hyperparams
 from lmrl import lm
 from lmrl import metrics
 from lmrl import pipeline

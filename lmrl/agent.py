@@ -2,7 +2,8 @@
 
 An `Agent` is what the experiment loop needs from a learner, whatever its insides:
 
-  init(key, base_params) -> state               from the pre-trained LM
+  init(key, base_params, hparams=None) -> state   from the pre-trained LM; `hparams` (traced
+                                      scalars by name, `lmrl.hyperparams`) default to the config's
   explorer(state) -> strategies.Explorer        what exploration strategies may ask of it
   learn(key, state, buffer, world) -> state, info   one round of learning (S update steps)
   exact_log_probs(state, prompts_PxLx) -> (log_p_PxN, log_p_MxPxN)
@@ -19,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from lmrl import epistemic
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import metrics
 from lmrl import strategies
@@ -27,7 +29,7 @@ from lmrl import world as world_lib
 
 
 class Agent(NamedTuple):
-  init: Callable[[jax.Array, Any], Any]
+  init: Callable  # (key, base_params, hparams=None) -> state; hparams: `lmrl.hyperparams.values`
   explorer: Callable[[Any], strategies.Explorer]
   learn: Callable
   exact_log_probs: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array]]
@@ -122,11 +124,12 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
       corpus_group_mix=tuple(config.world.corpus_group_mix))
   steps = config.finetune.steps_per_round
 
-  def init(key, base_params):
+  def init(key, base_params, hparams=None):
+    h = hparams or hyperparams.values(config)
     return update_lib.init_agent_state(
-        key, epi, base_params, prior_scale=config.agent.prior_scale,
-        learning_rate=config.finetune.learning_rate, lambda_lm=config.finetune.lambda_lm,
-        lambda_l2=config.finetune.lambda_l2, l2_prior_choices=config.finetune.l2_prior_choices)
+        key, epi, base_params, prior_scale=h['prior_scale'], learning_rate=h['learning_rate'],
+        lambda_lm=h['lambda_lm'], lambda_l2=h['lambda_l2'],
+        l2_prior_choices=h['l2_prior_choices'])
 
   def learn(key, state, buffer, world):
     def step(state, i):

@@ -10,6 +10,7 @@ import sys
 
 from lmrl import buffer
 from lmrl import epistemic
+from lmrl import hyperparams
 from lmrl import strategies
 from lmrl import update
 
@@ -156,11 +157,14 @@ def validate(config) -> None:
   _non_negative(config, 'classic.entropy_weight')
   for field in ('experiment.shard_seeds', 'experiment.distributed'):
     _boolean(config, field)
+  for field, problem, value in hyperparams.problems(config):
+    _require(False, field, problem, value)
   if e.shard_seeds and not e.distributed:  # Local devices only: this compiles nothing.
     import jax  # pylint: disable=g-import-not-at-top
-    _require(e.num_seeds % jax.device_count() == 0, 'experiment.num_seeds',
-             f'must be a multiple of the {jax.device_count()} devices when shard_seeds is set',
-             e.num_seeds)
+    lanes = e.num_seeds * hyperparams.grid(config).size
+    _require(lanes % jax.device_count() == 0, 'experiment.num_seeds',
+             f'times the sweep\'s grid points must be a multiple of the {jax.device_count()} '
+             'devices when shard_seeds is set', e.num_seeds)
 
 
 def agent_kinds(config) -> tuple[str, ...]:

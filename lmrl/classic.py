@@ -65,6 +65,7 @@ import optax
 from lmrl import agent as agent_lib
 from lmrl import buffer as buffer_lib
 from lmrl import epistemic
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import strategies
 from lmrl import update as update_lib
@@ -299,13 +300,14 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
   reward_steps, policy_steps = u.steps_per_round, k.policy_steps_per_round
   pool_size = config.experiment.pool_size
 
-  def init(key, base_params):
-    reward = rew.init(key, reward_from_lm(base_params, lm_spec), config.agent.prior_scale)
+  def init(key, base_params, hparams=None):
+    h = hparams or hyperparams.values(config)
+    reward = rew.init(key, reward_from_lm(base_params, lm_spec), h['prior_scale'])
     return ClassicState(
-        reward=reward, reward_opt=adam_state(reward.train, u.learning_rate),
+        reward=reward, reward_opt=adam_state(reward.train, h['learning_rate']),
         policy=base_params, policy_opt=adam_state(base_params, k.policy_learning_rate),
-        hparams=ClassicHparams(jnp.asarray(u.lambda_l2, jnp.float32),
-                               jnp.asarray(u.lambda_lm, jnp.float32),
+        hparams=ClassicHparams(jnp.asarray(h['lambda_l2'], jnp.float32),
+                               jnp.asarray(h['lambda_lm'], jnp.float32),
                                jnp.asarray(k.entropy_weight, jnp.float32)))
 
   def learn(key, state, buffer, world):

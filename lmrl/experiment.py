@@ -2,7 +2,8 @@
 
 `make_experiment(config, spec, agent, strategy_names)` returns pure functions of one seed:
 
-  init(key, base_params, world) -> RunState
+  init(key, base_params, world, hparams=None) -> RunState   hparams: traced scalars by name
+                                                           (`lmrl.hyperparams`; default: config)
   run_rounds(key, state, world, round_R, strategy) -> (state, metrics with leading axis R)
   evaluate(state, world) -> metrics
   one_round(key, state, world, r, strategy) -> (state, metrics)   the body of run_rounds' scan
@@ -36,6 +37,7 @@ import numpy as np
 from lmrl import agent as agent_lib
 from lmrl import buffer as buffer_lib
 from lmrl import choices
+from lmrl import hyperparams
 from lmrl import metrics
 from lmrl import strategies
 from lmrl import world as world_lib
@@ -53,10 +55,11 @@ class RunState(NamedTuple):
   buffer: buffer_lib.ChoiceBuffer
   held_out: HeldOut
   failed: jax.Array  # bool[]: a loss or metric of this seed has been NaN or inf.
+  hparams: dict[str, jax.Array]  # float32[] per `lmrl.hyperparams.SWEEPABLE` name (traced).
 
 
 class Experiment(NamedTuple):
-  init: Callable  # (key, base_params, world) -> RunState
+  init: Callable  # (key, base_params, world, hparams=None) -> RunState
   run_rounds: Callable  # (key, state, world, round_R, strategy) -> (state, metrics [R, ...])
   evaluate: Callable  # (state, world) -> metrics
   one_round: Callable  # (key, state, world, r, strategy) -> (state, metrics): the scan's body
@@ -102,13 +105,15 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
   B, K, T = e.prompts_per_round, e.responses_per_prompt, e.rounds
   names = tuple(strategy_names or e.strategies)
   branches = [strategies.get_strategy(name) for name in names]
-  s_params = strategy_params(config)
+  s_params_static = strategy_params(config)  # Its temperatures come from RunState.hparams.
   schedule = evaluated_rounds(config)
   evaluated_after_round_T = np.isin(np.arange(1, T + 1), schedule)  # Static: after round r.
   eval_index_P = eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
 
-  def init(key, base_params, world) -> RunState:
+  def init(key, base_params, world, hparams=None) -> RunState:
+    hparams = {name: jnp.asarray(v, jnp.float32)
+               for name, v in (hparams or hyperparams.values(config)).items()}
     key_agent, key_x, key_y, key_c = jax.random.split(key, 4)
     Q = e.num_held_out
     eval_position_Q = jax.random.randint(key_x, (Q,), 0, eval_index_P.shape[0])
@@ -122,8 +127,22 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
                        ranking_QxK[:, 0])
     buffer = buffer_lib.empty(T * B, spec.prompt_length, K, spec.response_length,
                               agent.num_members)
-    return RunState(agent.init(key_agent, base_params), buffer, held_out,
-                    failed=jnp.zeros((), bool))
+    return RunState(agent.init(key_agent, base_params, hparams), buffer, held_out,
+                    failed=jnp.zeros((), bool), hparams=hparams)
+
+  num_prompts = spec.vocab_size ** spec.prompt_length
+  # Position of each prompt among the evaluation prompts; P (dropped by scatters) if not one.
+  eval_position_of_prompt = np.full(num_prompts, eval_index_P.shape[0], np.int32)
+  eval_position_of_prompt[np.asarray(eval_index_P)] = np.arange(eval_index_P.shape[0])
+
+  def shown_mask(buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
+    """bool[P, N]: evaluation prompt p's response n was shown in a buffered query."""
+    position_H = jnp.asarray(eval_position_of_prompt)[
+        world_lib.sequence_index(buffer.prompts_HxLx, spec.vocab_size)]
+    position_H = jnp.where(buffer.valid_H, position_H, eval_index_P.shape[0])
+    response_HxK = world_lib.sequence_index(buffer.responses_HxKxLy, spec.vocab_size)
+    shown_PxN = jnp.zeros((eval_index_P.shape[0], spec.vocab_size ** spec.response_length), bool)
+    return shown_PxN.at[position_H[:, None], response_HxK].set(True, mode='drop')
 
   def evaluate(state: RunState, world) -> dict[str, jax.Array]:
     log_p_PxN, log_p_MxPxN = agent.exact_log_probs(state.agent, eval_prompts_PxLx)
@@ -136,7 +155,11 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
         'spread_error_corr': metrics.uncertainty_error_correlation(
             log_p_MxPxN, world.log_pstar_PxN[eval_index_P]),
     }
-    return {**out, 'failed': (state.failed | ~all_finite(out)).astype(jnp.float32)}
+    failed = state.failed | ~all_finite(out)
+    # Not part of the fault check: NaN by definition while nothing (or everything) was shown.
+    out['disagreement_shown'], out['disagreement_unshown'] = metrics.disagreement_shown_unshown(
+        log_p_MxPxN, shown_mask(state.buffer))
+    return {**out, 'failed': failed.astype(jnp.float32)}
 
   def one_round(key, state: RunState, world, r, strategy):
     key = jax.random.fold_in(key, r)
@@ -144,6 +167,10 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
     prompt_index_B = world_lib.sample_prompts(key_x, world, B)
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
     explorer = agent.explorer(state.agent)
+    h = state.hparams
+    s_params = s_params_static._replace(temperature=h['temperature'],
+                                        pool_temperature=h['pool_temperature'],
+                                        info_temperature=h['info_temperature'])
     responses_BxKxLy = jax.lax.switch(
         strategy, [lambda k, p, f=f: f(k, explorer, p, s_params) for f in branches], key_s,
         prompts_BxLx)

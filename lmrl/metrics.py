@@ -55,6 +55,22 @@ def uncertainty_error_correlation(log_p_MxPxN: jax.Array, log_pstar_PxN: jax.Arr
                         mean(jnp.square(e_PxN - mean(e_PxN))) + 1e-12)
 
 
+def disagreement_shown_unshown(log_p_MxPxN: jax.Array, shown_PxN: jax.Array
+                               ) -> tuple[jax.Array, jax.Array]:
+  """The members' disagreement on responses shown so far and on those never shown.
+
+  The mean, over the (prompt, response) pairs of each set (uniformly), of the members' standard
+  deviation of `log p_m(y|x)` (the uncertainty of `uncertainty_error_correlation`); NaN for an
+  empty set. Uncertainty that is resolved where the agent looked falls on shown pairs and stays
+  on unshown ones. float32[], float32[].
+  """
+  u_PxN = jnp.std(log_p_MxPxN, axis=0)
+  shown_PxN = shown_PxN.astype(bool)
+  mean_where = lambda mask: jnp.sum(jnp.where(mask, u_PxN, 0.0)) / jnp.where(
+      jnp.any(mask), jnp.sum(mask), jnp.nan)
+  return mean_where(shown_PxN), mean_where(~shown_PxN)
+
+
 def choice_log_loss(log_p_PxN: jax.Array, prompt_index_Q: jax.Array,
                     response_index_QxK: jax.Array, chosen_Q: jax.Array) -> jax.Array:
   """Mean `-log P(chosen)` of held-out choices under Luce with utility `log p`, float32[]."""

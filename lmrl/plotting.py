@@ -5,6 +5,7 @@ here imports pyplot, so importing lmrl never switches a notebook's matplotlib ba
 """
 
 import os
+import warnings
 
 from matplotlib import figure
 import numpy as np
@@ -17,6 +18,8 @@ METRICS = (
     ('tv', 'total variation to p*'),
     ('spread', 'epistemic spread (nats)'),
     ('spread_error_corr', 'corr(member disagreement, error)'),
+    ('disagreement_shown', 'member disagreement on shown responses'),
+    ('disagreement_unshown', 'member disagreement on never-shown responses'),
     ('choice_loss', 'held-out choice log-loss'),
 )
 
@@ -31,9 +34,11 @@ def plot_metric(rows: list[dict], metric: str, ylabel: str, ax=None) -> figure.F
   curves = results.curves(rows, metric)
   agents = {a for a, _ in curves}
   for (agent, strategy), (queries, values_SxR) in curves.items():
-    mean_R = np.nanmean(values_SxR, axis=0)
-    se_R = np.nanstd(values_SxR, axis=0, ddof=1) / np.sqrt(values_SxR.shape[0]) if (
-        values_SxR.shape[0] > 1) else np.zeros_like(mean_R)
+    with warnings.catch_warnings():  # A round where a metric is undefined (NaN) for all seeds.
+      warnings.simplefilter('ignore', RuntimeWarning)
+      mean_R = np.nanmean(values_SxR, axis=0)
+      se_R = np.nanstd(values_SxR, axis=0, ddof=1) / np.sqrt(values_SxR.shape[0]) if (
+          values_SxR.shape[0] > 1) else np.zeros_like(mean_R)
     label = strategy if len(agents) == 1 else f'{agent}/{strategy}'
     line, = ax.plot(queries, mean_R, label=label, linestyle='-' if agent == 'joint' else '--')
     ax.fill_between(queries, mean_R - se_R, mean_R + se_R, alpha=0.2, color=line.get_color())

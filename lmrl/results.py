@@ -1,7 +1,9 @@
 """Result files (long-format rows, written atomically) and summary statistics of the curves.
 
 `results.csv` has one row per (agent, strategy, seed, evaluated round) with the columns
-`agent, strategy, seed, round, queries, kl, tv, choice_loss, spread, coverage_g<g>`,
+`agent, strategy, [swept hyper-parameters,] seed, round, queries, kl, tv, choice_loss, spread,
+coverage_g<g>` (a hyper-parameter sweep names a grid point's strategy `passive[learning_rate=0.001]`
+and adds a column per swept name: `lmrl.hyperparams`),
 `target_coverage_g<g>` (what `p*` gives group g's favourites) and `failed` (1 once the seed's
 loss or metrics have been NaN or inf). Round 0 is the pre-trained LM.
 
@@ -52,6 +54,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lmrl import hyperparams
 from lmrl import world as world_lib
 
 BASE_COLUMNS = ('agent', 'strategy', 'seed', 'round', 'queries')
@@ -59,12 +62,15 @@ BASE_COLUMNS = ('agent', 'strategy', 'seed', 'round', 'queries')
 
 def metric_rows(agent: str, strategy: str, metrics: dict[str, np.ndarray],
                 target_coverage_G: np.ndarray, queries_per_round: int,
-                rounds: list[int]) -> list[dict]:
-  """Rows for every seed and each of `rounds` (the evaluated ones) of `metrics` ([S, R, ...])."""
+                rounds: list[int], hparams: dict[str, float] | None = None) -> list[dict]:
+  """Rows for every seed and each of `rounds` (the evaluated ones) of `metrics` ([S, R, ...]).
+
+  `hparams` (a grid point of a hyper-parameter sweep, `lmrl.hyperparams`) become columns.
+  """
   rows = []
   for s in range(np.asarray(metrics['kl']).shape[0]):
     for r in rounds:
-      row = {'agent': agent, 'strategy': strategy, 'seed': s, 'round': r,
+      row = {'agent': agent, 'strategy': strategy, **(hparams or {}), 'seed': s, 'round': r,
              'queries': r * queries_per_round}
       for name, value in metrics.items():
         value = np.asarray(value[s, r])
@@ -272,12 +278,13 @@ def summarize(curves: dict[tuple[str, str], Curves], *, pretrained_kl: float,
   for (agent, strategy), mine in reach.items():
     if mine is None:
       continue
+    plain, point = hyperparams.split_variant(strategy)  # Baselines at the same grid point.
     for baseline in baselines:
-      if baseline == strategy or (agent, baseline) not in curves:
+      if baseline == plain or (agent, baseline + point) not in curves:
         continue
       for f in fractions:
         summary[agent][strategy][f'{_close_key(f)}_vs_{baseline}'] = _versus(
-            mine, reach[(agent, baseline)], f, baseline)
+            mine, reach[(agent, baseline + point)], f, baseline)
   return _finite_or_none(summary)  # Already finite; this only makes sure.
 
 

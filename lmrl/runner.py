@@ -13,16 +13,23 @@ Files in the work directory:
   pretrain.json    the pre-trained LM's KL to the majority and to p*, and its group coverage
   pretrained/      its parameters (orbax)
   checkpoints/<agent>_<strategy>/   the sweep state after each chunk (orbax, the last two kept)
-  results/<agent>_<strategy>.npz    a finished sweep's metric arrays (float[S, T+1, ...])
+  results/<agent>_<strategy>.npz    a finished sweep's metric arrays (float[S, T+1, ...]; with a
+                   hyper-parameter sweep, `lmrl.hyperparams`, J x S lanes, point-major)
   results/<agent>_<strategy>_shown.npz   what it showed and how it was ranked, every seed and
                    round (`lmrl.results.shown_queries`)
   metrics.jsonl    live: one JSON object per agent/strategy/seed/evaluated round, appended after
                    every chunk (`tail -f` it)
+  tensorboard/     live, when tensorboardX is installed: means over seeds per agent/strategy
+                   (`lmrl.tensorboard`)
   results.csv      long format, every agent/strategy/seed/evaluated round (exported once)
   summary.json     `lmrl.results.summarize` of the arrays
   timing.json      seconds: pre-training, compilation, per strategy and per round (computation
                    only: compilation and checkpoint writes excluded)
   *.png            metric vs. human choices, mean +/- s.e. over seeds
+
+A hyper-parameter sweep (`config.sweep`, `lmrl.hyperparams`) runs every grid point's seeds as
+lanes of the same compiled sweep, sharing the pre-trained LM; results, live metrics and plots
+name a point's runs `<strategy>[<name>=<value>,...]` and carry the swept values as columns.
 
 Resuming: killed at any moment, the same call with the same `workdir` skips finished sweeps
 (their `.npz`), resumes a part-done one from its last checkpoint, and ends with byte-identical
@@ -42,10 +49,12 @@ import numpy as np
 
 from lmrl import checks
 from lmrl import experiment as experiment_lib
+from lmrl import hyperparams
 from lmrl import pipeline
 from lmrl import plotting
 from lmrl import results
 from lmrl import sweep as sweep_lib
+from lmrl import tensorboard
 from lmrl import workdir as workdir_lib
 
 # The binaries' default: $JAX_COMPILATION_CACHE_DIR if set, else a directory in the user's cache.
@@ -94,17 +103,26 @@ def _load_arrays(path: str) -> dict[str, np.ndarray]:
 
 
 def append_jsonl(path: str, kind: str, strategy: str, metrics: dict[str, np.ndarray],
-                 rounds: list[int], queries_per_round: int) -> None:
-  """Appends one JSON object per seed and round of `rounds` to `path`, flushed to disk.
+                 rounds: list[int], queries_per_round: int,
+                 grid: hyperparams.Grid | None = None) -> None:
+  """Appends one JSON object per lane and round of `rounds` to `path`, flushed to disk.
+
+  Lanes are seeds, or with a hyper-parameter `grid` its points x seeds (point-major): a point's
+  objects name the strategy `variant` and carry the swept values.
 
   Written after each chunk (safe to `tail -f`); every line is complete or absent (a line cut by
   a kill is dropped when the next run starts, see `_drop_partial_line`). `results.csv` stays the
   authoritative record: after a kill a resumed chunk may appear twice here.
   """
   lines = []
+  lanes = metrics['kl'].shape[0]
+  points = grid.size if grid else 1
   for r in rounds:
-    for s in range(metrics['kl'].shape[0]):
-      row = {'agent': kind, 'strategy': strategy, 'seed': s, 'round': r,
+    for lane in range(lanes):
+      j, s = divmod(lane, lanes // points)
+      point = grid.points[j] if grid else {}
+      name = hyperparams.variant(strategy, grid.label(j)) if grid else strategy
+      row = {'agent': kind, 'strategy': name, **point, 'seed': s, 'round': r,
              'choices': r * queries_per_round}
       for name, value in metrics.items():
         value = np.asarray(value[s, r])
@@ -178,10 +196,15 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
   chunks_left = [sum(not os.path.exists(_arrays_path(workdir, k, s)) for k, s in names)
                  * num_chunks]
   chunk_seconds = []
-  keys_S = sweep_lib.seed_keys(config.seed, e.num_seeds)
-  sharding = sweep_lib.seed_sharding(e.num_seeds) if e.shard_seeds else None
+  # Lanes: every seed at every grid point of a hyper-parameter sweep (one point without one).
+  grid = hyperparams.grid(config)
+  S, J = e.num_seeds, grid.size
+  keys_L = sweep_lib.seed_keys(config.seed, S)[np.tile(np.arange(S), J)]
+  hparams_L = hyperparams.lane_values(config, S)
+  sharding = sweep_lib.seed_sharding(S * J) if e.shard_seeds else None
   curves, shown = {}, {}
   rows = []
+  board = tensorboard.Writer(workdir) if writer and tensorboard.available() else None
   for kind in kinds:
     exp = experiment_lib.make_experiment(config, spec, agents[kind])
     sweeper = None
@@ -195,27 +218,36 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
           shown[(kind, strategy)] = _load_arrays(shown_path)
       else:
         if sweeper is None:
-          log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {e.num_seeds} '
-              f'seeds, chunks of {e.rounds_per_chunk} rounds) ...')
+          points = f' x {J} hyper-parameter points ({", ".join(grid.names)})' if grid.names else ''
+          log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {S} '
+              f'seeds{points}, chunks of {e.rounds_per_chunk} rounds) ...')
           compile_start, counts = time.perf_counter(), dict(_cache_counts)
           sweeper = sweep_lib.compile_chunk(
-              sweep_lib.make_sweep(exp), keys_S, params, world,
-              rounds_per_chunk=e.rounds_per_chunk, sharding=sharding)
+              sweep_lib.make_sweep(exp), keys_L, params, world,
+              rounds_per_chunk=e.rounds_per_chunk, hparams_S=hparams_L, sharding=sharding)
           seconds = time.perf_counter() - compile_start
           timing.setdefault(kind, {})['compile_seconds'] = seconds
           timing[kind]['compile_cache'] = {k: v - counts[k] for k, v in _cache_counts.items()}
           log(f'{kind}: compiled in {seconds:.1f}s')
         out, shown[(kind, strategy)] = _sweep_one(
-            config, kind, strategy, i, exp, sweeper, keys_S, params, world, sharding, workdir,
-            log, chunk_seconds, chunks_left, timing, writer)
+            config, kind, strategy, i, exp, sweeper, keys_L, hparams_L, grid, params, world,
+            sharding, workdir, log, chunk_seconds, chunks_left, timing, writer, board)
         if writer:  # The queries first: the metric arrays mark the sweep as done.
           _save_arrays(shown_path, shown[(kind, strategy)])
           _save_arrays(path, out)
           results.write_json(timing_path, timing)
-      curves[(kind, strategy)] = results.curves_from_metrics(
-          out, e.prompts_per_round, list(exp.evaluated_rounds))
-      rows += results.metric_rows(kind, strategy, out, np.asarray(exp.target_coverage(world)),
-                                  e.prompts_per_round, list(exp.evaluated_rounds))
+      lanes_shown = shown.pop((kind, strategy), None)
+      for j in range(J):  # Each grid point's seeds: lanes j*S .. (j+1)*S - 1.
+        name = hyperparams.variant(strategy, grid.label(j))
+        out_j = {k: v[j * S:(j + 1) * S] for k, v in out.items()}
+        curves[(kind, name)] = results.curves_from_metrics(
+            out_j, e.prompts_per_round, list(exp.evaluated_rounds))
+        rows += results.metric_rows(kind, name, out_j, np.asarray(exp.target_coverage(world)),
+                                    e.prompts_per_round, list(exp.evaluated_rounds),
+                                    grid.points[j])
+        if lanes_shown is not None:
+          shown[(kind, name)] = {k: v if k == 'round_H' else v[j * S:(j + 1) * S]
+                                 for k, v in lanes_shown.items()}
   target_G = np.asarray(exp.target_coverage(world))
   summary = results.summarize(curves, pretrained_kl=report['kl_to_pstar'],
                               target_coverage_G=target_G, num_bootstrap=e.num_bootstrap,
@@ -234,6 +266,8 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
     # program compiled here that took long enough to be worth caching).
     timing['compilation_cache_this_call'] = dict(_cache_counts)
     results.write_json(timing_path, timing)
+    if board:
+      board.close()
     for path in plotting.plot_workdir(workdir):
       log(f'wrote {path}')
   workdir_lib.barrier('finished')
@@ -245,33 +279,46 @@ def _arrays_path(workdir: str, kind: str, strategy: str, suffix: str = '') -> st
   return os.path.join(workdir, 'results', f'{name}.npz')
 
 
-def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, world, sharding,
-               workdir, log, chunk_seconds, chunks_left, timing, writer
+def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_L, hparams_L, grid, params,
+               world, sharding, workdir, log, chunk_seconds, chunks_left, timing, writer, board
                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-  """(metrics, shown queries) of one strategy's sweep (resuming its checkpoint); logs a line
-  per chunk."""
+  """(metrics, shown queries) of one strategy's sweep over every lane (seeds x grid points;
+  resuming its checkpoint); logs a line per chunk."""
   e = config.experiment
+  S = e.num_seeds
   target_G = np.asarray(exp.target_coverage(world))
   mine = []
 
   def progress(done, metrics, seconds):
+    # The chunk's evaluated rounds; the first chunk adds round 0 (the pre-trained LM).
+    first = done - e.rounds_per_chunk
+    rounds = [r for r in exp.evaluated_rounds if first < r <= done or r == first == 0]
     if writer:
-      append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics,
-                   [r for r in exp.evaluated_rounds if done - e.rounds_per_chunk < r <= done],
-                   e.prompts_per_round)
+      append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics, rounds,
+                   e.prompts_per_round, grid if grid.names else None)
+    if board:
+      for j in range(grid.size):
+        board.add(f'{kind}_{hyperparams.variant(strategy, grid.label(j))}',
+                  {k: v[j * S:(j + 1) * S] for k, v in metrics.items()}, rounds,
+                  e.prompts_per_round)
     last = {k: v[:, done] for k, v in metrics.items()}
     chunk_seconds.append(seconds)
     mine.append(seconds)
     chunks_left[0] -= 1
-    ok = last['failed'] == 0
-    kl = last['kl'][ok]
-    se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
-    worst = np.min(last['coverage_G'][ok].mean(0) / target_G) if ok.any() else float('nan')
-    failed = '' if ok.all() else f'  FAILED seeds {np.flatnonzero(~ok).tolist()}'
     eta = _duration(np.mean(chunk_seconds) * chunks_left[0])
-    log(f'{kind}/{strategy} (strategy {index + 1}/{len(exp.strategies)}) round {done}/{e.rounds}'
-        f'  choices {done * e.prompts_per_round}  KL {kl.mean():.4f} +/- {se:.4f}'
-        f'  worst-group coverage {worst:.2f} of p*\'s  ({seconds:.1f}s, ETA {eta}){failed}')
+    head = (f'{kind}/{strategy} (strategy {index + 1}/{len(exp.strategies)}) round '
+            f'{done}/{e.rounds}  choices {done * e.prompts_per_round}')
+    tail = f'  ({seconds:.1f}s, ETA {eta})'
+    for j in range(grid.size):  # One line per grid point (one without a sweep).
+      lane = {k: v[j * S:(j + 1) * S] for k, v in last.items()}
+      ok = lane['failed'] == 0
+      kl = lane['kl'][ok]
+      se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
+      worst = np.min(lane['coverage_G'][ok].mean(0) / target_G) if ok.any() else float('nan')
+      failed = '' if ok.all() else f'  FAILED seeds {np.flatnonzero(~ok).tolist()}'
+      point = f' [{grid.label(j)}]' if grid.names else ''
+      log(f'{head}{point}  KL {kl.mean():.4f} +/- {se:.4f}  worst-group coverage {worst:.2f} '
+          f'of p*\'s{tail}{failed}')
 
   shown = {}
 
@@ -281,8 +328,8 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_S, params, worl
                                        config.world.vocab_size, e.prompts_per_round))
 
   out = sweep_lib.run_strategy(
-      sweeper, keys_S, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk,
-      strategy=index, sharding=sharding, on_chunk=progress, on_done=done, log=log,
+      sweeper, keys_L, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk,
+      strategy=index, hparams_S=hparams_L, sharding=sharding, on_chunk=progress, on_done=done, log=log,
       checkpoint_dir=os.path.join(workdir, 'checkpoints', f'{kind}_{strategy}'))
   timing.setdefault(kind, {})[strategy] = {
       'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),

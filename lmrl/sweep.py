@@ -33,7 +33,7 @@ from lmrl import experiment as experiment_lib
 
 
 class Sweep(NamedTuple):
-  init: Callable  # (keys_S, base_params, world) -> RunState with leading seed axis
+  init: Callable  # (keys_S, base_params, world, hparams_S) -> RunState with leading lane axis
   run_chunk: Callable  # (keys_S, state_S, world, round_R, strategy) -> (state_S, metrics [S, R])
   evaluate: Callable  # (state_S, world) -> metrics [S, ...]
 
@@ -45,7 +45,7 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
 
 def make_sweep(experiment: experiment_lib.Experiment) -> Sweep:
   return Sweep(
-      init=jax.jit(jax.vmap(experiment.init, in_axes=(0, None, None))),
+      init=jax.jit(jax.vmap(experiment.init, in_axes=(0, None, None, 0))),
       run_chunk=jax.jit(jax.vmap(experiment.run_rounds, in_axes=(0, 0, None, None, None)),
                         donate_argnums=1),
       evaluate=jax.jit(jax.vmap(experiment.evaluate, in_axes=(0, None))),
@@ -94,7 +94,7 @@ def to_host(x) -> np.ndarray:
 
 
 def compile_chunk(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds_per_chunk: int,
-                  sharding: NamedSharding | None = None) -> Sweep:
+                  hparams_S: dict | None = None, sharding: NamedSharding | None = None) -> Sweep:
   """`sweep` with `run_chunk` compiled ahead of time (AOT) for these shapes and layouts.
 
   One compilation serves every strategy and chunk; time this call to know its cost. With the
@@ -103,7 +103,7 @@ def compile_chunk(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds
   everywhere = None if sharding is None else replicated(sharding)
   keys_S = shard(keys_S, sharding)
   base_params, world = shard(base_params, everywhere), shard(world, everywhere)
-  state = jax.eval_shape(sweep.init, keys_S, base_params, world)
+  state = jax.eval_shape(sweep.init, keys_S, base_params, world, shard(hparams_S, sharding))
   if sharding is not None:
     state = jax.tree_util.tree_map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), state)
@@ -114,14 +114,17 @@ def compile_chunk(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds
 
 
 def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds: int,
-                 rounds_per_chunk: int, strategy: int = 0, checkpoint_dir: str | None = None,
+                 rounds_per_chunk: int, strategy: int = 0, hparams_S: dict | None = None,
+                 checkpoint_dir: str | None = None,
                  sharding: NamedSharding | None = None,
                  on_chunk: Callable[[int, dict, float], None] | None = None,
                  on_done: Callable[[object], None] | None = None,
                  log: Callable[[str], None] = print) -> dict[str, np.ndarray]:
-  """Runs every seed for `rounds` rounds of strategy number `strategy`; metrics float[S, T+1, ...].
+  """Runs every lane for `rounds` rounds of strategy number `strategy`; metrics float[S, T+1, ...].
 
-  Index 0 of the round axis is the agent before any query (the pre-trained LM). After each
+  The S lanes are seeds, or grid points x seeds of a hyper-parameter sweep: `hparams_S`
+  ({name: float32[S]}, `lmrl.hyperparams.lane_values`) gives each lane its traced
+  hyper-parameters (None: the config's, for every lane). Index 0 of the round axis is the agent before any query (the pre-trained LM). After each
   chunk the sweep state and the metrics so far are saved to `checkpoint_dir` (orbax, the last
   two kept); if it holds a checkpoint, the sweep resumes from the last readable one.
   `rounds_per_chunk` must divide `rounds` (every chunk has the same shape, so `run_chunk`
@@ -136,7 +139,7 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
   everywhere = None if sharding is None else replicated(sharding)
   keys_S = shard(keys_S, sharding)
   base_params, world = shard(base_params, everywhere), shard(world, everywhere)
-  state = shard(sweep.init(keys_S, base_params, world), sharding)
+  state = shard(sweep.init(keys_S, base_params, world, shard(hparams_S, sharding)), sharding)
   metrics = jax.tree_util.tree_map(
       lambda x: np.full((x.shape[0], rounds + 1) + x.shape[1:], np.nan, np.float32),
       jax.eval_shape(sweep.evaluate, state, world))

@@ -158,3 +158,25 @@ def test_profile_quick_times_every_phase(tmp_path):
   for label in ('load average', 'freshly initialised', 'query: infomax', 'learn', 'checkpoint',
                 'full round, compiled', 'sweep chunk', 'phases/compiled'):
     assert label in table, label
+
+
+@pytest.mark.slow
+def test_peer_quick_times_every_column_and_says_why_pytorch_is_missing(tmp_path):
+  out_path = tmp_path / 'peer.json'
+  result = _run('peer', '--quick', f'--out={out_path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = json.loads(out_path.read_text())
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import
+    columns = {'jax_one_seed', 'jax_seeds_vmapped', 'jax_seeds_mapped', 'pytorch'}
+  except ImportError:
+    columns = {'jax_one_seed', 'jax_seeds_vmapped', 'jax_seeds_mapped'}
+    assert 'pip install' in out['setup']['pytorch']
+  assert set(out['sizes']) == {'config', 'benchmark'}
+  for size in out['sizes'].values():
+    assert set(size['seconds_per_step']) == columns
+    for value in [size['flops_per_step'], *size['seconds_per_step'].values()]:
+      _assert_positive(value, 'peer')
+  for value in out['matmul']['flops_per_second'].values():
+    _assert_positive(value, 'peak')
+  assert 'pytorch / this' in result.stdout

@@ -76,8 +76,12 @@ def test_explore_writes_every_file_with_its_columns(tiny_run):
   with open(os.path.join(tiny_run, 'results.csv')) as f:
     rows = list(csv.DictReader(f))
   for column in ('agent', 'strategy', 'seed', 'round', 'queries', 'kl', 'tv', 'coverage_g0',
-                 'coverage_g1', 'target_coverage_g1', 'choice_loss', 'spread', 'failed'):
+                 'coverage_g1', 'target_coverage_g1', 'choice_loss', 'spread', 'failed',
+                 'disagreement_shown', 'disagreement_unshown'):
     assert column in rows[0], column
+  # Nothing is shown before round 1; afterwards both sets hold pairs on the tiny world.
+  assert {r['disagreement_shown'] for r in rows if r['round'] == '0'} == {'nan'}
+  assert all(float(r['disagreement_shown']) >= 0 for r in rows if r['round'] != '0')
   # 2 strategies x 2 seeds x (4 rounds + the pre-trained LM).
   assert len(rows) == 2 * 2 * 5
   assert {r['strategy'] for r in rows} == set(STRATEGIES)
@@ -112,16 +116,15 @@ def test_explore_writes_every_file_with_its_columns(tiny_run):
   assert timing['joint']['compile_seconds'] > 0  # One compilation for both strategies.
   assert set(timing['joint']) == {'compile_seconds', 'compile_cache', *STRATEGIES}
   assert not [n for n in os.listdir(tiny_run) if '.tmp' in n]  # No temporary files left.
-  # metrics.jsonl: one object per strategy, seed and evaluated round after round 0, in order.
+  # metrics.jsonl: one object per strategy, seed and evaluated round (round 0 included), in order.
   with open(os.path.join(tiny_run, 'metrics.jsonl')) as f:
     live = [json.loads(line) for line in f]
-  assert len(live) == 2 * 2 * 4
-  assert [(r['strategy'], r['round']) for r in live[:4]] == [('passive', 1), ('passive', 1),
-                                                            ('passive', 2), ('passive', 2)]
+  assert len(live) == 2 * 2 * 5
+  assert [(r['strategy'], r['round']) for r in live[:4]] == [('passive', 0), ('passive', 0),
+                                                            ('passive', 1), ('passive', 1)]
   by_key = {(r['strategy'], r['seed'], r['round']): r['kl'] for r in live}
   for row in rows:
-    if row['round'] != '0':
-      assert float(row['kl']) == by_key[(row['strategy'], int(row['seed']), int(row['round']))]
+    assert float(row['kl']) == by_key[(row['strategy'], int(row['seed']), int(row['round']))]
 
 
 def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
@@ -198,6 +201,8 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
     ({'experiment__rounds_per_chunk': 3}, 'experiment.rounds_per_chunk'),
     ({'experiment__temperature': 0.0}, 'experiment.temperature'),
     ({'experiment__num_seeds': 0}, 'experiment.num_seeds'),
+    ({'sweep__learning_rate': (1e-3, -1.0)}, 'sweep.learning_rate'),
+    ({'sweep__lambda_lm': (0.0, 0.0)}, 'sweep.lambda_lm'),
 ])
 def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, field):
   workdir = tmp_path / 'run'

@@ -97,6 +97,17 @@ def test_epistemic_spread_zero_iff_members_agree():
   assert metrics.epistemic_spread(_log(closer)) < spread
 
 
+def test_disagreement_is_split_by_whether_a_pair_was_shown():
+  # Two members over 1 prompt x 3 responses: they agree on response 0 and differ on 1 and 2.
+  log_p_MxPxN = jnp.log(jnp.asarray([[[0.5, 0.3, 0.2]], [[0.5, 0.1, 0.4]]]))
+  std_PxN = np.std(np.asarray(log_p_MxPxN), axis=0)
+  shown, unshown = metrics.disagreement_shown_unshown(log_p_MxPxN, jnp.asarray([[1, 0, 0]]))
+  np.testing.assert_allclose(shown, 0.0, atol=1e-7)
+  np.testing.assert_allclose(unshown, std_PxN[0, 1:].mean(), rtol=1e-6)
+  shown, unshown = metrics.disagreement_shown_unshown(log_p_MxPxN, jnp.zeros((1, 3)))
+  assert np.isnan(shown) and np.isclose(unshown, std_PxN.mean())
+
+
 def test_choice_log_loss_on_a_hand_case():
   log_p_PxN = _log([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
   prompt_Q = jnp.asarray([0, 1])

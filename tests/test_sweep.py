@@ -34,12 +34,12 @@ def test_run_chunk_compiles_once_across_chunks_seeds_and_hyperparameters():
   round_R = np.arange(1, dtype=np.int32)
   # Other seeds' keys.
   keys_S = tiny_sweep.keys(seed=1)
-  sweeper.run_chunk(keys_S, sweeper.init(keys_S, base_params, world), world, round_R, STRATEGY)
+  sweeper.run_chunk(keys_S, sweeper.init(keys_S, base_params, world, None), world, round_R, STRATEGY)
   # Traced hyper-parameters, one value per seed (a sweep axis): learning rate and lambdas.
   keys_S = tiny_sweep.keys()
-  base_state = sweeper.init(keys_S, base_params, world)
+  base_state = sweeper.init(keys_S, base_params, world, None)
   _, base_metrics = sweeper.run_chunk(keys_S, base_state, world, round_R, STRATEGY)
-  state = sweeper.init(keys_S, base_params, world)
+  state = sweeper.init(keys_S, base_params, world, None)
   agent = state.agent
   hyperparams = dict(agent.opt_state.hyperparams)
   lr_S = hyperparams['learning_rate']
@@ -92,10 +92,10 @@ def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
   config, world, base_params, sweeper = tiny_sweep.setup()
   keys_S = tiny_sweep.keys()
   round_R = np.arange(1, dtype=np.int32)
-  state = sweeper.init(keys_S, base_params, world)
+  state = sweeper.init(keys_S, base_params, world, None)
   _, healthy = sweeper.run_chunk(keys_S, state, world, round_R, STRATEGY)
   # Seed 2's (traced) learning rate is NaN: its parameters, loss and metrics turn NaN.
-  state = sweeper.init(keys_S, base_params, world)
+  state = sweeper.init(keys_S, base_params, world, None)
   hyperparams = dict(state.agent.opt_state.hyperparams)
   hyperparams['learning_rate'] = hyperparams['learning_rate'].at[2].set(np.nan)
   state = state._replace(agent=state.agent._replace(

@@ -70,7 +70,7 @@ def sharded_main(out_path: str) -> None:
   everywhere = sweep.replicated(sharding)
   keys_S = sweep.shard(keys(), sharding)
   world, base_params = sweep.shard(world, everywhere), sweep.shard(base_params, everywhere)
-  state = sweep.shard(sweeper.init(keys_S, base_params, world), sharding)
+  state = sweep.shard(sweeper.init(keys_S, base_params, world, None), sharding)
   state, chunk = sweeper.run_chunk(keys_S, state, world,
                                    sweep.shard(np.arange(1, dtype=np.int32), everywhere),
                                    sweep.shard(np.int32(0), everywhere))

@@ -83,4 +83,17 @@ def get_config() -> ml_collections.ConfigDict:
   e.num_bootstrap = 500  # Bootstrap resamples of seeds for error bars in summary.json.
   e.shard_seeds = False  # Shard the seed axis across all local devices (jax.sharding).
   e.distributed = False  # Call jax.distributed.initialize() first (multi-host).
+
+  # Hyper-parameter sweep (`lmrl.hyperparams`): values to try for traced hyper-parameters, vmapped
+  # next to the seeds in the one compilation; the grid is the product of the non-empty fields.
+  # E.g. --config.sweep.learning_rate="(3e-4,1e-3)". Empty: the value above is used.
+  c.sweep = s = ml_collections.ConfigDict()
+  s.learning_rate = ()  # finetune.learning_rate
+  s.lambda_lm = ()  # finetune.lambda_lm
+  s.lambda_l2 = ()  # finetune.lambda_l2
+  s.l2_prior_choices = ()  # finetune.l2_prior_choices
+  s.prior_scale = ()  # agent.prior_scale
+  s.temperature = ()  # experiment.temperature (boltzmann)
+  s.pool_temperature = ()  # experiment.pool_temperature (infomax)
+  s.info_temperature = ()  # experiment.info_temperature (infomax)
   return c
