@@ -10,7 +10,7 @@ run() {  # run NAME OVERRIDES...
   python -m lmrl.bin.explore --config=default --workdir="$OUT/$name" \
     --config.experiment.num_seeds=4 "$@" > "$OUT/$name.log" 2>&1
 }
-for tau in 0.0 0.1; do
+for tau in 0.0 0.1; do  # 0.1 is the default since commit 2b1cea1
   run "infomax_tau$tau" "--config.experiment.strategies=('infomax',)" \
     --config.experiment.info_temperature=$tau
 done
