@@ -9,7 +9,10 @@ What the binaries in `lmrl/bin/` share, and what a notebook calls to get going:
 `lmrl.run(config, workdir)` (`lmrl.runner`) does all of it and runs the whole experiment.
 """
 
+import hashlib
+import json
 import os
+import shutil
 import time
 
 import jax
@@ -42,18 +45,64 @@ def build_world(config):
   return spec, lm_spec, make_world(config, spec)
 
 
-def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=print):
+def pretrained_cache_key(config) -> str:
+  """What a pre-trained LM depends on, hashed: the root seed and the world, LM and pre-training
+  config sections (a cached LM is reused only for an identical key)."""
+  keyed = {'seed': config.seed, 'world': config.world.to_dict(), 'lm': config.lm.to_dict(),
+           'pretrain': config.pretrain.to_dict()}
+  return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _load_cached(path: str, like, log):
+  try:
+    return checkpoints.load_params(path, like)
+  except Exception as error:  # pylint: disable=broad-except  # A bad cache entry: re-train.
+    log(f'the cached pre-trained LM {path} cannot be read ({type(error).__name__}); '
+        'pre-training instead')
+    return None
+
+
+def _save_to_cache(path: str, params) -> None:
+  """Saves under a temporary name and renames: a cache entry is whole or absent."""
+  if os.path.exists(path):
+    return
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = f'{path}.tmp{os.getpid()}'
+  shutil.rmtree(tmp, ignore_errors=True)
+  checkpoints.save_params(tmp, params)
+  try:
+    os.rename(tmp, path)
+  except OSError:  # Another process cached the same LM first.
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=print,
+                  cache_dir: str | None = None):
   """The pre-trained LM's parameters and its report (KL to the majority and to p*).
 
   With a `workdir`, parameters are saved to `workdir/pretrained` (orbax) and its report to
   `workdir/pretrain.json`; if they are already there they are loaded instead of re-trained.
+  With a `cache_dir`, an LM pre-trained for the same seed, world, LM and pre-training config
+  (`pretrained_cache_key`) by any earlier run is loaded from `cache_dir/<key>` instead of
+  pre-training it again (other strategies, agents or hyper-parameters share it), and a newly
+  pre-trained LM is added there.
   """
   eval_index_P = experiment.eval_prompt_index(config, spec)
   ckpt = os.path.join(workdir, 'pretrained') if workdir else None
+  cached = os.path.join(cache_dir, pretrained_cache_key(config)) if cache_dir else None
+  like = lambda: lm_lib.init_lm(jax.random.key(0), lm_spec)
+  params = None
   if ckpt and os.path.exists(ckpt):
-    params = checkpoints.load_params(ckpt, lm_lib.init_lm(jax.random.key(0), lm_spec))
+    params = checkpoints.load_params(ckpt, like())
     log(f'loaded the pre-trained LM from {ckpt}')
-  else:
+  elif cached and os.path.exists(cached):
+    params = _load_cached(cached, like(), log)
+    if params is not None:
+      log(f'loaded the pre-trained LM from the cache {cached} (same seed, world, LM and '
+          'pre-training config)')
+      if ckpt and workdir_lib.is_writer():
+        checkpoints.save_params(ckpt, params)
+  if params is None:
     log(f'pre-training the LM ({config.pretrain.steps} steps of {config.pretrain.batch_size} '
         'corpus sequences) ...')
     started = time.perf_counter()
@@ -63,6 +112,8 @@ def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=
         f'({time.perf_counter() - started:.1f}s, compilation included)')
     if ckpt:
       checkpoints.save_params(ckpt, params)
+    if cached and workdir_lib.is_writer():
+      _save_to_cache(cached, params)
   report = pretraining.report(params, world, spec, lm_spec, eval_index_P)
   if workdir and workdir_lib.is_writer():
     results.write_json(os.path.join(workdir, 'pretrain.json'), report)

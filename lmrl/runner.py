@@ -62,6 +62,13 @@ DEFAULT_COMPILATION_CACHE = os.environ.get('JAX_COMPILATION_CACHE_DIR') or os.pa
     os.path.expanduser('~'), '.cache', 'lmrl', 'jax')
 
 
+def default_pretrained_cache() -> str:
+  """The binaries' pre-trained-LM cache: $LMRL_PRETRAINED_CACHE if set ('' turns it off), else
+  a directory in the user's cache."""
+  return os.environ.get('LMRL_PRETRAINED_CACHE',
+                        os.path.join(os.path.expanduser('~'), '.cache', 'lmrl', 'pretrained'))
+
+
 _CACHE_EVENTS = {'/jax/compilation_cache/cache_hits': 'hits',
                  '/jax/compilation_cache/cache_misses': 'misses'}
 _cache_counts = {'hits': 0, 'misses': 0}  # Of this process (jax.monitoring).
@@ -152,7 +159,8 @@ def _duration(seconds: float) -> str:
   return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 60 else f'{seconds}s'
 
 
-def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
+def run(config, workdir: str, *, log: Callable[[str], None] = print,
+        pretrained_cache: str | None = None) -> dict:
   """Runs (or resumes) the experiment of `config` in `workdir`; returns the summary.
 
   Raises a `checks.UserError` with one line: `checks.ConfigError` naming the field of a bad
@@ -160,7 +168,9 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
   of another config or in use by a live run, or a full disk (earlier files intact), and
   `checkpoints.CorruptCheckpointError` when no checkpoint of a part-done sweep can be read.
   With `config.experiment.distributed`, every process of a `jax.distributed` job calls it with
-  the same arguments; process 0 writes the files.
+  the same arguments; process 0 writes the files. With `pretrained_cache` (a directory), an LM
+  pre-trained for the same seed, world, LM and pre-training config by an earlier run is reused
+  (`pipeline.pretrained_lm`); the binaries pass `default_pretrained_cache()`.
   """
   checks.validate(config)
   spec, lm_spec = pipeline.build_specs(config)
@@ -173,10 +183,10 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print) -> dict:
     log = lambda line: None  # pylint: disable=unnecessary-lambda-assignment
   with workdir_lib.lock(workdir), workdir_lib.on_disk_full(workdir):
     workdir_lib.prepare(workdir, config)
-    return _run(config, workdir, spec, lm_spec, kinds, agents, writer, log)
+    return _run(config, workdir, spec, lm_spec, kinds, agents, writer, log, pretrained_cache)
 
 
-def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
+def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log, pretrained_cache) -> dict:
   e = config.experiment
   if writer:
     _drop_partial_line(os.path.join(workdir, 'metrics.jsonl'))
@@ -187,7 +197,8 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log) -> dict:
       timing = json.load(f)
   started = time.perf_counter()
   world = pipeline.make_world(config, spec)
-  params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, workdir, log=log)
+  params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, workdir, log=log,
+                                          cache_dir=pretrained_cache)
   timing.setdefault('pretrain_seconds', time.perf_counter() - started)
   log('pre-trained LM: ' + ', '.join(f'{k} {v:.4f}' for k, v in report.items()))
 

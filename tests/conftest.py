@@ -8,6 +8,10 @@ session.
 
 import importlib.util
 import os
+
+# The binaries' shared pre-trained-LM cache is off in the tests (every run pre-trains, as a
+# first run does); tests/test_pipeline.py tests the cache in its own directory.
+os.environ['LMRL_PRETRAINED_CACHE'] = ''
 import shutil
 import tempfile
 from typing import Callable, NamedTuple

@@ -1,7 +1,8 @@
 """Hyper-parameter sweeps: the grid, and a sweep over two learning rates run through `lmrl.run`.
 
-The run has 1 seed x 2 learning rates: two lanes, the shapes of the session's tiny run (2 seeds),
-so its one compilation comes from the persistent cache the suite shares.
+The run has 2 learning rates x 2 seeds (four lanes: one compilation of its own), the seeds and
+strategies of the session's tiny run, so the point at the tiny config's learning rate can be
+compared with that run exactly.
 """
 
 import json
@@ -39,7 +40,6 @@ def test_a_learning_rate_sweep_compiles_once_and_its_rows_carry_the_learning_rat
     tiny_run, tmp_path):
   config = tiny.get_config()
   config.experiment.strategies = conftest.TINY_RUN_STRATEGIES
-  config.experiment.num_seeds = 1
   config.sweep.learning_rate = (1e-3, 1e-2)  # 1e-3 is the tiny config's own value.
   assert config.finetune.learning_rate == 1e-3
   workdir = str(tmp_path / 'lr')
@@ -58,11 +58,14 @@ def test_a_learning_rate_sweep_compiles_once_and_its_rows_carry_the_learning_rat
   assert {(r['strategy'], r['learning_rate']) for r in rows} == {
       (f'{s}[learning_rate={lr:g}]', lr) for s in conftest.TINY_RUN_STRATEGIES
       for lr in (1e-3, 1e-2)}
-  kl = lambda rows, name: [r['kl'] for r in rows if r['strategy'] == name and r['seed'] == 0]
-  # The point at the config's own learning rate is the unswept run's seed 0, exactly.
+  kl = lambda rows, name: np.asarray([r['kl'] for r in rows if r['strategy'] == name])
+  # The point at the config's own learning rate is the unswept run (same seed keys) up to float
+  # rounding: four lanes are vmapped where the unswept run had two, and XLA's arithmetic on a
+  # batch of four rounds differently in the last bit (measured: 3e-8 in the pre-trained KL).
   unswept = results.read_rows(os.path.join(tiny_run, 'results.csv'))
-  assert kl(rows, 'passive[learning_rate=0.001]') == kl(unswept, 'passive')
-  assert kl(rows, 'passive[learning_rate=0.01]') != kl(unswept, 'passive')
+  np.testing.assert_allclose(kl(rows, 'passive[learning_rate=0.001]'), kl(unswept, 'passive'),
+                             rtol=1e-5)
+  assert np.max(np.abs(kl(rows, 'passive[learning_rate=0.01]') - kl(unswept, 'passive'))) > 1e-3
   # Live metrics and plots: one curve per value.
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     live = [json.loads(line) for line in f]

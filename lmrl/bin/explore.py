@@ -22,6 +22,10 @@ _CACHE = flags.DEFINE_string(
     "JAX's persistent compilation cache directory ('' turns it off): a second run on the same "
     'shapes (a resume, a rerun) loads compiled programs instead of compiling them again.')
 # Several processes without a cluster manager that jax.distributed detects (e.g. on one machine):
+_PRETRAINED_CACHE = flags.DEFINE_string(
+    'pretrained_cache', runner.default_pretrained_cache(),
+    'Directory of pre-trained LMs shared by runs (keyed by seed, world, LM and pre-training '
+    'config; $LMRL_PRETRAINED_CACHE); empty: off.')
 _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', None, 'host:port of process 0, for jax.distributed.initialize; '
     'with --num_processes and --process_id (and --config.experiment.distributed=True).')
@@ -45,7 +49,8 @@ def main(argv):
       # CPU devices of different processes talk through gloo (no effect on accelerators).
       jax.config.update('jax_cpu_collectives_implementation', 'gloo')
       jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-    runner.run(_CONFIG.value, _WORKDIR.value, log=lambda line: print(line, flush=True))
+    runner.run(_CONFIG.value, _WORKDIR.value, log=lambda line: print(line, flush=True),
+               pretrained_cache=_PRETRAINED_CACHE.value or None)
   except checks.UserError as error:
     raise SystemExit(f'error: {error}') from None
 

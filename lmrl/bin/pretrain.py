@@ -19,10 +19,14 @@ from absl import logging
 from lmrl import checks
 from lmrl import pipeline
 from lmrl import results
+from lmrl import runner
 from lmrl import workdir as workdir_lib
 
 _CONFIG = checks.define_config_flag('default')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the parameters and report.')
+_PRETRAINED_CACHE = flags.DEFINE_string(
+    'pretrained_cache', runner.default_pretrained_cache(),
+    'Directory of pre-trained LMs shared by runs ($LMRL_PRETRAINED_CACHE); empty: off.')
 
 
 def main(argv):
@@ -43,7 +47,8 @@ def main(argv):
       results.write_atomic(os.path.join(_WORKDIR.value, 'config.json'),
                            config.to_json(indent=2))
       spec, lm_spec, world = pipeline.build_world(config)
-      _, report = pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value)
+      _, report = pipeline.pretrained_lm(config, spec, lm_spec, world, _WORKDIR.value,
+                                         cache_dir=_PRETRAINED_CACHE.value or None)
   except checks.UserError as error:
     sys.exit(f'error: {error}')
   print(json.dumps(report, indent=2))
