@@ -128,6 +128,7 @@ def test_prior_and_anchor_do_not_move_during_updates(kind, world, joint_agent,
   assert step._cache_size() == 1
 
 
+@pytest.mark.slow  # ~90 s of compilation; the sweep tests vmap seeds in every fast run.
 @pytest.mark.parametrize('kind', KINDS)
 def test_init_and_update_are_vmappable_over_seeds(kind, spec, world, agent_config, lm_spec,
                                                   base_params, make_choice_buffer, all_prompts):

@@ -33,7 +33,9 @@ def test_sharded_seeds_equal_unsharded(tmp_path):
   sharded = dict(np.load(out))
   assert sorted(sharded) == sorted(reference)
   for name, value in reference.items():
-    assert np.all(np.isfinite(value)), name
+    # Round 0 has no shown responses to measure disagreement on (NaN by definition).
+    finite = value[:, 1:] if name == 'disagreement_shown' else value
+    assert np.all(np.isfinite(finite)), name
     # The per-device program differs from the one-device program only in float rounding, which
     # Adam's normalised steps amplify to up to ~4e-4 relative after two rounds of learning
     # (measured on coverage and the held-out choice loss since members became one vmapped batch);
