@@ -21,7 +21,6 @@ Parameters are random (a fresh LM, not the pre-trained one) and the buffer is fu
 choices: neither FLOPs nor time depend on the values.
 """
 
-import json
 import os
 import statistics
 import time
@@ -134,9 +133,7 @@ def main(argv):
           f'{out["ratio_classic_over_joint"][name]:15.2f}')
   print(f'experiment round: passive strategy, {config.experiment.num_seeds} seeds vmapped; '
         f'load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs')
-  with open(_OUT.value, 'w') as f:
-    json.dump(out, f, indent=2)
-  print(f'wrote {_OUT.value}')
+  common.write_out(_OUT.value, out)
 
 
 if __name__ == '__main__':

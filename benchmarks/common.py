@@ -10,10 +10,12 @@
   one seed's `agent.learn` of the joint ensemble agent (what benchmarks.performance and
   benchmarks.peer time).
 * `machine()`: the device, versions, CPU count and load average, to store next to timings.
+* `write_out(path, out)`: the JSON every benchmark writes.
 * `validate_or_exit(config)`: the binaries' one-line `error: ...` exit on a bad config.
 """
 
 import importlib.metadata
+import json
 import os
 import sys
 import time
@@ -168,6 +170,13 @@ def machine() -> dict:
           'num_devices': jax.device_count(), 'jax_version': jax.__version__,
           'jaxlib_version': importlib.metadata.version('jaxlib'),
           'cpu_count': os.cpu_count(), 'load_average': list(os.getloadavg())}
+
+
+def write_out(path: str, out: dict) -> None:
+  """Writes a benchmark's figures as JSON to `path` and says where."""
+  with open(path, 'w') as f:
+    json.dump(out, f, indent=2)
+  print(f'wrote {path}')
 
 
 def validate_or_exit(config) -> None:

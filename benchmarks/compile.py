@@ -16,7 +16,6 @@ Side by side in one process, for the config's agent and every strategy of the co
 Prints the seconds and their ratios, and writes them as JSON to `--out`.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -97,9 +96,7 @@ def main(argv):
         f'({sum(each.values()) / one:.1f}x the one program)')
   print(f'one program, fresh process, cold      {cold:8.1f} s')
   print(f'one program, fresh process, cached    {cached:8.1f} s  ({cold / cached:.1f}x faster)')
-  with open(_OUT.value, 'w') as f:
-    json.dump(out, f, indent=2)
-  print(f'wrote {_OUT.value}')
+  common.write_out(_OUT.value, out)
 
 
 if __name__ == '__main__':

@@ -24,7 +24,6 @@ and the ratios (PyTorch's seconds over lmrl's: above 1, lmrl is faster). Without
 JAX columns are still measured and the PyTorch ones say why they are missing.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -217,9 +216,7 @@ def main(argv):
   common.validate_or_exit(config)
   out = measure(config, _QUICK.value)
   print_table(out)
-  with open(_OUT.value, 'w') as f:
-    json.dump(out, f, indent=2)
-  print(f'wrote {_OUT.value}')
+  common.write_out(_OUT.value, out)
 
 
 if __name__ == '__main__':

@@ -37,7 +37,6 @@ of random choices: neither FLOPs nor time depend on the values. Sizes given as f
 `--quick`; `--quick` uses the tiny config unless `--config` is given.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -365,9 +364,7 @@ def main(argv):
     sys.exit(f'error: {error}')
   out = measure(config, joint, _STRATEGIES.value)
   print_table(out)
-  with open(_OUT.value, 'w') as f:
-    json.dump(out, f, indent=2)
-  print(f'wrote {_OUT.value}')
+  common.write_out(_OUT.value, out)
 
 
 if __name__ == '__main__':

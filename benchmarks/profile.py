@@ -37,7 +37,6 @@ phases to it. Everything is written as JSON to `--out`. `--quick` uses the tiny 
 whose timings are not to be reported.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -428,9 +427,7 @@ def main(argv):
   common.validate_or_exit(config)
   out = measure(config, repeats)
   print_table(out)
-  with open(_OUT.value, 'w') as f:
-    json.dump(out, f, indent=2)
-  print(f'wrote {_OUT.value}')
+  common.write_out(_OUT.value, out)
 
 
 if __name__ == '__main__':

@@ -21,7 +21,6 @@ GFLOP, grouped/every-member ratio) and writes JSON to `--out`. The two ways draw
 checks that the grouped samples follow the mixture.
 """
 
-import json
 import os
 import statistics
 import sys
@@ -144,10 +143,8 @@ def main(argv):
           f'{grouped["flops"] / 1e9:>14.2f}')
   print(f'load average before -> after: {setup["load_average"][0]:.2f} -> '
         f'{setup["load_average_after"][0]:.2f}')
-  with open(_OUT.value, 'w') as f:
-    json.dump({'setup': setup, 'num_seeds': e.num_seeds, 'repeats': _REPEATS.value,
-               'rows': rows}, f, indent=1)
-  print(f'wrote {_OUT.value}')
+  common.write_out(_OUT.value, {'setup': setup, 'num_seeds': e.num_seeds,
+                                 'repeats': _REPEATS.value, 'rows': rows})
 
 
 if __name__ == '__main__':

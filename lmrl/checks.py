@@ -50,15 +50,19 @@ def _boolean(config, field: str) -> None:
   _require(isinstance(value, bool), field, 'must be True or False', value)
 
 
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _positive(config, field: str) -> None:
   value = _value(config, field)
-  _require(isinstance(value, (int, float)) and value > 0 and math.isfinite(value), field,
+  _require(_is_number(value) and value > 0 and math.isfinite(value), field,
            'must be a positive number', value)
 
 
 def _non_negative(config, field: str) -> None:
   value = _value(config, field)
-  _require(isinstance(value, (int, float)) and value >= 0 and math.isfinite(value), field,
+  _require(_is_number(value) and value >= 0 and math.isfinite(value), field,
            'must be a non-negative number', value)
 
 
@@ -104,6 +108,23 @@ def validate_world(config) -> None:
     _boolean(config, field)
 
 
+# The traced hyper-parameters' rules, for their config fields and for the values `config.sweep`
+# lists for them (`lmrl.hyperparams`).
+_TRACED_RULES = {'learning_rate': _positive, 'lambda_lm': _non_negative,
+                 'lambda_l2': _non_negative, 'l2_prior_choices': _non_negative,
+                 'prior_scale': _non_negative, 'temperature': _positive,
+                 'pool_temperature': _positive, 'info_temperature': _non_negative}
+
+
+def _validate_traced(config) -> None:
+  for name, field in hyperparams.SWEEPABLE.items():
+    _TRACED_RULES[name](config, field)
+  for name, values in hyperparams.swept_values(config).items():
+    for value in values:
+      _TRACED_RULES[name]({'sweep': {name: value}}, f'sweep.{name}')
+    _require(len(set(values)) == len(values), f'sweep.{name}', 'must not repeat a value', values)
+
+
 def validate(config) -> None:
   """Every field the exploration experiment uses; raises `ConfigError` on the first bad one."""
   validate_world(config)
@@ -126,17 +147,10 @@ def validate(config) -> None:
   _require(a.prior_width % prior_heads == 0, 'agent.prior_width',
            f'must be divisible by its attention heads min(lm.num_heads, prior_width) = '
            f'{prior_heads}', a.prior_width)
-  _non_negative(config, 'agent.prior_scale')
   _boolean(config, 'agent.center_prior')
   _require(config.finetune.lm_loss_tokens in update.LM_LOSS_TOKENS, 'finetune.lm_loss_tokens',
            f'must be one of {update.LM_LOSS_TOKENS}', config.finetune.lm_loss_tokens)
-  _positive(config, 'finetune.learning_rate')
-  _non_negative(config, 'finetune.lambda_lm')
-  _non_negative(config, 'finetune.lambda_l2')
-  _non_negative(config, 'finetune.l2_prior_choices')
-  _positive(config, 'experiment.temperature')
-  _positive(config, 'experiment.pool_temperature')
-  _non_negative(config, 'experiment.info_temperature')
+  _validate_traced(config)
   _require(len(tuple(e.strategies)) >= 1, 'experiment.strategies', 'must name >= 1 strategy',
            e.strategies)
   for name in e.strategies:
@@ -157,8 +171,6 @@ def validate(config) -> None:
   _non_negative(config, 'classic.entropy_weight')
   for field in ('experiment.shard_seeds', 'experiment.distributed'):
     _boolean(config, field)
-  for field, problem, value in hyperparams.problems(config):
-    _require(False, field, problem, value)
   if e.shard_seeds and not e.distributed:  # Local devices only: this compiles nothing.
     import jax  # pylint: disable=g-import-not-at-top
     lanes = e.num_seeds * hyperparams.grid(config).size

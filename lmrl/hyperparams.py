@@ -20,7 +20,6 @@ at the same grid point.
 """
 
 import itertools
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -36,7 +35,6 @@ SWEEPABLE = {
     'pool_temperature': 'experiment.pool_temperature',
     'info_temperature': 'experiment.info_temperature',
 }
-POSITIVE = ('learning_rate', 'temperature', 'pool_temperature')  # The others: >= 0.
 
 
 class Grid(NamedTuple):
@@ -89,6 +87,11 @@ def lane_values(config, num_seeds: int) -> dict[str, np.ndarray]:
           for name in SWEEPABLE}
 
 
+def point_lanes(arrays: dict, j: int, num_seeds: int) -> dict:
+  """Grid point j's lanes `j * S .. (j + 1) * S - 1` of every array (leading lane axis)."""
+  return {name: value[j * num_seeds:(j + 1) * num_seeds] for name, value in arrays.items()}
+
+
 def variant(strategy: str, label: str) -> str:
   """The name results give a strategy at a grid point: 'passive[learning_rate=0.001]'."""
   return f'{strategy}[{label}]' if label else strategy
@@ -98,19 +101,3 @@ def split_variant(name: str) -> tuple[str, str]:
   """('passive', '[learning_rate=0.001]') of a `variant` name; (name, '') of a plain one."""
   strategy, bracket, rest = name.partition('[')
   return strategy, bracket + rest
-
-
-def problems(config) -> list[tuple[str, str, object]]:
-  """(field, what is wrong, value) of each bad `config.sweep` field (checked by lmrl.checks)."""
-  out = []
-  for name, vals in swept_values(config).items():
-    field = f'sweep.{name}'
-    ok_number = lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
-                           and math.isfinite(v))
-    if name in POSITIVE and not all(ok_number(v) and v > 0 for v in vals):
-      out.append((field, 'must hold positive numbers', vals))
-    elif not all(ok_number(v) and v >= 0 for v in vals):
-      out.append((field, 'must hold non-negative numbers', vals))
-    elif len(set(vals)) != len(vals):
-      out.append((field, 'must not repeat a value', vals))
-  return out

@@ -111,25 +111,19 @@ def _load_arrays(path: str) -> dict[str, np.ndarray]:
 
 def append_jsonl(path: str, kind: str, strategy: str, metrics: dict[str, np.ndarray],
                  rounds: list[int], queries_per_round: int,
-                 grid: hyperparams.Grid | None = None) -> None:
-  """Appends one JSON object per lane and round of `rounds` to `path`, flushed to disk.
+                 columns: dict[str, float] | None = None) -> None:
+  """Appends one JSON object per seed and round of `rounds` to `path`, flushed to disk.
 
-  Lanes are seeds, or with a hyper-parameter `grid` its points x seeds (point-major): a point's
-  objects name the strategy `variant` and carry the swept values.
+  `columns` (a hyper-parameter grid point's values) are added to every object.
 
   Written after each chunk (safe to `tail -f`); every line is complete or absent (a line cut by
   a kill is dropped when the next run starts, see `_drop_partial_line`). `results.csv` stays the
   authoritative record: after a kill a resumed chunk may appear twice here.
   """
   lines = []
-  lanes = metrics['kl'].shape[0]
-  points = grid.size if grid else 1
   for r in rounds:
-    for lane in range(lanes):
-      j, s = divmod(lane, lanes // points)
-      point = grid.points[j] if grid else {}
-      name = hyperparams.variant(strategy, grid.label(j)) if grid else strategy
-      row = {'agent': kind, 'strategy': name, **point, 'seed': s, 'round': r,
+    for s in range(metrics['kl'].shape[0]):
+      row = {'agent': kind, 'strategy': strategy, **(columns or {}), 'seed': s, 'round': r,
              'choices': r * queries_per_round}
       for name, value in metrics.items():
         value = np.asarray(value[s, r])
@@ -250,15 +244,15 @@ def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log, pretrained_
       lanes_shown = shown.pop((kind, strategy), None)
       for j in range(J):  # Each grid point's seeds: lanes j*S .. (j+1)*S - 1.
         name = hyperparams.variant(strategy, grid.label(j))
-        out_j = {k: v[j * S:(j + 1) * S] for k, v in out.items()}
+        out_j = hyperparams.point_lanes(out, j, S)
         curves[(kind, name)] = results.curves_from_metrics(
             out_j, e.prompts_per_round, list(exp.evaluated_rounds))
         rows += results.metric_rows(kind, name, out_j, np.asarray(exp.target_coverage(world)),
                                     e.prompts_per_round, list(exp.evaluated_rounds),
                                     grid.points[j])
         if lanes_shown is not None:
-          shown[(kind, name)] = {k: v if k == 'round_H' else v[j * S:(j + 1) * S]
-                                 for k, v in lanes_shown.items()}
+          shown[(kind, name)] = {**hyperparams.point_lanes(lanes_shown, j, S),
+                                 'round_H': lanes_shown['round_H']}  # Shared by every lane.
   target_G = np.asarray(exp.target_coverage(world))
   summary = results.summarize(curves, pretrained_kl=report['kl_to_pstar'],
                               target_coverage_G=target_G, num_bootstrap=e.num_bootstrap,
@@ -304,15 +298,6 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_L, hparams_L, g
     # The chunk's evaluated rounds; the first chunk adds round 0 (the pre-trained LM).
     first = done - e.rounds_per_chunk
     rounds = [r for r in exp.evaluated_rounds if first < r <= done or r == first == 0]
-    if writer:
-      append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, strategy, metrics, rounds,
-                   e.prompts_per_round, grid if grid.names else None)
-    if board:
-      for j in range(grid.size):
-        board.add(f'{kind}_{hyperparams.variant(strategy, grid.label(j))}',
-                  {k: v[j * S:(j + 1) * S] for k, v in metrics.items()}, rounds,
-                  e.prompts_per_round)
-    last = {k: v[:, done] for k, v in metrics.items()}
     chunk_seconds.append(seconds)
     mine.append(seconds)
     chunks_left[0] -= 1
@@ -320,8 +305,15 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_L, hparams_L, g
     head = (f'{kind}/{strategy} (strategy {index + 1}/{len(exp.strategies)}) round '
             f'{done}/{e.rounds}  choices {done * e.prompts_per_round}')
     tail = f'  ({seconds:.1f}s, ETA {eta})'
-    for j in range(grid.size):  # One line per grid point (one without a sweep).
-      lane = {k: v[j * S:(j + 1) * S] for k, v in last.items()}
+    for j in range(grid.size):  # Each grid point's seeds (every seed without a sweep).
+      name = hyperparams.variant(strategy, grid.label(j))
+      point_metrics = hyperparams.point_lanes(metrics, j, S)
+      if writer:
+        append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, name, point_metrics, rounds,
+                     e.prompts_per_round, grid.points[j])
+      if board:
+        board.add(f'{kind}_{name}', point_metrics, rounds, e.prompts_per_round)
+      lane = {k: v[:, done] for k, v in point_metrics.items()}
       ok = lane['failed'] == 0
       kl = lane['kl'][ok]
       se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
@@ -340,7 +332,8 @@ def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_L, hparams_L, g
 
   out = sweep_lib.run_strategy(
       sweeper, keys_L, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk,
-      strategy=index, hparams_S=hparams_L, sharding=sharding, on_chunk=progress, on_done=done, log=log,
+      strategy=index, hparams_S=hparams_L, sharding=sharding, on_chunk=progress, on_done=done,
+      log=log,
       checkpoint_dir=os.path.join(workdir, 'checkpoints', f'{kind}_{strategy}'))
   timing.setdefault(kind, {})[strategy] = {
       'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),
