@@ -32,7 +32,10 @@ round for all seeds; host transfer and checkpoint amortised over `rounds_per_chu
 the round; GFLOP; GFLOP/s; compile seconds), and per strategy: the round in a sweep (query +
 shared phases, metrics weighted by the fraction of evaluated rounds, transfer and checkpoint
 amortised per round), the query's share of it, the compiled round and the ratio of the summed
-phases to it. Everything is written as JSON to `--out`. `--quick` uses the tiny config (unless
+phases to it; and the experiment's throughput per strategy: human choices per second (every seed
+gets B a round), GFLOP per round (the phases' FLOPs, metrics weighted as in the round) and GFLOP/s
+as a share of the matmul peak (a jitted fp32 `--matmul_size`^2 matmul, timed interleaved with
+the phases). Everything is written as JSON to `--out`. `--quick` uses the tiny config (unless
 `--config` is given), 2 repeats and an unoptimised XLA backend (compiles faster): a smoke run
 whose timings are not to be reported.
 """
@@ -69,6 +72,9 @@ _CONFIG = checks.define_config_flag('default', 'Experiment config: a name (defau
 _OUT = flags.DEFINE_string('out', '/tmp/profile.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', None, 'Timed calls per phase (median). '
                                 'Default 5 (quick: 2).', lower_bound=1)
+_MATMUL_SIZE = flags.DEFINE_integer('matmul_size', 2048, 'N of the fp32 N x N matmul whose '
+                                    'FLOP/s (interleaved with the phases) is the peak.',
+                                    lower_bound=1)
 _QUICK = flags.DEFINE_bool('quick', False, 'Smoke run: the tiny config unless --config is '
                            'given, 2 repeats, an unoptimised XLA backend.')
 
@@ -290,10 +296,13 @@ def measure(config, repeats: int) -> dict:
   phases, queries = profile.phases()
   log('compiling: sweep chunk')
   chunk_compile_s = profile.compile_chunk_seconds()
+  matmul, matmul_s = common.Matmul(_MATMUL_SIZE.value), []
+  matmul.time()  # Warm-up call (compiles).
   log(f'timing: {repeats} repeats')
   for _ in range(repeats):  # Interleaved: a change in load hits every phase alike.
     for phase in [*phases.values(), *queries.values()]:
       phase.time()
+    matmul_s.append(matmul.time())
     for name, args in full.args_by_strategy.items():
       full.seconds_by_strategy[name].append(seconds(full.compiled, *args)[0])
   profile.close()
@@ -306,13 +315,26 @@ def measure(config, repeats: int) -> dict:
   shared_ms = (ms['prompts'] + ms['choices_buffer'] + ms['learn'] + metrics_ms_amortised
                + ms['host_transfer'] + ms['checkpoint'])
   compute_ms = ms['prompts'] + ms['choices_buffer'] + ms['learn'] + ms['metrics']
+  peak = matmul.flops / statistics.median(matmul_s)
+  out['matmul_peak'] = {'n': _MATMUL_SIZE.value, 'flops_per_second': peak,
+                        'seconds_all': matmul_s}
+  # FLOPs of a round in a sweep: the metrics' weighted by the evaluated fraction, as round_ms.
+  shared_flops = (out['phases']['prompts']['flops'] + out['phases']['choices_buffer']['flops']
+                  + out['phases']['learn']['flops']
+                  + out['phases']['metrics']['flops'] * profile.evaluated_fraction)
   out['strategies'] = {}
   for name, query in queries.items():
     q = row(query)
     full_s = full.seconds_by_strategy[name]
     full_ms = 1e3 * statistics.median(full_s)
     round_ms = q['ms_per_round'] + shared_ms
+    round_flops = q['flops'] + shared_flops
     out['strategies'][name] = {
+        # Throughput of the whole experiment at this config, per strategy.
+        'choices_per_second': profile.S * profile.B / (round_ms / 1e3),
+        'round_flops': round_flops,
+        'gflops_per_second': round_flops / round_ms / 1e6,
+        'fraction_of_peak': round_flops / (round_ms / 1e3) / peak,
         'query': q,
         'round_ms': round_ms,  # In a sweep: metrics and per-chunk phases amortised.
         'query_share': q['ms_per_round'] / round_ms,
@@ -403,6 +425,15 @@ def print_table(out: dict) -> None:
           f'{st["phases_over_compiled_round"]:17.2f}')
   print('round ms = query + shared phases (metrics x evaluated fraction, transfer and checkpoint '
         '/ R); phases ms = query + prompts + choices + learn + metrics vs. the compiled round')
+  print(f'throughput of the experiment (matmul peak, fp32 {out["matmul_peak"]["n"]}^2: '
+        f'{out["matmul_peak"]["flops_per_second"] / 1e9:.1f} GFLOP/s, interleaved)')
+  print(f'{"strategy":14s}{"choices/s":>11s}{"GFLOP/round":>13s}{"GFLOP/s":>10s}'
+        f'{"of peak":>9s}')
+  for name, st in out['strategies'].items():
+    print(f'{name:14s}{st["choices_per_second"]:11.1f}{st["round_flops"] / 1e9:13.2f}'
+          f'{st["gflops_per_second"]:10.2f}{100 * st["fraction_of_peak"]:8.1f}%')
+  print('choices/s = seeds x B / round ms (every seed gets B human choices a round); GFLOP/round '
+        '= query + prompts + choices + learn + metrics x evaluated fraction')
   print(f'metrics: {a["metrics_ms_per_evaluated_round"]:.2f} ms per evaluated round x '
         f'{a["evaluated_rounds_fraction"]:.2f} of rounds evaluated = '
         f'{a["metrics_ms_per_round"]:.2f} ms per round')

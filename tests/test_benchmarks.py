@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -145,6 +146,14 @@ def test_profile_quick_times_every_phase(tmp_path):
                 'phases_over_compiled_round'):
       _assert_positive(s[key], f'strategies.{strategy}.{key}')
     assert s['round_ms'] > s['query']['ms_per_round']
+    # The experiment's throughput: every seed gets B choices a round; its FLOPs vs. the peak.
+    setup = out['setup']
+    np.testing.assert_allclose(s['choices_per_second'], setup['num_seeds']
+                               * setup['prompts_per_round'] / (s['round_ms'] / 1e3), rtol=1e-9)
+    assert s['round_flops'] > out['phases']['learn']['flops']
+    np.testing.assert_allclose(s['fraction_of_peak'], s['gflops_per_second'] * 1e9
+                               / out['matmul_peak']['flops_per_second'], rtol=1e-9)
+  assert len(out['matmul_peak']['seconds_all']) == 2
   for section, key in [('full_round', 'compile_seconds'), ('sweep_chunk', 'compile_seconds'),
                        ('amortised', 'checkpoint_ms_per_chunk'),
                        ('amortised', 'metrics_ms_per_evaluated_round'),
@@ -156,7 +165,8 @@ def test_profile_quick_times_every_phase(tmp_path):
 
   table = result.stdout
   for label in ('load average', 'freshly initialised', 'query: infomax', 'learn', 'checkpoint',
-                'full round, compiled', 'sweep chunk', 'phases/compiled'):
+                'full round, compiled', 'sweep chunk', 'phases/compiled', 'choices/s',
+                'of peak'):
     assert label in table, label
 
 
