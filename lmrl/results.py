@@ -32,7 +32,8 @@ plain JSON (never NaN or inf: a missing number is None and a `text` field says w
     choices. `ci90` bootstraps both strategies' seeds independently (an unreached baseline
     resample counts as an infinite ratio, an unreached own resample as 0, both unreached as
     undefined: left out, see `defined_fraction`; an infinite bound is None). `text` says it in
-    words ('2.1 (90%: 1.7–2.6)', '>= 3.1 (uniform did not reach within 1280 choices)',
+    words ('2.1 (90%: 1.7–2.6)', '0.71 (90%: 0–0.77; this strategy unreached, counted as 0, in
+    21%)', '>= 3.1 (uniform did not reach within 1280 choices)',
     'not reached').
   worst_group_coverage: per group, the final mean-over-seeds coverage (mass the deployed LM gives
     the group's favourites) over p*'s; `ratio` is the smallest (`worst_group`), with `ci90`.
@@ -394,6 +395,9 @@ def _versus(mine: _Reach, base: _Reach | None, fraction: float, baseline: str) -
     out['text'] = f'{_times(out["ratio"])} (90%: {_times(lo)}–{_times(hi)}'
     if out['defined_fraction'] is not None and out['defined_fraction'] < 1:
       out['text'] += f', defined in {_percent(out["defined_fraction"])} of resamples'
+    unreached = _fraction(~np.isfinite(mine.choices_B[fraction]))
+    if unreached:  # Their ratio is below baseline / budget, and counts as 0.
+      out['text'] += f'; this strategy unreached, counted as 0, in {_percent(unreached)}'
     out['text'] += ')'
   return out
 

@@ -132,6 +132,16 @@ def test_partly_reached_interval_is_none_with_words():
   assert 'not reached' in close['text'] and 'of resamples' in close['text']
 
 
+def test_ratio_says_how_often_this_strategy_was_unreached():
+  # Infomax's mean reaches 90% of the gap (one fast, one slow seed) but a resample of the slow
+  # seed alone does not; the baseline always does: those resamples count as ratio 0, in words.
+  summary = _summarize({('joint', 'infomax'): _curves([100.0, 700.0]),
+                        ('joint', 'passive'): _curves([250.0, 250.0])})
+  versus = summary['joint']['infomax']['close_90_vs_passive']
+  assert versus['ratio'] > 0 and versus['ci90'][0] == 0.0
+  assert 'this strategy unreached, counted as 0, in ' in versus['text'], versus['text']
+
+
 @pytest.mark.parametrize('how', ['nan_kl', 'flag'])
 def test_failed_seed_is_listed_and_excluded(how):
   taus = [150.0, 220.0, 180.0, 260.0]
