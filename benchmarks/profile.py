@@ -329,12 +329,13 @@ def measure(config, repeats: int) -> dict:
     full_ms = 1e3 * statistics.median(full_s)
     round_ms = q['ms_per_round'] + shared_ms
     round_flops = q['flops'] + shared_flops
+    flops_per_second = round_flops / (round_ms / 1e3)
     out['strategies'][name] = {
         # Throughput of the whole experiment at this config, per strategy.
         'choices_per_second': profile.S * profile.B / (round_ms / 1e3),
         'round_flops': round_flops,
-        'gflops_per_second': round_flops / round_ms / 1e6,
-        'fraction_of_peak': round_flops / (round_ms / 1e3) / peak,
+        'gflops_per_second': flops_per_second / 1e9,
+        'fraction_of_peak': flops_per_second / peak,
         'query': q,
         'round_ms': round_ms,  # In a sweep: metrics and per-chunk phases amortised.
         'query_share': q['ms_per_round'] / round_ms,

@@ -6,14 +6,14 @@
 set -euo pipefail
 OUT="${1:-runs/short}"
 shift || true
-STUDIES=("${@:-infomax_tau epinet prior_scale}")
+STUDIES="${*:-infomax_tau epinet prior_scale}"
 mkdir -p "$OUT"
 run() {  # run NAME OVERRIDES...
   local name="$1"; shift
   python -m lmrl.bin.explore --config=default --workdir="$OUT/$name" \
     --config.experiment.num_seeds=4 "$@" > "$OUT/$name.log" 2>&1
 }
-for study in ${STUDIES[*]}; do
+for study in $STUDIES; do
   case "$study" in
     infomax_tau)  # Batch-aware infomax: 0.1 is the default since commit 2b1cea1.
       for tau in 0.0 0.1; do

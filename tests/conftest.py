@@ -8,10 +8,6 @@ session.
 
 import importlib.util
 import os
-
-# The binaries' shared pre-trained-LM cache is off in the tests (every run pre-trains, as a
-# first run does); tests/test_pipeline.py tests the cache in its own directory.
-os.environ['LMRL_PRETRAINED_CACHE'] = ''
 import shutil
 import tempfile
 from typing import Callable, NamedTuple
@@ -29,6 +25,10 @@ from lmrl import pretraining
 from lmrl import update
 from lmrl import world as world_lib
 from lmrl.configs import tiny
+
+# The binaries' shared pre-trained-LM cache is off in the tests (every run pre-trains, as a
+# first run does); tests/test_pretrained_cache.py tests the cache in its own directory.
+os.environ['LMRL_PRETRAINED_CACHE'] = ''
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CACHE_DIR = pytest.StashKey[str]()
