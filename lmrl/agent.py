@@ -52,12 +52,37 @@ def _pad_rows(x: jax.Array, num_rows: int) -> jax.Array:
   return jnp.pad(x, [(0, num_rows - x.shape[0])] + [(0, 0)] * (x.ndim - 1))
 
 
-def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicParams,
-                       spec: world_lib.WorldSpec) -> strategies.Explorer:
-  """An `Explorer` over an epistemic LM whose mixture is the deployed policy.
+def deployed_exact_log_probs(epi: epistemic.EpistemicNet, params: epistemic.EpistemicParams,
+                             prompts_PxLx: jax.Array, spec: world_lib.WorldSpec, deploy: str
+                             ) -> tuple[jax.Array, jax.Array]:
+  """The deployed LM's exact `log p(y|x)` float32[P, N] and every member's, float32[M, P, N].
 
-  Sampling groups rows by mixture member (`balanced_members`): each member's network runs on
-  its own block of rows only, so a sample costs one network evaluation per row, not M.
+  One pass of the members over the enumerated prefixes serves both: with 'mean_logits' the
+  members' mean logits ride along as an extra leading row.
+  """
+  if deploy == 'mixture':
+    log_p_MxPxN = epistemic.member_exact_log_probs(epi, params, prompts_PxLx, spec)
+    return metrics.mixture_log_probs(log_p_MxPxN), log_p_MxPxN
+  if deploy != 'mean_logits':
+    raise ValueError(f'config.agent.deploy must be one of {epistemic.DEPLOY_KINDS}, '
+                     f'got {deploy!r}')
+
+  def logits_fn(tokens_ExL):
+    logits_MxExLxV = epistemic.mixture_logits_fn(epi, params)(tokens_ExL)
+    return jnp.concatenate([logits_MxExLxV, jnp.mean(logits_MxExLxV, 0, keepdims=True)], 0)
+
+  log_p_M1xPxN = lm_lib.exact_log_probs(logits_fn, prompts_PxLx, spec)
+  return log_p_M1xPxN[-1], log_p_M1xPxN[:-1]
+
+
+def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicParams,
+                       spec: world_lib.WorldSpec, deploy: str = 'mixture'
+                       ) -> strategies.Explorer:
+  """An `Explorer` over an epistemic LM whose deployed LM (`deploy`) is the policy.
+
+  Sampling the mixture groups rows by mixture member (`balanced_members`): each member's network
+  runs on its own block of rows only, so a sample costs one network evaluation per row, not M.
+  Sampling the mean-logits LM needs every member on every row (M evaluations per row).
   """
   M = epi.num_members
 
@@ -78,6 +103,11 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
     return jnp.zeros_like(sorted_ExLy).at[order_E].set(sorted_ExLy)
 
   def sample(key, prompts_BxLx, temperature):
+    if deploy == 'mean_logits':
+      B = prompts_BxLx.shape[0]
+      return lm_lib.sample_responses(jax.random.split(key, B),
+                                     epistemic.mean_logits_fn(epi, params), prompts_BxLx, spec,
+                                     temperature)
     # Sampling the uniform mixture: a uniformly chosen member per row, then that member's LM.
     B = prompts_BxLx.shape[0]
     key_member, key_tokens = jax.random.split(key)
@@ -123,6 +153,7 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
       lm_batch_size=config.finetune.lm_batch_size, lm_loss_tokens=config.finetune.lm_loss_tokens,
       corpus_group_mix=tuple(config.world.corpus_group_mix))
   steps = config.finetune.steps_per_round
+  deploy = config.agent.deploy
 
   def init(key, base_params, hparams=None):
     h = hparams or hyperparams.values(config)
@@ -138,8 +169,7 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
     return state, jax.tree_util.tree_map(lambda x: x[-1], info)
 
   def exact_log_probs(state, prompts_PxLx):
-    log_p_MxPxN = epistemic.member_exact_log_probs(epi, state.params, prompts_PxLx, spec)
-    return metrics.mixture_log_probs(log_p_MxPxN), log_p_MxPxN
+    return deployed_exact_log_probs(epi, state.params, prompts_PxLx, spec, deploy)
 
-  return Agent(init, lambda state: epistemic_explorer(epi, state.params, spec), learn,
+  return Agent(init, lambda state: epistemic_explorer(epi, state.params, spec, deploy), learn,
                exact_log_probs, epi.num_members)

@@ -148,6 +148,10 @@ def validate(config) -> None:
            f'must be divisible by its attention heads min(lm.num_heads, prior_width) = '
            f'{prior_heads}', a.prior_width)
   _boolean(config, 'agent.center_prior')
+  _require(e.info_units in strategies.INFO_UNITS, 'experiment.info_units',
+           f'must be one of {strategies.INFO_UNITS}', e.info_units)
+  _require(a.deploy in epistemic.DEPLOY_KINDS, 'agent.deploy',
+           f'must be one of {epistemic.DEPLOY_KINDS}', a.deploy)
   _require(config.finetune.lm_loss_tokens in update.LM_LOSS_TOKENS, 'finetune.lm_loss_tokens',
            f'must be one of {update.LM_LOSS_TOKENS}', config.finetune.lm_loss_tokens)
   _validate_traced(config)

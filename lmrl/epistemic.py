@@ -105,6 +105,21 @@ def member_exact_log_probs(epi: EpistemicNet, params: EpistemicParams, prompts_P
   return lm_lib.exact_log_probs(mixture_logits_fn(epi, params), prompts_PxLx, spec)
 
 
+# What the agent deploys (and passive / boltzmann / infomax's pool sample) from its M members:
+#   'mixture':     p_bar(y|x) = mean_m p_m(y|x), the Bayesian model average (sampled by drawing a
+#                  member, then a response from it);
+#   'mean_logits': p(y|x) = prod_t softmax(mean_m logits_m)(y_t), one LM whose next-token logits
+#                  are the members'. With centred priors the priors cancel in the mean, so before
+#                  any choice it is the pre-trained LM exactly, whatever beta: the priors shape
+#                  the members' disagreement (Thompson, infomax) but not what is deployed.
+DEPLOY_KINDS = ('mixture', 'mean_logits')
+
+
+def mean_logits_fn(epi: EpistemicNet, params: EpistemicParams) -> lm_lib.LogitsFn:
+  """`tokens_ExL -> logits float32[E, L, V]`: the mean over mixture members of their logits."""
+  return lambda tokens_ExL: jnp.mean(mixture_logits_fn(epi, params)(tokens_ExL), axis=0)
+
+
 # ----------------------------------------------------------------------------- ensemble
 
 

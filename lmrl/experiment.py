@@ -95,7 +95,8 @@ def strategy_params(config) -> strategies.StrategyParams:
   return strategies.StrategyParams(num_shown=e.responses_per_prompt, pool_size=e.pool_size,
                                    temperature=e.temperature,
                                    pool_temperature=e.pool_temperature,
-                                   info_temperature=e.info_temperature)
+                                   info_temperature=e.info_temperature,
+                                   info_units=e.info_units)
 
 
 def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
@@ -153,7 +154,7 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
                                                h.response_index_QxK, h.chosen_Q),
         'spread': metrics.epistemic_spread(log_p_MxPxN),
         'spread_error_corr': metrics.uncertainty_error_correlation(
-            log_p_MxPxN, world.log_pstar_PxN[eval_index_P]),
+            log_p_MxPxN, log_p_PxN, world.log_pstar_PxN[eval_index_P]),
     }
     failed = state.failed | ~all_finite(out)
     # Not part of the fault check: NaN by definition while nothing (or everything) was shown.

@@ -38,16 +38,17 @@ def epistemic_spread(log_p_MxPxN: jax.Array) -> jax.Array:
   return jnp.mean(jax.vmap(kl_divergence, in_axes=(None, 0))(log_mix_PxN, log_p_MxPxN))
 
 
-def uncertainty_error_correlation(log_p_MxPxN: jax.Array, log_pstar_PxN: jax.Array
-                                  ) -> jax.Array:
+def uncertainty_error_correlation(log_p_MxPxN: jax.Array, log_p_PxN: jax.Array,
+                                  log_pstar_PxN: jax.Array) -> jax.Array:
   """Do members disagree where the deployed LM is wrong? float32[] in [-1, 1].
 
   The `p*`-weighted Pearson correlation, over every (prompt, response), between the members'
-  standard deviation of `log p_m(y|x)` and the deployed LM's error `|log p_bar - log p*|`.
-  Positive: uncertainty points at the mistakes, which is what directed exploration relies on.
+  standard deviation of `log p_m(y|x)` and the deployed LM's (`log_p_PxN`) error
+  `|log p - log p*|`. Positive: uncertainty points at the mistakes, which is what directed
+  exploration relies on.
   """
   u_PxN = jnp.std(log_p_MxPxN, axis=0)
-  e_PxN = jnp.abs(mixture_log_probs(log_p_MxPxN) - log_pstar_PxN)
+  e_PxN = jnp.abs(log_p_PxN - log_pstar_PxN)
   w_PxN = jnp.exp(log_pstar_PxN) / log_pstar_PxN.shape[0]
   mean = lambda x: jnp.sum(w_PxN * x)
   cov = mean((u_PxN - mean(u_PxN)) * (e_PxN - mean(e_PxN)))

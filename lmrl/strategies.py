@@ -46,6 +46,27 @@ class StrategyParams(NamedTuple):
   temperature: float | jax.Array  # Boltzmann temperature.
   pool_temperature: float | jax.Array  # Infomax candidate-pool temperature.
   info_temperature: float | jax.Array = 0.0  # Infomax: 0 = best tuple; > 0 = sample tuples.
+  info_units: str = 'nats'  # Infomax: `info_temperature` in nats, or 'best' (static; see below).
+
+
+INFO_UNITS = ('nats', 'best')  # What infomax's `info_temperature` is measured in.
+
+
+def tuple_logits(info_BxU: jax.Array, info_temperature, info_units: str) -> jax.Array:
+  """Logits of infomax's draw over each prompt's tuples: `I_u / tau`, float32[B, U].
+
+  'nats': tau is in nats, the same for every prompt and round. 'best': tau is in units of the
+  prompt's most informative tuple's `I`, i.e. the logits are `I_u / (tau max_u' I_u')`: the draw
+  keeps its shape as the members come to agree and every `I` shrinks (in nats a fixed tau then
+  makes it nearly uniform over the pool).
+  """
+  if info_units not in INFO_UNITS:
+    raise ValueError(f'config.experiment.info_units must be one of {INFO_UNITS}, '
+                     f'got {info_units!r}')
+  tau = jnp.maximum(jnp.asarray(info_temperature, jnp.float32), 1e-6)
+  if info_units == 'best':
+    tau = tau * jnp.maximum(jnp.max(info_BxU, axis=-1, keepdims=True), 1e-12)
+  return info_BxU / tau
 
 
 def sample_k(key, explorer: Explorer, prompts_BxLx, num: int, temperature) -> jax.Array:
@@ -98,16 +119,18 @@ def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
 
   With `info_temperature` tau > 0 the tuple is drawn with probability proportional to
   `exp(I / tau)` instead (batch-aware: prompts that recur within a round, with near-identical
-  pools, then get different queries rather than the same best one).
+  pools, then get different queries rather than the same best one), tau in nats or in units of
+  the best tuple's information (`info_units`, `tuple_logits`).
   """
   pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.pool_temperature)
   log_u_MxBxC = explorer.utilities(prompts_BxLx, pool_BxCxLy)
   tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
   info_BxU = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_UxK])
-  tau = jnp.asarray(p.info_temperature, jnp.float32)
-  sampled_B = jax.random.categorical(jax.random.fold_in(key, 1),
-                                     info_BxU / jnp.maximum(tau, 1e-6), axis=-1)
-  best_B = jnp.where(tau > 0, sampled_B, jnp.argmax(info_BxU, axis=-1))
+  sampled_B = jax.random.categorical(
+      jax.random.fold_in(key, 1), tuple_logits(info_BxU, p.info_temperature, p.info_units),
+      axis=-1)
+  best_B = jnp.where(jnp.asarray(p.info_temperature) > 0, sampled_B,
+                     jnp.argmax(info_BxU, axis=-1))
   chosen_BxK = tuples_UxK[best_B]
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 

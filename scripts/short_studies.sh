@@ -1,8 +1,8 @@
 #!/bin/bash
 # The README's short studies on the default world, 4 seeds each.
 # Usage: bash scripts/short_studies.sh [OUT_DIR] [STUDY ...]   (run it from the repository root
-# with lmrl installed; STUDY is one of: infomax_tau epinet prior_scale; default: all, about
-# 25 minutes on 2 CPU cores). Each run writes OUT_DIR/<name>/ and OUT_DIR/<name>.log.
+# with lmrl installed; STUDY is one of: infomax_tau epinet prior_scale steps infomax_units
+# deploy; default: the first three, about 25 minutes on 2 CPU cores; each later one 20-30). Each run writes OUT_DIR/<name>/ and OUT_DIR/<name>.log.
 set -euo pipefail
 OUT="${1:-runs/short}"
 shift || true
@@ -27,7 +27,22 @@ for study in $STUDIES; do
     prior_scale)  # The randomized priors' scale beta, as lanes of one compiled sweep.
       run prior_scale "--config.sweep.prior_scale=(1.0,3.0,10.0)" \
         "--config.experiment.strategies=('uniform','thompson','infomax')";;
-    *) echo "unknown study: $study (infomax_tau, epinet or prior_scale)" >&2; exit 2;;
+    steps)  # Optimisation per choice: 8 (default) vs 32 joint steps a round, over 5,120 rankings.
+      for steps in 8 32; do
+        run "steps$steps" "--config.experiment.strategies=('uniform','boltzmann')" \
+          --config.experiment.rounds=80 --config.finetune.steps_per_round=$steps
+      done;;
+    infomax_units)  # Infomax's draw, tau in nats (the default) or relative to the best
+      #               tuple's information (0.05, 0.1, 0.2 as sweep lanes), over 5,120 rankings.
+      run infomax_nats "--config.experiment.strategies=('infomax',)" \
+        --config.experiment.rounds=80
+      run infomax_best "--config.experiment.strategies=('infomax',)" \
+        --config.experiment.rounds=80 --config.experiment.info_units=best \
+        "--config.sweep.info_temperature=(0.05,0.1,0.2)";;
+    deploy)  # Deploy the members' mean-logits LM (priors cancel) at beta 1 and 3, as lanes.
+      run deploy_mean_logits --config.agent.deploy=mean_logits \
+        "--config.sweep.prior_scale=(1.0,3.0)";;
+    *) echo "unknown study: $study (see the usage line)" >&2; exit 2;;
   esac
 done
 grep -h "final KL" "$OUT"/*.log

@@ -185,6 +185,8 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
     ({'agent__kind': 'ppo'}, 'agent.kind'),
     ({'agent__epistemic': 'dropout'}, 'agent.epistemic'),
     ({'agent__bootstrap': 'bayes'}, 'agent.bootstrap'),
+    ({'agent__deploy': 'median'}, 'agent.deploy'),
+    ({'experiment__info_units': 'bits'}, 'experiment.info_units'),
     ({'agent__num_members': 0}, 'agent.num_members'),
     ({'agent__prior_scale': -1.0}, 'agent.prior_scale'),
     ({'agent__prior_width': 6, 'lm__num_heads': 4}, 'agent.prior_width'),

@@ -232,3 +232,37 @@ def test_centred_priors_disagree_but_average_to_the_base_lm(spec, lm_spec, base_
   assert float(jnp.abs(logits_MxBxLxV[0] - logits_MxBxLxV[1]).max()) > 0.1
   log_p_MxPxN = _members(epi, params, all_prompts, spec)
   assert metrics.epistemic_spread(log_p_MxPxN) > 1e-3
+
+
+def test_mean_logits_deployment_is_the_base_lm_whatever_beta_and_is_what_is_sampled(
+    spec, lm_spec, base_params, agent_config, all_prompts, exact_fn):
+  """`agent.deploy='mean_logits'` with centred priors deploys the pre-trained LM exactly before
+  any choice, even at a prior scale where the members' probability mixture is far from it, and
+  the explorer's `sample` (passive, boltzmann, infomax's pool) draws from that LM."""
+  config = agent_config('ensemble', 4)
+  with config.unlocked():
+    config.center_prior = True
+  epi = epistemic.make_epistemic_lm(config, lm_spec)
+  params = epi.init(jax.random.key(3), base_params, 3.0)
+  exact = jax.jit(agent_lib.deployed_exact_log_probs, static_argnums=(0, 3, 4))
+  log_p_PxN, log_p_MxPxN = exact(epi, params, all_prompts, spec, 'mean_logits')
+  log_mix_PxN, log_p_again_MxPxN = exact(epi, params, all_prompts, spec, 'mixture')
+  log_base_PxN = exact_fn(base_params)
+  np.testing.assert_allclose(log_p_PxN, log_base_PxN, atol=1e-4)
+  np.testing.assert_allclose(log_p_MxPxN, log_p_again_MxPxN, atol=1e-5)
+  np.testing.assert_allclose(log_mix_PxN, metrics.mixture_log_probs(log_p_MxPxN), atol=1e-5)
+  assert metrics.epistemic_spread(log_p_MxPxN) > 0.05
+  # The probability mixture of members that disagree this much is flatter than any of them.
+  assert float(metrics.kl_divergence(log_base_PxN, log_mix_PxN)) > 0.05
+  with pytest.raises(ValueError, match='agent.deploy'):
+    agent_lib.deployed_exact_log_probs(epi, params, all_prompts, spec, 'median')
+
+  num = 2000
+  explorer = agent_lib.epistemic_explorer(epi, params, spec, 'mean_logits')
+  samples_B = jax.jit(explorer.sample)(jax.random.key(1), jnp.repeat(all_prompts, num, 0), 1.0)
+  y = np.asarray(world_lib.sequence_index(samples_B, spec.vocab_size)).reshape(-1, num)
+  p_PxN = np.exp(np.asarray(log_p_PxN, np.float64))
+  for x in range(spec.num_prompts):
+    freq = np.bincount(y[x], minlength=spec.num_responses) / num
+    se = np.sqrt(p_PxN[x] * (1 - p_PxN[x]) / num)
+    assert np.all(np.abs(freq - p_PxN[x]) <= 5 * se + 1e-3), (x, freq, p_PxN[x])

@@ -97,6 +97,22 @@ def test_epistemic_spread_zero_iff_members_agree():
   assert metrics.epistemic_spread(_log(closer)) < spread
 
 
+def test_spread_error_correlation_reads_the_deployed_lms_error():
+  """Near +1 when members disagree where the deployed LM is wrong, near -1 when only elsewhere.
+
+  The error is the deployed LM's (`log_p_PxN`), not the members' mixture's: in `elsewhere` the
+  mixture is wrong exactly where the members disagree, yet the correlation is negative.
+  """
+  log_pstar_PxN = _log(np.full((1, 4), 0.25))
+  log_p_PxN = _log(np.asarray([[0.10, 0.40, 0.25, 0.25]]))  # Wrong on responses 0 and 1.
+  wrong_N = np.asarray([1.0, 1.0, 0.0, 0.0])
+  members = lambda where_N: np.log(np.stack([np.full((1, 4), 0.25) * np.exp(s * where_N)
+                                             for s in (-0.5, 0.5)]))
+  at_error, elsewhere = members(wrong_N), members(1.0 - wrong_N)
+  # Pearson of u = [1, 1, 0, 0] with e = [0.92, 0.47, 0, 0] (up to scale): 0.91.
+  assert metrics.uncertainty_error_correlation(at_error, log_p_PxN, log_pstar_PxN) > 0.9
+  assert metrics.uncertainty_error_correlation(elsewhere, log_p_PxN, log_pstar_PxN) < -0.9
+
 def test_disagreement_is_split_by_whether_a_pair_was_shown():
   # Two members over 1 prompt x 3 responses: they agree on response 0 and differ on 1 and 2.
   log_p_MxPxN = jnp.log(jnp.asarray([[[0.5, 0.3, 0.2]], [[0.5, 0.1, 0.4]]]))

@@ -84,3 +84,18 @@ def test_infomax_with_an_information_temperature_varies_a_rounds_queries():
   np.testing.assert_array_equal(
       strategies.infomax(jax.random.key(3), same_pool, prompts_BxLx,
                          _params(info_temperature=0.0)), greedy)
+
+
+def test_info_temperature_in_units_of_the_best_tuple_is_scale_free():
+  """'best': shrinking every I by the same factor leaves the draw as it was; 'nats' flattens it."""
+  info_BxU = jnp.asarray([[0.6, 0.5, 0.1, 0.0], [0.2, 0.05, 0.05, 0.0]], jnp.float32)
+  late_BxU = info_BxU / 20  # The members have come to agree: every tuple tells less.
+  best = lambda i: jax.nn.softmax(strategies.tuple_logits(i, 0.1, 'best'))
+  nats = lambda i: jax.nn.softmax(strategies.tuple_logits(i, 0.1, 'nats'))
+  np.testing.assert_allclose(best(late_BxU), best(info_BxU), rtol=1e-5)
+  np.testing.assert_allclose(strategies.tuple_logits(info_BxU, 0.1, 'best')[0],
+                             info_BxU[0] / 0.06, rtol=1e-6)
+  assert float(nats(info_BxU)[0, 0]) > 0.7  # Early, 0.1 nats is sharp...
+  assert float(jnp.max(nats(late_BxU))) < 0.3  # ...late, close to uniform over 4 tuples.
+  with pytest.raises(ValueError, match='info_units'):
+    strategies.tuple_logits(info_BxU, 0.1, 'bits')

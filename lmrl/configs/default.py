@@ -44,6 +44,8 @@ def get_config() -> ml_collections.ConfigDict:
   a.num_members = 8  # M: ensemble members, or epistemic indices averaged by the epinet.
   a.prior_scale = 1.0  # beta: scale of the frozen additive prior network's logits.
   a.center_prior = True  # Ensemble: subtract the members' mean prior (mixture starts at the LM).
+  a.deploy = 'mixture'  # The deployed LM: 'mixture' (mean of the members' probabilities) or
+  #                        'mean_logits' (softmax of their mean logits; centred priors cancel).
   a.prior_width = 16  # Width of each member's prior transformer (ensemble).
   a.prior_depth = 1  # Depth of each member's prior transformer (ensemble).
   a.bootstrap = 'exponential'  # Per-example member weights: 'exponential', 'poisson' or 'none'.
@@ -75,8 +77,10 @@ def get_config() -> ml_collections.ConfigDict:
   e.temperature = 2.0  # tau of the boltzmann strategy.
   e.pool_size = 16  # Infomax: candidates per prompt; every K-tuple among them is scored.
   e.pool_temperature = 3.0  # Infomax: per-token temperature of the candidate pool (see README).
-  e.info_temperature = 0.1  # Infomax: tuples drawn with prob. ~ exp(information / tau), in
-  #                            nats (batch-aware: a recurring prompt gets other queries); 0 = best.
+  e.info_temperature = 0.1  # Infomax: tuples drawn with prob. ~ exp(information / tau)
+  #                            (batch-aware: a recurring prompt gets other queries); 0 = best.
+  e.info_units = 'nats'  # Infomax: tau in 'nats', or in units of each prompt's best tuple's
+  #                        information ('best': the draw keeps its shape as members agree).
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
   e.eval_every = 5  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
