@@ -9,7 +9,11 @@ is already there:
   a killed run never leaves it stuck. (flock is local to one machine: on a network file system
   shared by several hosts it may not exclude another host's run.)
 * `prepare(workdir, config)`: creates the directory with `config.json`, or checks that it holds
-  a run of the same config; anything else is refused.
+  a run of the same config; anything else is refused, naming the fields that differ. A field
+  that the saved config lacks (added to lmrl since that run) counts as the same when it has its
+  default value here: a new field's default keeps the behaviour it did not exist for (the
+  project's rule, checked by a byte-identical `results.csv` whenever a field is added), so an
+  upgraded lmrl resumes an older run; `config.json` is then rewritten with the new fields.
 * `on_disk_full(workdir)`: a full disk or quota (ENOSPC, EDQUOT) while writing becomes a
   `WorkdirError` naming the file. Every result file is written under a temporary name and
   renamed (`results.atomic_path`), so what was written before is intact and no half file is
@@ -99,6 +103,38 @@ def lock(workdir: str):
     os.close(fd)  # Releases the lock.
 
 
+def _flatten(tree, prefix: str = '') -> dict:
+  if not isinstance(tree, dict):
+    return {prefix: tree}
+  return {k: v for key, value in tree.items()
+          for k, v in _flatten(value, f'{prefix}.{key}' if prefix else key).items()}
+
+
+def config_differences(saved: dict, current: dict, defaults: dict | None = None
+                       ) -> tuple[list[str], list[str]]:
+  """(differences as 'field: X there, Y here' lines, fields added since) of two configs as JSON.
+
+  A field only in `current` is "added since" (not a difference) when it has its value in
+  `defaults` (the default config's JSON, read when None).
+  """
+  if defaults is None:
+    from lmrl.configs import default  # pylint: disable=g-import-not-at-top
+    defaults = json.loads(default.get_config().to_json())
+  saved, current, defaults = _flatten(saved), _flatten(current), _flatten(defaults)
+  differences, added = [], []
+  for field in sorted(set(saved) | set(current)):
+    if field not in current:
+      differences.append(f'{field}: {saved[field]!r} there, no such field here')
+    elif field not in saved:
+      if field in defaults and current[field] == defaults[field]:
+        added.append(field)
+      else:
+        differences.append(f'{field}: absent there, {current[field]!r} here')
+    elif saved[field] != current[field]:
+      differences.append(f'{field}: {saved[field]!r} there, {current[field]!r} here')
+  return differences, added
+
+
 def prepare(workdir: str, config) -> None:
   """Creates `workdir` with `config.json`, or checks that it holds a run of the same config.
 
@@ -111,9 +147,13 @@ def prepare(workdir: str, config) -> None:
     contents = set(os.listdir(workdir)) - {LOCK_FILE} if os.path.isdir(workdir) else set()
     if os.path.exists(path):
       with open(path) as f:
-        if json.load(f) != json.loads(config.to_json()):
-          problem = (f'--workdir {workdir} holds a run with a different config; choose a new '
-                     '--workdir')
+        saved = json.load(f)
+      differences, added = config_differences(saved, json.loads(config.to_json()))
+      if differences:
+        problem = (f'--workdir {workdir} holds a run with a different config '
+                   f'({"; ".join(differences)}); choose a new --workdir')
+      elif added:
+        results.write_atomic(path, config.to_json(indent=2))
     elif contents:
       problem = (f'--workdir {workdir} is not empty and holds no config.json; choose a new '
                  '--workdir')

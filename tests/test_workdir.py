@@ -5,6 +5,7 @@ and leaves every file written before it as it was.
 """
 
 import errno
+import json
 import os
 import shutil
 import signal
@@ -139,3 +140,30 @@ def test_an_unreadable_finished_sweep_stops_with_one_line_naming_it(tiny_run, tm
     lmrl.run(_tiny_config(), workdir, log=lambda line: None)
   assert arrays in _one_line(stopped.value)
   assert _files(workdir) == before
+
+
+def test_a_workdir_of_an_older_lmrl_resumes_and_another_config_is_refused_naming_fields(
+    tmp_path):
+  """A field the saved config lacks is accepted at its default (and config.json gains it); a
+  changed, missing or non-default new field is refused with one line naming each."""
+  config = tiny.get_config()
+  workdir = str(tmp_path / 'run')
+  workdir_lib.prepare(workdir, config)
+  path = os.path.join(workdir, 'config.json')
+  older = json.loads(open(path).read())
+  del older['agent']['deploy']  # As written by an lmrl before `agent.deploy` existed.
+  open(path, 'w').write(json.dumps(older))
+  workdir_lib.prepare(workdir, config)
+  assert json.loads(open(path).read())['agent']['deploy'] == 'mixture'
+
+  open(path, 'w').write(json.dumps(older))
+  changed = tiny.get_config()
+  changed.agent.deploy = 'mean_logits'
+  changed.experiment.rounds = 7
+  with pytest.raises(workdir_lib.ForeignWorkdir) as error:
+    workdir_lib.prepare(workdir, changed)
+  message = str(error.value)
+  assert "agent.deploy: absent there, 'mean_logits' here" in message, message
+  assert 'experiment.rounds: 4 there, 7 here' in message, message
+  assert '\n' not in message
+  assert json.loads(open(path).read()) == older  # Nothing rewritten.
