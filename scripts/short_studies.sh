@@ -2,8 +2,8 @@
 # The README's short studies on the default world, 4 seeds each.
 # Usage: bash scripts/short_studies.sh [OUT_DIR] [STUDY ...]   (run it from the repository root
 # with lmrl installed; STUDY is one of: infomax_tau epinet prior_scale steps steps_more
-# infomax_units infomax_control deploy; default: the first three, about 25 minutes on 2 CPU
-# cores; each later one 15-30). Each run writes OUT_DIR/<name>/ and OUT_DIR/<name>.log.
+# steps_rest infomax_units infomax_control deploy; default: the first three, about 25 minutes
+# on 2 CPU cores; each later one 15-30). Each run writes OUT_DIR/<name>/ and OUT_DIR/<name>.log.
 set -euo pipefail
 OUT="${1:-runs/short}"
 shift || true
@@ -35,6 +35,9 @@ for study in $STUDIES; do
       done;;
     steps_more)  # 32 steps for boltzmann and infomax (infomax's 8-step run: infomax_nats).
       run steps32_more "--config.experiment.strategies=('boltzmann','infomax')" \
+        --config.experiment.rounds=80 --config.finetune.steps_per_round=32;;
+    steps_rest)  # 32 steps for passive and thompson: with steps and steps_more, all five.
+      run steps32_rest "--config.experiment.strategies=('passive','thompson')" \
         --config.experiment.rounds=80 --config.finetune.steps_per_round=32;;
     infomax_units)  # Infomax's draw, tau in nats (the default) or relative to the best
       #               tuple's information (0.05, 0.1, 0.2 as sweep lanes), over 5,120 rankings.
