@@ -36,9 +36,13 @@ for study in $STUDIES; do
     steps_more)  # 32 steps for boltzmann and infomax (infomax's 8-step run: infomax_nats).
       run steps32_more "--config.experiment.strategies=('boltzmann','infomax')" \
         --config.experiment.rounds=80 --config.finetune.steps_per_round=32;;
-    steps_rest)  # 32 steps for passive and thompson: with steps and steps_more, all five.
+    steps_rest)  # 32 steps for passive and thompson: with steps and steps_more, all five; and
+      #            infomax_control's random tuple of the pool (tau = 1000 nats) at 32 steps.
       run steps32_rest "--config.experiment.strategies=('passive','thompson')" \
-        --config.experiment.rounds=80 --config.finetune.steps_per_round=32;;
+        --config.experiment.rounds=80 --config.finetune.steps_per_round=32
+      run steps32_control "--config.experiment.strategies=('infomax',)" \
+        --config.experiment.rounds=80 --config.finetune.steps_per_round=32 \
+        --config.experiment.info_temperature=1000.0;;
     infomax_units)  # Infomax's draw, tau in nats (the default) or relative to the best
       #               tuple's information (0.05, 0.1, 0.2 as sweep lanes), over 5,120 rankings.
       run infomax_nats "--config.experiment.strategies=('infomax',)" \
