@@ -103,13 +103,12 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
     return jnp.zeros_like(sorted_ExLy).at[order_E].set(sorted_ExLy)
 
   def sample(key, prompts_BxLx, temperature):
+    B = prompts_BxLx.shape[0]
     if deploy == 'mean_logits':
-      B = prompts_BxLx.shape[0]
       return lm_lib.sample_responses(jax.random.split(key, B),
                                      epistemic.mean_logits_fn(epi, params), prompts_BxLx, spec,
                                      temperature)
     # Sampling the uniform mixture: a uniformly chosen member per row, then that member's LM.
-    B = prompts_BxLx.shape[0]
     key_member, key_tokens = jax.random.split(key)
     member_P = balanced_members(key_member, B, M)
     return sample_by_member(key_tokens, member_P, _pad_rows(prompts_BxLx, member_P.shape[0]),

@@ -114,6 +114,20 @@ def choice_information(log_u_MxUxK: jax.Array) -> jax.Array:
   return entropy(log_mean_UxK) - jnp.mean(entropy(log_p_MxUxK), axis=0)
 
 
+def pool_information(key, explorer: Explorer, prompts_BxLx, p: StrategyParams
+                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Infomax's candidates and what each K-tuple of them would tell about the member index.
+
+  Returns the pool int32[B, C, Ly] (C samples of the deployed LM at the pool temperature), the
+  tuples int32[U, K] (indices into the pool) and their information float32[B, U] (nats).
+  """
+  pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.pool_temperature)
+  log_u_MxBxC = explorer.utilities(prompts_BxLx, pool_BxCxLy)
+  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+  info_BxU = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_UxK])
+  return pool_BxCxLy, tuples_UxK, info_BxU
+
+
 def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   """From a pool of C samples, the K-tuple whose choice tells the most about the index.
 
@@ -122,10 +136,7 @@ def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   pools, then get different queries rather than the same best one), tau in nats or in units of
   the best tuple's information (`info_units`, `tuple_logits`).
   """
-  pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.pool_temperature)
-  log_u_MxBxC = explorer.utilities(prompts_BxLx, pool_BxCxLy)
-  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
-  info_BxU = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_UxK])
+  pool_BxCxLy, tuples_UxK, info_BxU = pool_information(key, explorer, prompts_BxLx, p)
   sampled_B = jax.random.categorical(
       jax.random.fold_in(key, 1), tuple_logits(info_BxU, p.info_temperature, p.info_units),
       axis=-1)

@@ -142,24 +142,25 @@ def prepare(workdir: str, config) -> None:
   `config.json`. With several processes, process 0 decides and writes; the others agree.
   """
   path = os.path.join(workdir, 'config.json')
+  config_json = config.to_json(indent=2)
   problem = None
   if is_writer():
     contents = set(os.listdir(workdir)) - {LOCK_FILE} if os.path.isdir(workdir) else set()
     if os.path.exists(path):
       with open(path) as f:
         saved = json.load(f)
-      differences, added = config_differences(saved, json.loads(config.to_json()))
+      differences, added = config_differences(saved, json.loads(config_json))
       if differences:
         problem = (f'--workdir {workdir} holds a run with a different config '
                    f'({"; ".join(differences)}); choose a new --workdir')
       elif added:
-        results.write_atomic(path, config.to_json(indent=2))
+        results.write_atomic(path, config_json)
     elif contents:
       problem = (f'--workdir {workdir} is not empty and holds no config.json; choose a new '
                  '--workdir')
     else:
       os.makedirs(workdir, exist_ok=True)
-      results.write_atomic(path, config.to_json(indent=2))
+      results.write_atomic(path, config_json)
     if problem is None:
       for sub in ('results', 'checkpoints'):  # Also after `pretrain` made the directory.
         os.makedirs(os.path.join(workdir, sub), exist_ok=True)

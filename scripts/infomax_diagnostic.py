@@ -4,8 +4,8 @@ r"""What does infomax's tuple draw look like, early and late? (a diagnostic, not
 
 Restores the last checkpoint of `WORKDIR/checkpoints/joint_STRATEGY` (of a finished or
 interrupted run of `python -m lmrl.bin.explore --workdir=WORKDIR`, with the config it saved in
-`WORKDIR/config.json`; no hyper-parameter sweep), and for the agent of every seed there and for the agent
-before any choice, draws infomax's candidate pool for every prompt (C samples of the deployed LM
+`WORKDIR/config.json`; each point of a hyper-parameter sweep separately), and for the agent of
+every seed there and for the agent before any choice, draws infomax's candidate pool for every prompt (C samples of the deployed LM
 at the pool temperature), scores every K-tuple by the information its ranking's first choice
 carries about the member index, and prints, averaged over prompts and seeds:
 
@@ -44,10 +44,7 @@ TAUS = [('nats', 0.1), ('best', 0.05), ('best', 0.1), ('best', 0.2)]  # Draws to
 
 def draw_statistics(explorer, key, prompts_PxLx, p: strategies.StrategyParams):
   """Per draw of `TAUS`: [max I, mean I, effective tuples, E_tau[I] / max I], float32[D, 4, P]."""
-  pool_PxCxLy = strategies.sample_k(key, explorer, prompts_PxLx, p.pool_size, p.pool_temperature)
-  log_u_MxPxC = explorer.utilities(prompts_PxLx, pool_PxCxLy)
-  tuples_UxK = jnp.asarray(strategies.tuples(p.pool_size, p.num_shown))
-  info_PxU = jax.vmap(strategies.choice_information, in_axes=1)(log_u_MxPxC[:, :, tuples_UxK])
+  _, _, info_PxU = strategies.pool_information(key, explorer, prompts_PxLx, p)
   best_P = info_PxU.max(-1)
   out = []
   for units, tau in TAUS:
