@@ -1,13 +1,24 @@
 """Install with `pip install -e .` (add `[test]` for the test suite)."""
 
+import os
+import re
+
 import setuptools
+
+
+def _version() -> str:
+  """`lmrl.__version__`, read from lmrl/__init__.py (the one place it is written) unimported."""
+  with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lmrl', '__init__.py')) as f:
+    return re.search(r"^__version__ = '([^']+)'", f.read(), re.MULTILINE).group(1)
+
 
 setuptools.setup(
     name='lmrl',
-    version='0.2.0',
+    version=_version(),
     license='Apache-2.0',
     description='Fine-tuning language models from human choices with efficient exploration.',
-    packages=setuptools.find_packages(include=['lmrl', 'lmrl.*']),
+    # experiments: the binaries (`python -m experiments.explore`) and the studies' configs.
+    packages=setuptools.find_packages(include=['lmrl', 'lmrl.*', 'experiments', 'experiments.*']),
     python_requires='>=3.10',
     install_requires=[
         'jax>=0.4.30', 'flax>=0.8', 'optax>=0.2', 'chex>=0.1.86', 'orbax-checkpoint>=0.5',

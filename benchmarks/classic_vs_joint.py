@@ -32,13 +32,14 @@ import jax.numpy as jnp
 
 
 from benchmarks import common
-from lmrl import checks
 from lmrl import experiment
+from lmrl import flags as lmrl_flags
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import sweep
 
-_CONFIG = checks.define_config_flag('default')
+_CONFIG = lmrl_flags.define_config_flag('default')
 _OUT = flags.DEFINE_string('out', '/tmp/classic_vs_joint.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', 5, 'Timed calls per measurement (median).')
 
@@ -57,7 +58,8 @@ class Bench:
     e = config.experiment
     self.agent = pipeline.make_agent(config, spec, lm_spec)
     self.world = world
-    self.state = jax.jit(self.agent.init)(jax.random.key(0), params)
+    self.hparams = hyperparams.as_arrays(hyperparams.values(config))
+    self.state = jax.jit(self.agent.init)(jax.random.key(0), params, self.hparams)
     self.buffer = common.random_full_buffer(jax.random.key(1), config, spec,
                                             self.agent.num_members)
     self.learn = jax.jit(self.agent.learn)
@@ -69,7 +71,7 @@ class Bench:
     self.next_round = 0
 
   def learn_args(self):
-    return jax.random.key(2), self.state, self.buffer, self.world
+    return jax.random.key(2), self.state, self.buffer, self.world, self.hparams
 
   def time_learn(self) -> float:
     start = time.perf_counter()
@@ -137,4 +139,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=checks.parse_flags)
+  app.run(main, flags_parser=lmrl_flags.parse_flags)

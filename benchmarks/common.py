@@ -25,6 +25,8 @@ import jax.numpy as jnp
 
 from lmrl import buffer as buffer_lib
 from lmrl import checks
+from lmrl import errors
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 
@@ -147,7 +149,8 @@ class JointUpdate:
     self.agent = pipeline.make_agent(config, spec, lm_spec)
     params = lm_lib.init_lm(jax.random.key(0), lm_spec)
     self.params_per_member = lm_lib.count_params(params)
-    self.state = jax.jit(self.agent.init)(jax.random.key(1), params)
+    self.hparams = hyperparams.as_arrays(hyperparams.values(config))
+    self.state = jax.jit(self.agent.init)(jax.random.key(1), params, self.hparams)
     self.buffer = random_full_buffer(jax.random.key(2), config, spec, self.agent.num_members)
     self.learn = jax.jit(self.agent.learn)
     self.tokens_per_step = config.agent.num_members * spec.sequence_length * (
@@ -155,7 +158,7 @@ class JointUpdate:
         + config.finetune.lm_batch_size)
 
   def args(self):
-    return jax.random.key(3), self.state, self.buffer, self.world
+    return jax.random.key(3), self.state, self.buffer, self.world, self.hparams
 
   def time(self) -> float:
     return seconds(self.learn, *self.args())[0]
@@ -183,5 +186,5 @@ def validate_or_exit(config) -> None:
   """Checks `config` as `lmrl.run` does; on a bad field exits with one line, before compiling."""
   try:
     checks.validate(config)
-  except checks.ConfigError as error:
+  except errors.ConfigError as error:
     sys.exit(f'error: {error}')

@@ -27,13 +27,13 @@ from absl import flags
 import jax
 
 from benchmarks import common
-from lmrl import checks
 from lmrl import experiment
+from lmrl import flags as lmrl_flags
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import sweep
 
-_CONFIG = checks.define_config_flag('default')
+_CONFIG = lmrl_flags.define_config_flag('default')
 _OUT = flags.DEFINE_string('out', '/tmp/compile.json', 'Where to write the JSON.')
 _CHILD = flags.DEFINE_bool('child', False, 'Internal: compile the one program and print seconds.')
 
@@ -47,8 +47,8 @@ def compile_seconds(config, strategies: tuple[str, ...]) -> float:
   keys_S = sweep.seed_keys(config.seed, e.num_seeds)
   params = lm_lib.init_lm(jax.random.key(0), lm_spec)
   start = time.perf_counter()
-  sweep.compile_chunk(sweep.make_sweep(exp), keys_S, params, world,
-                      rounds_per_chunk=e.rounds_per_chunk)
+  sweep.compile_chunk(sweep.make_sweep(exp), sweep.make_lanes(keys_S, params, world),
+                      e.rounds_per_chunk)
   return time.perf_counter() - start
 
 
@@ -100,4 +100,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=checks.parse_flags)
+  app.run(main, flags_parser=lmrl_flags.parse_flags)

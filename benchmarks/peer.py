@@ -34,12 +34,12 @@ from absl import flags
 import jax
 
 from benchmarks import common
-from lmrl import checks
+from lmrl import flags as lmrl_flags
 from lmrl import pipeline
 from lmrl.configs import tiny
 
-_CONFIG = checks.define_config_flag('default', 'Experiment config: its LM, ensemble and batches '
-                                    'give the first size.')
+_CONFIG = lmrl_flags.define_config_flag(
+    'default', 'Its LM, ensemble and batches give the first size.')
 _OUT = flags.DEFINE_string('out', '/tmp/peer.json', 'Where to write the JSON.')
 _QUICK = flags.DEFINE_bool('quick', False, 'Smoke run: the tiny config unless --config is '
                            'given, small benchmark size, 2 repeats, 2 seeds.')
@@ -86,16 +86,16 @@ class SeedsLearn:
   """`agent.learn` of S seeds in one program: vmapped (the sweep's layout) or `lax.map`ped."""
 
   def __init__(self, joint: common.JointUpdate, num_seeds: int, how: str):
-    agent, world = joint.agent, joint.world
+    agent, world, hparams = joint.agent, joint.world, joint.hparams
     keys = jax.random.split(jax.random.key(3), num_seeds)
     stack = lambda x: jax.numpy.stack([x] * num_seeds)
     states, buffers = (jax.tree_util.tree_map(stack, t) for t in (joint.state, joint.buffer))
     if how == 'vmap':
-      fn = jax.vmap(agent.learn, in_axes=(0, 0, 0, None))
+      fn = jax.vmap(agent.learn, in_axes=(0, 0, 0, None, None))
     else:
-      fn = lambda k, s, b, w: jax.lax.map(lambda a: agent.learn(*a, w), (k, s, b))
-    self.compiled = jax.jit(fn).lower(keys, states, buffers, world).compile()
-    self.args = (keys, states, buffers, world)
+      fn = lambda k, s, b, w, h: jax.lax.map(lambda a: agent.learn(*a, w, h), (k, s, b))
+    self.compiled = jax.jit(fn).lower(keys, states, buffers, world, hparams).compile()
+    self.args = (keys, states, buffers, world, hparams)
     self.num_seeds = num_seeds
     jax.block_until_ready(self.compiled(*self.args))
 
@@ -220,4 +220,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=checks.parse_flags)
+  app.run(main, flags_parser=lmrl_flags.parse_flags)

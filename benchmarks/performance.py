@@ -52,15 +52,16 @@ import numpy as np
 from benchmarks import common
 from lmrl.configs import tiny
 from lmrl import checks
+from lmrl import errors
 from lmrl import experiment as experiment_lib
+from lmrl import flags as lmrl_flags
 from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
 
-_CONFIG = checks.define_config_flag('default',
-                                     'Experiment config file (world, agent, sweep).')
+_CONFIG = lmrl_flags.define_config_flag('default', 'Its world, agent and sweep are measured.')
 _OUT = flags.DEFINE_string('out', '/tmp/performance.json', 'Where to write the JSON.')
 _QUICK = flags.DEFINE_bool('quick', False, 'Tiny sizes for a smoke run (about a minute): '
                            'the tiny config unless --config is given, and the '
@@ -354,13 +355,13 @@ def main(argv):
   try:
     checks.validate(config)
     if config.agent.kind != 'joint':
-      raise checks.ConfigError(f"config.agent.kind must be 'joint', got {config.agent.kind!r}")
+      raise errors.ConfigError(f"config.agent.kind must be 'joint', got {config.agent.kind!r}")
     for name in _STRATEGIES.value:
       if name not in strategies.STRATEGIES:
-        raise checks.ConfigError(f'--strategies must hold only known strategies '
+        raise errors.ConfigError(f'--strategies must hold only known strategies '
                                  f'{tuple(strategies.STRATEGIES)}, got {name!r}')
     checks.validate(joint)
-  except checks.ConfigError as error:
+  except errors.ConfigError as error:
     sys.exit(f'error: {error}')
   out = measure(config, joint, _STRATEGIES.value)
   print_table(out)
@@ -368,4 +369,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=checks.parse_flags)
+  app.run(main, flags_parser=lmrl_flags.parse_flags)

@@ -13,8 +13,8 @@ of the next round is its own `jax.jit(jax.vmap(...))` over seeds, compiled ahead
 `--repeats` calls (`block_until_ready`), the phases interleaved in each repeat:
 
   prompts         `world.sample_prompts` + `world.prompt_tokens`
-  query           per strategy: `strategies.get_strategy(name)(key, agent.explorer(state),
-                  prompts_BxLx, experiment.strategy_params(config))`
+  query           per strategy: `strategies.get_strategy(name)(key, agent.explorer(state,
+                  hparams), prompts_BxLx, experiment.strategy_params(config, hparams))`
   choices+buffer  `choices.simulate_rankings` + `buffer.bootstrap_weights` + `buffer.append`
   learn           `agent.learn`: `finetune.steps_per_round` joint-update steps
   metrics         `exp.evaluate`: exact metrics (only in evaluated rounds)
@@ -58,17 +58,17 @@ from benchmarks import common
 from lmrl.configs import tiny
 from lmrl import buffer as buffer_lib
 from lmrl import checkpoints
-from lmrl import checks
 from lmrl import choices
 from lmrl import experiment as experiment_lib
+from lmrl import flags as lmrl_flags
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
 from lmrl import world as world_lib
 
-_CONFIG = checks.define_config_flag('default', 'Experiment config: a name (default, tiny, '
-                                    'paper) or a file; every strategy of it is profiled.')
+_CONFIG = lmrl_flags.define_config_flag('default', 'Every strategy of it is profiled.')
 _OUT = flags.DEFINE_string('out', '/tmp/profile.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', None, 'Timed calls per phase (median). '
                                 'Default 5 (quick: 2).', lower_bound=1)
@@ -187,7 +187,8 @@ class Profile:
     """({shared phase: Phase}, {strategy: query Phase}) of the profiled round, from `state_S`."""
     config, spec, agent, exp, world = self.config, self.spec, self.agent, self.exp, self.world
     state_S, B = self.state_S, self.B
-    s_params = experiment_lib.strategy_params(config)
+    hparams = hyperparams.as_arrays(hyperparams.values(config))
+    s_params = experiment_lib.strategy_params(config, hparams)
     # The round's keys, split as `Experiment.one_round` splits them.
     keys_Sx5 = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, self.round), 5))(
         self.keys_S)
@@ -206,7 +207,7 @@ class Profile:
       strategy = strategies.get_strategy(name)
 
       def query(key_s, agent_state, prompts_BxLx, strategy=strategy):
-        return strategy(key_s, agent.explorer(agent_state), prompts_BxLx, s_params)
+        return strategy(key_s, agent.explorer(agent_state, hparams), prompts_BxLx, s_params)
 
       log(f'compiling: query {name}')
       queries[name] = Phase(jax.vmap(query), (key_s_S, state_S.agent, prompts_SxBxLx))
@@ -228,8 +229,8 @@ class Profile:
     buffer_S = phases['choices_buffer'].output
 
     log('compiling: learn')
-    phases['learn'] = Phase(jax.vmap(agent.learn, in_axes=(0, 0, 0, None)),
-                            (key_l_S, state_S.agent, buffer_S, world))
+    phases['learn'] = Phase(jax.vmap(agent.learn, in_axes=(0, 0, 0, None, None)),
+                            (key_l_S, state_S.agent, buffer_S, world, hparams))
     learned_S = state_S._replace(agent=phases['learn'].output[0], buffer=buffer_S)
 
     log('compiling: metrics')
@@ -260,8 +261,8 @@ class Profile:
 
   def compile_chunk_seconds(self) -> float:
     start = time.perf_counter()
-    sweep.compile_chunk(self.sweeper, self.keys_S, self.params, self.world,
-                        rounds_per_chunk=self.R)
+    sweep.compile_chunk(self.sweeper, sweep.make_lanes(self.keys_S, self.params, self.world),
+                        self.R)
     return time.perf_counter() - start
 
   def close(self) -> None:
@@ -463,4 +464,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=checks.parse_flags)
+  app.run(main, flags_parser=lmrl_flags.parse_flags)

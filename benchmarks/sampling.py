@@ -33,16 +33,17 @@ import jax.numpy as jnp
 
 from benchmarks import common
 from lmrl import agent as agent_lib
-from lmrl import checks
 from lmrl import epistemic
 from lmrl import experiment
+from lmrl import flags as lmrl_flags
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
 from lmrl import world as world_lib
 
-_CONFIG = checks.define_config_flag('default')
+_CONFIG = lmrl_flags.define_config_flag('default')
 _OUT = flags.DEFINE_string('out', '/tmp/sampling.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', 5, 'Timed calls per query (median).', lower_bound=1)
 
@@ -97,10 +98,11 @@ def main(argv):
   agent = agent_lib.make_joint_agent(config, spec, lm_spec)
   keys_S = sweep.seed_keys(config.seed, e.num_seeds)
   base = lm_lib.init_lm(jax.random.key(0), lm_spec)
-  state_S = jax.jit(jax.vmap(agent.init, in_axes=(0, None)))(keys_S, base)
+  hparams = hyperparams.as_arrays(hyperparams.values(config))
+  state_S = jax.jit(jax.vmap(agent.init, in_axes=(0, None, None)))(keys_S, base, hparams)
   prompts_SxBxLx = jax.vmap(lambda k: world_lib.prompt_tokens(
       world_lib.sample_prompts(k, world, e.prompts_per_round), spec))(keys_S)
-  s_params = experiment.strategy_params(config)
+  s_params = experiment.strategy_params(config, hparams)
   explorers = {'every member': every_member_explorer,
                'grouped': lambda epi, params, spec: agent_lib.epistemic_explorer(
                    epi, params, spec)}
@@ -148,4 +150,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=checks.parse_flags)
+  app.run(main, flags_parser=lmrl_flags.parse_flags)

@@ -2,16 +2,17 @@
 
 An `Agent` is what the experiment loop needs from a learner, whatever its insides:
 
-  init(key, base_params, hparams=None) -> state   from the pre-trained LM; `hparams` (traced
-                                      scalars by name, `lmrl.hyperparams`) default to the config's
-  explorer(state) -> strategies.Explorer        what exploration strategies may ask of it
-  learn(key, state, buffer, world) -> state, info   one round of learning (S update steps)
+  init(key, base_params, hparams) -> state       from the pre-trained LM
+  explorer(state, hparams) -> strategies.Explorer   what exploration strategies may ask of it
+  learn(key, state, buffer, world, hparams) -> state, info   one round of learning (S steps)
   exact_log_probs(state, prompts_PxLx) -> (log_p_PxN, log_p_MxPxN)
                                       the deployed LM and each epistemic member, exactly
 
 The joint agent (`make_joint_agent`) is an `EpistemicLM` trained by `update.make_joint_update`:
 its members are at once policies and reward models, so `learn` is the whole of fine-tuning. The
 classic pipeline (`lmrl.classic`) provides the same bundle with a reward model and a policy.
+`hparams` is the run's pytree of traced hyper-parameters (`lmrl.hyperparams`), which lives in
+the run state, not in the agent's.
 """
 
 from typing import Any, Callable, NamedTuple
@@ -20,7 +21,6 @@ import jax
 import jax.numpy as jnp
 
 from lmrl import epistemic
-from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import metrics
 from lmrl import strategies
@@ -29,9 +29,9 @@ from lmrl import world as world_lib
 
 
 class Agent(NamedTuple):
-  init: Callable  # (key, base_params, hparams=None) -> state; hparams: `lmrl.hyperparams.values`
-  explorer: Callable[[Any], strategies.Explorer]
-  learn: Callable
+  init: Callable  # (key, base_params, hparams) -> state
+  explorer: Callable[[Any, Any], strategies.Explorer]  # (state, hparams) -> Explorer
+  learn: Callable  # (key, state, buffer, world, hparams) -> (state, info)
   exact_log_probs: Callable[[Any, jax.Array], tuple[jax.Array, jax.Array]]
   num_members: int  # M: columns of the buffer's bootstrap weights.
 
@@ -154,21 +154,20 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
   steps = config.finetune.steps_per_round
   deploy = config.agent.deploy
 
-  def init(key, base_params, hparams=None):
-    h = hparams or hyperparams.values(config)
-    return update_lib.init_agent_state(
-        key, epi, base_params, prior_scale=h['prior_scale'], learning_rate=h['learning_rate'],
-        lambda_lm=h['lambda_lm'], lambda_l2=h['lambda_l2'],
-        l2_prior_choices=h['l2_prior_choices'])
+  def init(key, base_params, hparams):
+    return update_lib.init_agent_state(key, epi, base_params, hparams['prior_scale'])
 
-  def learn(key, state, buffer, world):
+  def learn(key, state, buffer, world, hparams):
     def step(state, i):
-      return update(jax.random.fold_in(key, i), state, buffer, world)
+      return update(jax.random.fold_in(key, i), state, buffer, world, hparams)
     state, info = jax.lax.scan(step, state, jnp.arange(steps))
     return state, jax.tree_util.tree_map(lambda x: x[-1], info)
 
   def exact_log_probs(state, prompts_PxLx):
     return deployed_exact_log_probs(epi, state.params, prompts_PxLx, spec, deploy)
 
-  return Agent(init, lambda state: epistemic_explorer(epi, state.params, spec, deploy), learn,
-               exact_log_probs, epi.num_members)
+  def explorer(state, hparams):
+    del hparams  # The joint agent's explorer reads none (the strategies read theirs).
+    return epistemic_explorer(epi, state.params, spec, deploy)
+
+  return Agent(init, explorer, learn, exact_log_probs, epi.num_members)

@@ -18,15 +18,15 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from lmrl import checks
-from lmrl import results
+from lmrl import errors
+from lmrl import files
 
 
 KEEP = 2  # Checkpoints kept per sweep: the latest and one to fall back to.
 MANIFEST = 'lmrl_manifest.json'  # In each step's directory: every file's size and CRC-32.
 
 
-class CorruptCheckpointError(checks.UserError):
+class CorruptCheckpointError(errors.UserError):
   """No checkpoint in a directory can be read; the message is one line naming it."""
 
 
@@ -57,8 +57,8 @@ def _manager(directory: str) -> ocp.CheckpointManager:
 def _file_table(step_dir: str) -> dict[str, list[int]]:
   """{relative path: [size, CRC-32]} of every file under `step_dir` but the manifest."""
   table = {}
-  for root, _, files in os.walk(step_dir):
-    for name in files:
+  for root, _, names in os.walk(step_dir):
+    for name in names:
       path = os.path.join(root, name)
       rel = os.path.relpath(path, step_dir)
       if rel == MANIFEST:
@@ -105,7 +105,7 @@ def save_progress(directory: str, step: int, tree) -> None:
   if jax.process_index() == 0:
     step_dir = os.path.join(directory, str(step))
     table = _file_table(step_dir)  # Before the manifest exists: it does not list itself.
-    results.write_atomic(os.path.join(step_dir, MANIFEST), json.dumps(table))
+    files.write_atomic(os.path.join(step_dir, MANIFEST), json.dumps(table))
 
 
 def _unused(path: str) -> str:

@@ -2,51 +2,36 @@
 
 Each check raises `ConfigError('config.<section>.<field> <what is allowed>, got <value>')`; the
 binaries print it as one line and exit non-zero. (Unknown fields and values of the wrong type in
-`--config.x=` overrides are refused earlier, by `ml_collections` while flags are parsed.)
+`--config.x=` overrides are refused earlier, by `ml_collections` while `lmrl.flags` parses them.)
 """
 
 import math
-import sys
 
 from lmrl import buffer
+from lmrl import errors
 from lmrl import epistemic
 from lmrl import hyperparams
+from lmrl import registry
 from lmrl import strategies
 from lmrl import update
 
 MAX_RESPONSES = 65_536  # V**Ly above this cannot be enumerated exactly at every evaluation.
 MAX_PROMPTS = 4_096  # V**Lx above this makes the world's tables too large.
-AGENT_KINDS = ('joint', 'classic', 'both')  # 'both': joint and classic side by side.
-
-
-class UserError(Exception):
-  """A fault the user can act on; its message is one line (the binaries print it and exit 1)."""
-
-
-class ConfigError(UserError, ValueError):
-  """A config field holds a bad value; the message is one line that names the field."""
 
 
 def _require(ok: bool, field: str, message: str, value) -> None:
   if not ok:
-    raise ConfigError(f'config.{field} {message}, got {value!r}')
-
-
-def _value(config, field: str):
-  """`config.<field>` for a dotted field name ('seed', 'world.vocab_size')."""
-  for name in field.split('.'):
-    config = config[name]
-  return config
+    raise errors.ConfigError(f'config.{field} {message}, got {value!r}')
 
 
 def _int_at_least(config, field: str, low: int) -> None:
-  value = _value(config, field)
+  value = hyperparams.config_field(config, field)
   _require(isinstance(value, int) and not isinstance(value, bool) and value >= low, field,
            f'must be an integer >= {low}', value)
 
 
 def _boolean(config, field: str) -> None:
-  value = _value(config, field)
+  value = hyperparams.config_field(config, field)
   _require(isinstance(value, bool), field, 'must be True or False', value)
 
 
@@ -55,19 +40,19 @@ def _is_number(value) -> bool:
 
 
 def _positive(config, field: str) -> None:
-  value = _value(config, field)
+  value = hyperparams.config_field(config, field)
   _require(_is_number(value) and value > 0 and math.isfinite(value), field,
            'must be a positive number', value)
 
 
 def _non_negative(config, field: str) -> None:
-  value = _value(config, field)
+  value = hyperparams.config_field(config, field)
   _require(_is_number(value) and value >= 0 and math.isfinite(value), field,
            'must be a non-negative number', value)
 
 
 def _distribution(config, field: str, length: int | None = None) -> None:
-  weights = tuple(_value(config, field))
+  weights = tuple(hyperparams.config_field(config, field))
   _require(all(isinstance(w, (int, float)) and w >= 0 for w in weights), field,
            'must hold non-negative weights', weights)
   _require(abs(sum(weights) - 1.0) < 1e-6, field, 'must sum to 1', weights)
@@ -108,20 +93,17 @@ def validate_world(config) -> None:
     _boolean(config, field)
 
 
-# The traced hyper-parameters' rules, for their config fields and for the values `config.sweep`
-# lists for them (`lmrl.hyperparams`).
-_TRACED_RULES = {'learning_rate': _positive, 'lambda_lm': _non_negative,
-                 'lambda_l2': _non_negative, 'l2_prior_choices': _non_negative,
-                 'prior_scale': _non_negative, 'temperature': _positive,
-                 'pool_temperature': _positive, 'info_temperature': _non_negative}
+# The rules `lmrl.hyperparams.TRACED` names, for a traced value's config field and for the
+# values `config.sweep` lists for it.
+_RULES = {'positive': _positive, 'non_negative': _non_negative}
 
 
 def _validate_traced(config) -> None:
-  for name, field in hyperparams.SWEEPABLE.items():
-    _TRACED_RULES[name](config, field)
+  for name, traced in hyperparams.TRACED.items():
+    _RULES[traced.rule](config, traced.field)
   for name, values in hyperparams.swept_values(config).items():
     for value in values:
-      _TRACED_RULES[name]({'sweep': {name: value}}, f'sweep.{name}')
+      _RULES[hyperparams.TRACED[name].rule]({'sweep': {name: value}}, f'sweep.{name}')
     _require(len(set(values)) == len(values), f'sweep.{name}', 'must not repeat a value', values)
 
 
@@ -129,7 +111,8 @@ def validate(config) -> None:
   """Every field the exploration experiment uses; raises `ConfigError` on the first bad one."""
   validate_world(config)
   a, e = config.agent, config.experiment
-  _require(a.kind in AGENT_KINDS, 'agent.kind', f'must be one of {AGENT_KINDS}', a.kind)
+  _require(a.kind in registry.KIND_NAMES, 'agent.kind', f'must be one of {registry.KIND_NAMES}',
+           a.kind)
   _require(a.epistemic in epistemic.EPISTEMIC_KINDS, 'agent.epistemic',
            f'must be one of {tuple(epistemic.EPISTEMIC_KINDS)}', a.epistemic)
   _require(a.bootstrap in buffer.BOOTSTRAP_KINDS, 'agent.bootstrap',
@@ -171,8 +154,6 @@ def validate(config) -> None:
            f'must divide experiment.rounds ({e.rounds})', e.rounds_per_chunk)
   for field in ('classic.policy_steps_per_round', 'classic.policy_batch_size'):
     _int_at_least(config, field, 1)
-  _positive(config, 'classic.policy_learning_rate')
-  _non_negative(config, 'classic.entropy_weight')
   for field in ('experiment.shard_seeds', 'experiment.distributed'):
     _boolean(config, field)
   if e.shard_seeds and not e.distributed:  # Local devices only: this compiles nothing.
@@ -181,75 +162,3 @@ def validate(config) -> None:
     _require(lanes % jax.device_count() == 0, 'experiment.num_seeds',
              f'times the sweep\'s grid points must be a multiple of the {jax.device_count()} '
              'devices when shard_seeds is set', e.num_seeds)
-
-
-def agent_kinds(config) -> tuple[str, ...]:
-  """The agent kinds a run sweeps: `config.agent.kind`, with 'both' as ('joint', 'classic')."""
-  return ('joint', 'classic') if config.agent.kind == 'both' else (config.agent.kind,)
-
-
-def _exit_with_one_line(error: Exception) -> None:
-  message = ' '.join(str(error).replace('\\n', ' ').split())
-  if isinstance(error, (AttributeError, KeyError)):
-    message = f'a --config override names no such config field: {message}'
-  sys.exit(f'error: {message}')
-
-
-_FLAG_ERRORS = (AttributeError, KeyError, OSError, TypeError, ValueError)
-
-
-def _normalise_argv(argv: list[str]) -> list[str]:
-  """`--config=NAME` as its file, and each `--config.x=` override given once: the last wins.
-
-  (`config_flags` parses a tuple field's repeated override by concatenating the values; every
-  other absl flag takes the last value, and so do these.)
-  """
-  argv = [f'--config={_config_path(a[len("--config="):])}' if a.startswith('--config=') else a
-          for a in argv]
-  last = {a.split('=', 1)[0]: i for i, a in enumerate(argv)
-          if a.startswith('--config.') and '=' in a}
-  return [a for i, a in enumerate(argv)
-          if not (a.startswith('--config.') and '=' in a) or last[a.split('=', 1)[0]] == i]
-
-
-def _config_path(value: str) -> str:
-  """A config name of `lmrl.configs` ('tiny') as its file; a path is returned as it is."""
-  from lmrl import configs  # pylint: disable=g-import-not-at-top
-  return configs.path(value) if value in configs.NAMES else value
-
-
-def define_config_flag(default: str = 'default',
-                       help_text: str = 'Experiment config: a name (default, tiny, paper) or a '
-                                        'config file; override fields with --config.x.y=value.'):
-  """`config_flags.DEFINE_config_file('config', default)` for the binaries.
-
-  `--config=NAME` names a config of `lmrl.configs` (`sys.argv` is rewritten to its file before
-  the flag is defined, since `config_flags` reads it then), and a repeated `--config.x=`
-  override keeps its last value, as every absl flag does. Without `--config` the default is
-  loaded, and its `--config.x=` overrides applied, as the flag is defined (at import): a bad
-  override exits there with one line.
-  """
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  sys.argv = _normalise_argv(sys.argv)
-  try:
-    return config_flags.DEFINE_config_file('config', _config_path(default), help_text)
-  except _FLAG_ERRORS as error:
-    _exit_with_one_line(error)
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-  """The binaries' absl flag parser (`app.run(main, flags_parser=checks.parse_flags)`).
-
-  A bad flag, an unknown or ill-typed `--config.x=` override, or a config file that does not
-  load exits with one line `error: ...` and status 1, instead of absl's or ml_collections'
-  traceback; nothing has been written or compiled by then.
-  """
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  argv = _normalise_argv(argv)
-  try:
-    remaining = flags.FLAGS(argv)
-    if 'config' in flags.FLAGS:
-      flags.FLAGS.config.keys()  # A config file that failed to load raises here, not later.
-  except (flags.Error, *_FLAG_ERRORS) as error:
-    _exit_with_one_line(error)
-  return remaining

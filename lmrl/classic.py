@@ -65,7 +65,6 @@ import optax
 from lmrl import agent as agent_lib
 from lmrl import buffer as buffer_lib
 from lmrl import epistemic
-from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import strategies
 from lmrl import update as update_lib
@@ -142,25 +141,11 @@ def member_boltzmann_log_probs(rew: epistemic.EpistemicNet, params: epistemic.Ep
 # ----------------------------------------------------------------------------- the agent
 
 
-class ClassicHparams(NamedTuple):
-  lambda_l2: jax.Array  # float32[]: weight of the reward models' ||theta - theta_0||^2.
-  lambda_lm: jax.Array  # float32[]: weight of the policy's next-token loss on the corpus.
-  entropy_weight: jax.Array  # float32[]: alpha in E[r] + alpha H(pi).
-
-
 class ClassicState(NamedTuple):
   reward: epistemic.EpistemicParams  # Trained members, frozen priors and anchor as data.
-  reward_opt: Any  # Adam state of `reward.train` (learning rate inside: traced).
+  reward_opt: Any  # Adam state of `reward.train` (its learning rate: hparams' `learning_rate`).
   policy: Any  # The policy LM's parameters.
-  policy_opt: Any  # Adam state of `policy` (learning rate inside: traced).
-  hparams: ClassicHparams
-
-
-def adam_state(params, learning_rate):
-  """`update.make_optimizer()` state for `params` with the given (traced) learning rate."""
-  opt_state = update_lib.make_optimizer().init(params)
-  opt_state.hyperparams['learning_rate'] = jnp.asarray(learning_rate, jnp.float32)
-  return opt_state
+  policy_opt: Any  # Adam state of `policy` (its learning rate: hparams' `policy_learning_rate`).
 
 
 def leave_one_out_baseline(values_B: jax.Array, group_B: jax.Array) -> jax.Array:
@@ -175,10 +160,11 @@ def leave_one_out_baseline(values_B: jax.Array, group_B: jax.Array) -> jax.Array
 
 def make_reward_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *, full_ranking: bool,
                        batch_size: int) -> Callable:
-  """`update(key, state, buffer) -> (state, info)`: one Adam step of the reward models' loss."""
+  """`update(key, state, buffer, hparams) -> (state, info)`: one Adam step of the reward models'
+  loss (traced `learning_rate` and `lambda_l2` from `hparams`)."""
   optimizer = update_lib.make_optimizer()
 
-  def loss_fn(train, state: ClassicState, key, buffer: buffer_lib.ChoiceBuffer):
+  def loss_fn(train, state: ClassicState, key, buffer: buffer_lib.ChoiceBuffer, hparams):
     key_rows, key_index = jax.random.split(key)
     params = state.reward._replace(train=train)
     rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
@@ -196,13 +182,14 @@ def make_reward_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *
         r_MxBxK, ranking_BxK, full_ranking)
     choice_M = jnp.mean(weights_MxB * nll_MxB, axis=-1)
     l2 = epistemic.anchor_penalty(rew, params, train)
-    loss = jnp.mean(choice_M) + state.hparams.lambda_l2 * l2
+    loss = jnp.mean(choice_M) + hparams['lambda_l2'] * l2
     return loss, {'reward_loss': loss, 'reward_choice_loss': jnp.mean(choice_M),
                   'reward_l2': l2}
 
-  def update(key, state: ClassicState, buffer: buffer_lib.ChoiceBuffer):
-    grads, info = jax.grad(loss_fn, has_aux=True)(state.reward.train, state, key, buffer)
-    updates, reward_opt = optimizer.update(grads, state.reward_opt, state.reward.train)
+  def update(key, state: ClassicState, buffer: buffer_lib.ChoiceBuffer, hparams):
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.reward.train, state, key, buffer, hparams)
+    reward_opt = update_lib.with_learning_rate(state.reward_opt, hparams['learning_rate'])
+    updates, reward_opt = optimizer.update(grads, reward_opt, state.reward.train)
     train = optax.apply_updates(state.reward.train, updates)
     return state._replace(reward=state.reward._replace(train=train), reward_opt=reward_opt), info
 
@@ -213,10 +200,11 @@ def make_policy_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
                        lm_spec: lm_lib.LMSpec, *, batch_size: int, lm_batch_size: int,
                        lm_loss_tokens: str = 'sequence',
                        corpus_group_mix: tuple[float, ...]) -> Callable:
-  """`update(key, state, world) -> (state, info)`: one REINFORCE step on the policy.
+  """`update(key, state, world, hparams) -> (state, info)`: one REINFORCE step on the policy.
 
   Maximises `E_pi[r_bar] + alpha H(pi)` (+ `lambda_lm` times the corpus next-token loss,
-  minimised); see the module docstring for the estimator and its baseline.
+  minimised); see the module docstring for the estimator and its baseline. Traced:
+  `policy_learning_rate`, `entropy_weight` (alpha) and `lambda_lm` from `hparams`.
   """
   optimizer = update_lib.make_optimizer()
   group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
@@ -224,20 +212,20 @@ def make_policy_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
   def logits_fn(policy):
     return lambda tokens_BxL: lm_lib.lm_logits(policy, tokens_BxL, lm_spec)
 
-  def loss_fn(policy, state: ClassicState, seqs_BxL, reward_B, prompt_index_B, corpus_BxL):
+  def loss_fn(policy, hparams, seqs_BxL, reward_B, prompt_index_B, corpus_BxL):
     log_pi_B = lm_lib.response_log_probs(logits_fn(policy), seqs_BxL, spec.response_length)
-    alpha = state.hparams.entropy_weight
+    alpha = hparams['entropy_weight']
     advantage_B = jax.lax.stop_gradient(reward_B - alpha * log_pi_B)
     advantage_B = advantage_B - leave_one_out_baseline(advantage_B, prompt_index_B)
     surrogate = -jnp.mean(advantage_B * log_pi_B)
     lm_loss = lm_lib.next_token_loss(logits_fn(policy), corpus_BxL,
                                      update_lib.lm_loss_num_tokens(lm_loss_tokens, spec))
-    loss = surrogate + state.hparams.lambda_lm * lm_loss
+    loss = surrogate + hparams['lambda_lm'] * lm_loss
     return loss, {'policy_reward': jnp.mean(reward_B),
                   'policy_entropy': -jnp.mean(jax.lax.stop_gradient(log_pi_B)),
                   'policy_lm_loss': lm_loss}
 
-  def update(key, state: ClassicState, world):
+  def update(key, state: ClassicState, world, hparams):
     key_x, key_y, key_corpus = jax.random.split(key, 3)
     prompt_index_B = world_lib.sample_prompts(key_x, world, batch_size)
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
@@ -245,9 +233,10 @@ def make_policy_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
     seqs_BxL = world_lib.with_bos(jnp.concatenate([prompts_BxLx, responses_BxLy], -1), spec)
     reward_B = jnp.mean(rew.apply(state.reward, state.reward.mixture_index_M, seqs_BxL), axis=0)
     corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
-    grads, info = jax.grad(loss_fn, has_aux=True)(state.policy, state, seqs_BxL, reward_B,
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.policy, hparams, seqs_BxL, reward_B,
                                                   prompt_index_B, corpus_BxL)
-    updates, policy_opt = optimizer.update(grads, state.policy_opt, state.policy)
+    policy_opt = update_lib.with_learning_rate(state.policy_opt, hparams['policy_learning_rate'])
+    updates, policy_opt = optimizer.update(grads, policy_opt, state.policy)
     return state._replace(policy=optax.apply_updates(state.policy, updates),
                           policy_opt=policy_opt), info
 
@@ -300,23 +289,19 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
   reward_steps, policy_steps = u.steps_per_round, k.policy_steps_per_round
   pool_size = config.experiment.pool_size
 
-  def init(key, base_params, hparams=None):
-    h = hparams or hyperparams.values(config)
-    reward = rew.init(key, reward_from_lm(base_params, lm_spec), h['prior_scale'])
-    return ClassicState(
-        reward=reward, reward_opt=adam_state(reward.train, h['learning_rate']),
-        policy=base_params, policy_opt=adam_state(base_params, k.policy_learning_rate),
-        hparams=ClassicHparams(jnp.asarray(h['lambda_l2'], jnp.float32),
-                               jnp.asarray(h['lambda_lm'], jnp.float32),
-                               jnp.asarray(k.entropy_weight, jnp.float32)))
+  def init(key, base_params, hparams):
+    reward = rew.init(key, reward_from_lm(base_params, lm_spec), hparams['prior_scale'])
+    optimizer = update_lib.make_optimizer()
+    return ClassicState(reward=reward, reward_opt=optimizer.init(reward.train),
+                        policy=base_params, policy_opt=optimizer.init(base_params))
 
-  def learn(key, state, buffer, world):
+  def learn(key, state, buffer, world, hparams):
     key_reward, key_policy = jax.random.split(key)
     state, reward_info = jax.lax.scan(
-        lambda s, i: reward_update(jax.random.fold_in(key_reward, i), s, buffer),
+        lambda s, i: reward_update(jax.random.fold_in(key_reward, i), s, buffer, hparams),
         state, jnp.arange(reward_steps))
     state, policy_info = jax.lax.scan(
-        lambda s, i: policy_update(jax.random.fold_in(key_policy, i), s, world),
+        lambda s, i: policy_update(jax.random.fold_in(key_policy, i), s, world, hparams),
         state, jnp.arange(policy_steps))
     return state, jax.tree_util.tree_map(lambda x: x[-1], {**reward_info, **policy_info})
 
@@ -325,6 +310,8 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
         lambda t: lm_lib.lm_logits(state.policy, t, lm_spec), prompts_PxLx, spec)
     return log_pi_PxN, member_boltzmann_log_probs(rew, state.reward, prompts_PxLx, spec)
 
-  return agent_lib.Agent(init, lambda state: classic_explorer(rew, state, spec, lm_spec,
-                                                              pool_size),
-                         learn, exact_log_probs, rew.num_members)
+  def explorer(state, hparams):
+    del hparams  # The strategies read their own; the policy and reward models need none.
+    return classic_explorer(rew, state, spec, lm_spec, pool_size)
+
+  return agent_lib.Agent(init, explorer, learn, exact_log_probs, rew.num_members)

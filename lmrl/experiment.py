@@ -2,8 +2,8 @@
 
 `make_experiment(config, spec, agent, strategy_names)` returns pure functions of one seed:
 
-  init(key, base_params, world, hparams=None) -> RunState   hparams: traced scalars by name
-                                                           (`lmrl.hyperparams`; default: config)
+  init(key, base_params, world, hparams=None) -> RunState   hparams: the traced values by name
+                                                           (`lmrl.hyperparams`; None: config's)
   run_rounds(key, state, world, round_R, strategy) -> (state, metrics with leading axis R)
   evaluate(state, world) -> metrics
   one_round(key, state, world, r, strategy) -> (state, metrics)   the body of run_rounds' scan
@@ -25,7 +25,7 @@ equals the run in one piece.
 
 Numerical faults: a seed whose learning loss or metrics turn non-finite is marked `failed` from
 that round on (a metric, 0 or 1, reported every round). Seeds are independent lanes of a vmap, so
-a failed seed never touches the others; `lmrl.results` reports and excludes it.
+a failed seed never touches the others; `lmrl.rows` and `lmrl.summary` report and exclude it.
 """
 
 from typing import Any, Callable, NamedTuple
@@ -55,7 +55,7 @@ class RunState(NamedTuple):
   buffer: buffer_lib.ChoiceBuffer
   held_out: HeldOut
   failed: jax.Array  # bool[]: a loss or metric of this seed has been NaN or inf.
-  hparams: dict[str, jax.Array]  # float32[] per `lmrl.hyperparams.SWEEPABLE` name (traced).
+  hparams: dict[str, jax.Array]  # float32[] per `lmrl.hyperparams.TRACED` name: their one home.
 
 
 class Experiment(NamedTuple):
@@ -90,13 +90,11 @@ def all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves] + [jnp.asarray(True)]))
 
 
-def strategy_params(config) -> strategies.StrategyParams:
+def strategy_params(config, hparams: dict) -> strategies.StrategyParams:
+  """The strategies' parameters: the config's static ones and the traced `hparams`."""
   e = config.experiment
   return strategies.StrategyParams(num_shown=e.responses_per_prompt, pool_size=e.pool_size,
-                                   temperature=e.temperature,
-                                   pool_temperature=e.pool_temperature,
-                                   info_temperature=e.info_temperature,
-                                   info_units=e.info_units)
+                                   info_units=e.info_units, hparams=hparams)
 
 
 def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
@@ -106,15 +104,13 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
   B, K, T = e.prompts_per_round, e.responses_per_prompt, e.rounds
   names = tuple(strategy_names or e.strategies)
   branches = [strategies.get_strategy(name) for name in names]
-  s_params_static = strategy_params(config)  # Its temperatures come from RunState.hparams.
   schedule = evaluated_rounds(config)
   evaluated_after_round_T = np.isin(np.arange(1, T + 1), schedule)  # Static: after round r.
   eval_index_P = eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
 
   def init(key, base_params, world, hparams=None) -> RunState:
-    hparams = {name: jnp.asarray(v, jnp.float32)
-               for name, v in (hparams or hyperparams.values(config)).items()}
+    hparams = hyperparams.as_arrays(hparams or hyperparams.values(config))
     key_agent, key_x, key_y, key_c = jax.random.split(key, 4)
     Q = e.num_held_out
     eval_position_Q = jax.random.randint(key_x, (Q,), 0, eval_index_P.shape[0])
@@ -167,11 +163,8 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
     key_x, key_s, key_c, key_b, key_l = jax.random.split(key, 5)
     prompt_index_B = world_lib.sample_prompts(key_x, world, B)
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
-    explorer = agent.explorer(state.agent)
-    h = state.hparams
-    s_params = s_params_static._replace(temperature=h['temperature'],
-                                        pool_temperature=h['pool_temperature'],
-                                        info_temperature=h['info_temperature'])
+    explorer = agent.explorer(state.agent, state.hparams)
+    s_params = strategy_params(config, state.hparams)
     responses_BxKxLy = jax.lax.switch(
         strategy, [lambda k, p, f=f: f(k, explorer, p, s_params) for f in branches], key_s,
         prompts_BxLx)
@@ -181,7 +174,7 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
                                                config.agent.bootstrap)
     buffer = buffer_lib.append(state.buffer, prompts_BxLx, responses_BxKxLy, ranking_BxK,
                                weights_BxM)
-    agent_state, info = agent.learn(key_l, state.agent, buffer, world)
+    agent_state, info = agent.learn(key_l, state.agent, buffer, world, state.hparams)
     state = state._replace(agent=agent_state, buffer=buffer,
                            failed=state.failed | ~all_finite(info))
     nan_metrics = jax.tree_util.tree_map(lambda x: jnp.full(x.shape, jnp.nan, x.dtype),

@@ -1,11 +1,16 @@
-"""Hyper-parameter sweeps: a grid of traced values, vmapped next to the seeds in one compilation.
+"""Traced hyper-parameters: one registry, one pytree in the run state, sweeps as lanes.
 
-The learning rate, the regularisers' weights, the prior scale and the strategies' temperatures
-are never baked into the compiled program: they live in the run state (`RunState.hparams`, and
-the agent's own state), so one program serves any value of them. `config.sweep.<name>` names
-values to try, e.g.
+Every float that a learner or a strategy reads and that a sweep may vary is *traced*: it is
+never baked into the compiled program. `TRACED` is its one registry (name -> the config field
+that holds its value, and the check its values must pass); the run state carries one pytree
+of them, `RunState.hparams` ({name: float32[]}, a leading lane axis in a sweep), and the agent
+and the strategies read it from there each round (`Agent.learn(..., hparams)`,
+`Agent.explorer(state, hparams)`, `StrategyParams.hparams`). Adding a traced value is one entry
+in `TRACED` plus its use; its `config.sweep` field, its validation and its lanes follow.
 
-  python -m lmrl.bin.explore --config=default --workdir=runs/lr \
+`config.sweep.<name>` names values to try, e.g.
+
+  python -m experiments.explore --config=default --workdir=runs/lr \
       "--config.sweep.learning_rate=(3e-4,1e-3,3e-3)" --config.experiment.num_seeds=4
 
 and the run's grid is the Cartesian product of every non-empty `sweep` field (J points; one
@@ -22,24 +27,48 @@ at the same grid point.
 import itertools
 from typing import NamedTuple
 
+import ml_collections
 import numpy as np
 
-# Sweepable name -> the config field whose value it replaces.
-SWEEPABLE = {
-    'learning_rate': 'finetune.learning_rate',
-    'lambda_lm': 'finetune.lambda_lm',
-    'lambda_l2': 'finetune.lambda_l2',
-    'l2_prior_choices': 'finetune.l2_prior_choices',
-    'prior_scale': 'agent.prior_scale',
-    'temperature': 'experiment.temperature',
-    'pool_temperature': 'experiment.pool_temperature',
-    'info_temperature': 'experiment.info_temperature',
+
+class Traced(NamedTuple):
+  """A traced hyper-parameter: where its value lives in the config, and what it must be."""
+  field: str  # The config field holding its value ('finetune.learning_rate').
+  rule: str  # 'positive' or 'non_negative' (`lmrl.checks`), for the field and swept values.
+
+
+# The one registry. Order is the sweep grid's order (first name slowest).
+TRACED: dict[str, Traced] = {
+    'learning_rate': Traced('finetune.learning_rate', 'positive'),  # Adam, joint / reward.
+    'lambda_lm': Traced('finetune.lambda_lm', 'non_negative'),  # Next-token loss weight.
+    'lambda_l2': Traced('finetune.lambda_l2', 'non_negative'),  # Anchor weight.
+    'l2_prior_choices': Traced('finetune.l2_prior_choices', 'non_negative'),  # Anchor's n0.
+    'prior_scale': Traced('agent.prior_scale', 'non_negative'),  # beta of the priors.
+    'temperature': Traced('experiment.temperature', 'positive'),  # Boltzmann tau.
+    'pool_temperature': Traced('experiment.pool_temperature', 'positive'),  # Infomax pool.
+    'info_temperature': Traced('experiment.info_temperature', 'non_negative'),  # Infomax draw.
+    'policy_learning_rate': Traced('classic.policy_learning_rate', 'positive'),  # Classic.
+    'entropy_weight': Traced('classic.entropy_weight', 'non_negative'),  # Classic's alpha.
 }
+
+Hparams = dict  # {name: float32[]} for every name of `TRACED` (a pytree; lanes lead in a sweep).
+
+
+def config_field(config, dotted: str):
+  """`config.<dotted>` for a dotted field name ('seed', 'finetune.learning_rate')."""
+  for name in dotted.split('.'):
+    config = config[name]
+  return config
+
+
+def empty_sweep() -> ml_collections.ConfigDict:
+  """`config.sweep`: one field per traced name, each `()` (not swept)."""
+  return ml_collections.ConfigDict({name: () for name in TRACED})
 
 
 class Grid(NamedTuple):
   """The grid points of a run: `points[j]` maps each swept name to its value at point j."""
-  names: tuple[str, ...]  # The swept names, in `SWEEPABLE` order (empty: no sweep).
+  names: tuple[str, ...]  # The swept names, in `TRACED` order (empty: no sweep).
   points: tuple[dict[str, float], ...]  # J >= 1 points.
 
   @property
@@ -51,16 +80,10 @@ class Grid(NamedTuple):
     return ','.join(f'{name}={self.points[j][name]:g}' for name in self.names)
 
 
-def _field(config, dotted: str):
-  for name in dotted.split('.'):
-    config = config[name]
-  return config
-
-
 def swept_values(config) -> dict[str, tuple]:
-  """{name: values} of every non-empty `config.sweep` field, in `SWEEPABLE` order."""
+  """{name: values} of every non-empty `config.sweep` field, in `TRACED` order."""
   sweep = config.get('sweep') or {}
-  return {name: tuple(sweep[name]) for name in SWEEPABLE if name in sweep and tuple(sweep[name])}
+  return {name: tuple(sweep[name]) for name in TRACED if name in sweep and tuple(sweep[name])}
 
 
 def grid(config) -> Grid:
@@ -73,10 +96,16 @@ def grid(config) -> Grid:
 
 
 def values(config, point: dict[str, float] | None = None) -> dict[str, float]:
-  """Every sweepable name's value: the config's, unless `point` gives it."""
+  """Every traced name's value: the config's, unless `point` gives it."""
   point = point or {}
-  return {name: float(point.get(name, _field(config, field)))
-          for name, field in SWEEPABLE.items()}
+  return {name: float(point.get(name, config_field(config, t.field)))
+          for name, t in TRACED.items()}
+
+
+def as_arrays(values_by_name: dict[str, float]) -> Hparams:
+  """The run state's pytree of `values(...)`: float32[] per name."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top  # (config checks need no JAX)
+  return {name: jnp.asarray(v, jnp.float32) for name, v in values_by_name.items()}
 
 
 def lane_values(config, num_seeds: int) -> dict[str, np.ndarray]:
@@ -84,7 +113,7 @@ def lane_values(config, num_seeds: int) -> dict[str, np.ndarray]:
   g = grid(config)
   per_point = [values(config, p) for p in g.points]
   return {name: np.repeat(np.asarray([v[name] for v in per_point], np.float32), num_seeds)
-          for name in SWEEPABLE}
+          for name in TRACED}
 
 
 def point_lanes(arrays: dict, j: int, num_seeds: int) -> dict:

@@ -56,7 +56,7 @@ def make_pretrain(spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec, *, steps: i
 
 def pretrain_from_config(config, world: world_lib.World, spec: world_lib.WorldSpec,
                          lm_spec: lm_lib.LMSpec):
-  """Pre-trains with `config.pretrain` from the key `fold_in(key(seed), 'pretrain')`."""
+  """Pre-trains with `config.pretrain` from the key `fold_in(key(seed), PRETRAIN_STREAM)`."""
   pretrain = jax.jit(make_pretrain(
       spec, lm_spec, steps=config.pretrain.steps, batch_size=config.pretrain.batch_size,
       learning_rate=config.pretrain.learning_rate,

@@ -16,13 +16,13 @@ Files in the work directory:
   results/<agent>_<strategy>.npz    a finished sweep's metric arrays (float[S, T+1, ...]; with a
                    hyper-parameter sweep, `lmrl.hyperparams`, J x S lanes, point-major)
   results/<agent>_<strategy>_shown.npz   what it showed and how it was ranked, every seed and
-                   round (`lmrl.results.shown_queries`)
+                   round (`lmrl.rows.shown_queries`)
   metrics.jsonl    live: one JSON object per agent/strategy/seed/evaluated round, appended after
                    every chunk (`tail -f` it)
   tensorboard/     live, when tensorboardX is installed: means over seeds per agent/strategy
                    (`lmrl.tensorboard`)
   results.csv      long format, every agent/strategy/seed/evaluated round (exported once)
-  summary.json     `lmrl.results.summarize` of the arrays
+  summary.json     `lmrl.summary.summarize` of the arrays
   timing.json      seconds: pre-training, compilation, per strategy and per round (computation
                    only: compilation and checkpoint writes excluded)
   *.png            metric vs. human choices, mean +/- s.e. over seeds
@@ -41,20 +41,22 @@ disk, an unreadable checkpoint) stop with one line and lose nothing: see `lmrl.w
 import json
 import os
 import time
-import zipfile
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import numpy as np
 
 from lmrl import checks
 from lmrl import experiment as experiment_lib
+from lmrl import files
 from lmrl import hyperparams
 from lmrl import pipeline
 from lmrl import plotting
-from lmrl import results
+from lmrl import progress as progress_lib
+from lmrl import registry
+from lmrl import rows as rows_lib
+from lmrl import summary as summary_lib
 from lmrl import sweep as sweep_lib
-from lmrl import tensorboard
 from lmrl import workdir as workdir_lib
 
 # The binaries' default: $JAX_COMPILATION_CACHE_DIR if set, else a directory in the user's cache.
@@ -94,70 +96,24 @@ def use_compilation_cache(directory: str | None) -> None:
     jax.config.update('jax_compilation_cache_dir', directory)
 
 
-def _save_arrays(path: str, arrays: dict[str, np.ndarray]) -> None:
-  with results.atomic_path(path) as tmp, open(tmp, 'wb') as f:
-    np.savez(f, **arrays)
-
-
-def _load_arrays(path: str) -> dict[str, np.ndarray]:
-  try:
-    with np.load(path, allow_pickle=False) as data:
-      return {name: data[name] for name in data.files}
-  except (OSError, ValueError, zipfile.BadZipFile) as error:
-    raise workdir_lib.WorkdirError(
-        f'{path} cannot be read ({type(error).__name__}: {str(error)[:120]}); delete it to run '
-        'that sweep again') from None
-
-
-def append_jsonl(path: str, kind: str, strategy: str, metrics: dict[str, np.ndarray],
-                 rounds: list[int], queries_per_round: int,
-                 columns: dict[str, float] | None = None) -> None:
-  """Appends one JSON object per seed and round of `rounds` to `path`, flushed to disk.
-
-  `columns` (a hyper-parameter grid point's values) are added to every object.
-
-  Written after each chunk (safe to `tail -f`); every line is complete or absent (a line cut by
-  a kill is dropped when the next run starts, see `_drop_partial_line`). `results.csv` stays the
-  authoritative record: after a kill a resumed chunk may appear twice here.
-  """
-  lines = []
-  for r in rounds:
-    for s in range(metrics['kl'].shape[0]):
-      row = {'agent': kind, 'strategy': strategy, **(columns or {}), 'seed': s, 'round': r,
-             'choices': r * queries_per_round}
-      for name, value in metrics.items():
-        value = np.asarray(value[s, r])
-        if value.ndim:
-          row.update({f'{name.removesuffix("_G")}_g{g}': float(v) for g, v in enumerate(value)})
-        else:
-          row[name] = float(value)
-      lines.append(json.dumps(row, allow_nan=True).replace('NaN', 'null') + '\n')
-  with open(path, 'a') as f:
-    f.write(''.join(lines))
-    f.flush()
-    os.fsync(f.fileno())
-
-
-def _drop_partial_line(path: str) -> None:
-  """Truncates `path` after its last newline (what a kill mid-write may leave)."""
-  if not os.path.exists(path):
-    return
-  with open(path, 'rb+') as f:
-    data = f.read()
-    if data and not data.endswith(b'\n'):
-      f.truncate(data.rfind(b'\n') + 1)
-
-
-def _duration(seconds: float) -> str:
-  seconds = int(round(seconds))
-  return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 60 else f'{seconds}s'
+class _Run(NamedTuple):
+  """What every part of one call of `run` shares, built once (`_setup`)."""
+  config: object
+  workdir: str
+  spec: object  # The world's `WorldSpec`.
+  world: object  # The world's tables.
+  pretrain_report: dict  # KL of the pre-trained LM to the majority and to p*, its coverage.
+  lanes: sweep_lib.Lanes  # Keys, traced hyper-parameters, pre-trained LM, world, sharding.
+  grid: hyperparams.Grid  # The hyper-parameter grid (one point without a sweep).
+  writer: bool  # This process writes the files.
+  log: Callable[[str], None]
 
 
 def run(config, workdir: str, *, log: Callable[[str], None] = print,
         pretrained_cache: str | None = None) -> dict:
   """Runs (or resumes) the experiment of `config` in `workdir`; returns the summary.
 
-  Raises a `checks.UserError` with one line: `checks.ConfigError` naming the field of a bad
+  Raises a `errors.UserError` with one line: `errors.ConfigError` naming the field of a bad
   config (before anything is compiled or written), `workdir.WorkdirError` for a work directory
   of another config or in use by a live run, or a full disk (earlier files intact), and
   `checkpoints.CorruptCheckpointError` when no checkpoint of a part-done sweep can be read.
@@ -168,178 +124,150 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print,
   """
   checks.validate(config)
   spec, lm_spec = pipeline.build_specs(config)
-  kinds = checks.agent_kinds(config)
-  agents = {kind: pipeline.make_agent(config, spec, lm_spec, kind) for kind in kinds}
+  agents = {kind: pipeline.make_agent(config, spec, lm_spec, kind)
+            for kind in registry.agent_kinds(config)}
   if config.experiment.distributed and not jax.distributed.is_initialized():
     jax.distributed.initialize()
-  writer = workdir_lib.is_writer()
-  if not writer:
+  if not workdir_lib.is_writer():
     log = lambda line: None  # pylint: disable=unnecessary-lambda-assignment
   with workdir_lib.lock(workdir), workdir_lib.on_disk_full(workdir):
     workdir_lib.prepare(workdir, config)
-    return _run(config, workdir, spec, lm_spec, kinds, agents, writer, log, pretrained_cache)
+    timing = _read_timing(workdir)
+    started = time.perf_counter()
+    r = _setup(config, workdir, spec, lm_spec, log, pretrained_cache)
+    timing.setdefault('pretrain_seconds', time.perf_counter() - started)
+    summary = _run(r, agents, timing)
+    if r.writer:
+      timing['total_seconds_this_call'] = time.perf_counter() - started
+      # Programs loaded from / newly written to the persistent cache by this process (a miss
+      # is a program compiled here that took long enough to be worth caching).
+      timing['compilation_cache_this_call'] = dict(_cache_counts)
+      files.write_json(_timing_path(workdir), timing)
+      for path in plotting.plot_workdir(workdir):
+        log(f'wrote {path}')
+    workdir_lib.barrier('finished')
+    return summary
 
 
-def _run(config, workdir, spec, lm_spec, kinds, agents, writer, log, pretrained_cache) -> dict:
-  e = config.experiment
+def _timing_path(workdir: str) -> str:
+  return os.path.join(workdir, 'timing.json')
+
+
+def _read_timing(workdir: str) -> dict:
+  """timing.json of an earlier call on `workdir` (resumed runs add to it), or {}."""
+  if not os.path.exists(_timing_path(workdir)):
+    return {}
+  with open(_timing_path(workdir)) as f:
+    return json.load(f)
+
+
+def _setup(config, workdir, spec, lm_spec, log, pretrained_cache) -> _Run:
+  """The world, the pre-trained LM (trained, or loaded) and the sweep's lanes: every seed at
+  every grid point of a hyper-parameter sweep (lane j * S + s: seed s at point j)."""
+  writer = workdir_lib.is_writer()
   if writer:
-    _drop_partial_line(os.path.join(workdir, 'metrics.jsonl'))
-  timing_path = os.path.join(workdir, 'timing.json')
-  timing = {}
-  if os.path.exists(timing_path):
-    with open(timing_path) as f:
-      timing = json.load(f)
-  started = time.perf_counter()
+    files.drop_partial_line(os.path.join(workdir, 'metrics.jsonl'))
   world = pipeline.make_world(config, spec)
   params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, workdir, log=log,
                                           cache_dir=pretrained_cache)
-  timing.setdefault('pretrain_seconds', time.perf_counter() - started)
   log('pre-trained LM: ' + ', '.join(f'{k} {v:.4f}' for k, v in report.items()))
-
-  names = [(kind, strategy) for kind in kinds for strategy in e.strategies]
-  num_chunks = e.rounds // e.rounds_per_chunk
-  chunks_left = [sum(not os.path.exists(_arrays_path(workdir, k, s)) for k, s in names)
-                 * num_chunks]
-  chunk_seconds = []
-  # Lanes: every seed at every grid point of a hyper-parameter sweep (one point without one).
-  grid = hyperparams.grid(config)
+  e, grid = config.experiment, hyperparams.grid(config)
   S, J = e.num_seeds, grid.size
-  keys_L = sweep_lib.seed_keys(config.seed, S)[np.tile(np.arange(S), J)]
-  hparams_L = hyperparams.lane_values(config, S)
-  sharding = sweep_lib.seed_sharding(S * J) if e.shard_seeds else None
-  curves, shown = {}, {}
-  rows = []
-  board = tensorboard.Writer(workdir) if writer and tensorboard.available() else None
-  for kind in kinds:
-    exp = experiment_lib.make_experiment(config, spec, agents[kind])
-    sweeper = None
-    for i, strategy in enumerate(exp.strategies):
-      path = _arrays_path(workdir, kind, strategy)
-      shown_path = _arrays_path(workdir, kind, strategy, 'shown')
-      if os.path.exists(path):
-        log(f'{kind}/{strategy}: already done, skipped')
-        out = _load_arrays(path)
-        if os.path.exists(shown_path):
-          shown[(kind, strategy)] = _load_arrays(shown_path)
-      else:
-        if sweeper is None:
-          points = f' x {J} hyper-parameter points ({", ".join(grid.names)})' if grid.names else ''
-          log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {S} '
-              f'seeds{points}, chunks of {e.rounds_per_chunk} rounds) ...')
-          compile_start, counts = time.perf_counter(), dict(_cache_counts)
-          sweeper = sweep_lib.compile_chunk(
-              sweep_lib.make_sweep(exp), keys_L, params, world,
-              rounds_per_chunk=e.rounds_per_chunk, hparams_S=hparams_L, sharding=sharding)
-          seconds = time.perf_counter() - compile_start
-          timing.setdefault(kind, {})['compile_seconds'] = seconds
-          timing[kind]['compile_cache'] = {k: v - counts[k] for k, v in _cache_counts.items()}
-          log(f'{kind}: compiled in {seconds:.1f}s')
-        out, shown[(kind, strategy)] = _sweep_one(
-            config, kind, strategy, i, exp, sweeper, keys_L, hparams_L, grid, params, world,
-            sharding, workdir, log, chunk_seconds, chunks_left, timing, writer, board)
-        if writer:  # The queries first: the metric arrays mark the sweep as done.
-          _save_arrays(shown_path, shown[(kind, strategy)])
-          _save_arrays(path, out)
-          results.write_json(timing_path, timing)
-      lanes_shown = shown.pop((kind, strategy), None)
-      for j in range(J):  # Each grid point's seeds: lanes j*S .. (j+1)*S - 1.
-        name = hyperparams.variant(strategy, grid.label(j))
-        out_j = hyperparams.point_lanes(out, j, S)
-        curves[(kind, name)] = results.curves_from_metrics(
+  lanes = sweep_lib.make_lanes(
+      sweep_lib.seed_keys(config.seed, S)[np.tile(np.arange(S), J)], params, world,
+      hparams_S=hyperparams.lane_values(config, S),
+      sharding=sweep_lib.seed_sharding(S * J) if e.shard_seeds else None)
+  return _Run(config, workdir, spec, world, report, lanes, grid, writer, log)
+
+
+def _run(r: _Run, agents: dict, timing: dict) -> dict:
+  """Every agent's sweeps (run, resumed or loaded), then results.csv and summary.json."""
+  e = r.config.experiment
+  chunks_left = e.rounds // e.rounds_per_chunk * sum(
+      not os.path.exists(_arrays_path(r.workdir, kind, s))
+      for kind in agents for s in e.strategies)
+  experiments = {kind: experiment_lib.make_experiment(r.config, r.spec, agent)
+                 for kind, agent in agents.items()}
+  any_exp = next(iter(experiments.values()))
+  target_G = np.asarray(any_exp.target_coverage(r.world))
+  progress = progress_lib.Progress(r.workdir, progress_lib.run_shape(r.config, any_exp),
+                                   target_G, chunks_left=chunks_left, writer=r.writer,
+                                   log=r.log)
+  curves, rows, shown = {}, [], {}
+  for kind, exp in experiments.items():
+    for name, (out, queries) in _sweep_agent(r, kind, exp, progress, timing).items():
+      for j in range(r.grid.size):  # Each grid point's seeds: lanes j*S .. (j+1)*S - 1.
+        variant = hyperparams.variant(name, r.grid.label(j))
+        out_j = hyperparams.point_lanes(out, j, e.num_seeds)
+        curves[(kind, variant)] = summary_lib.curves_from_metrics(
             out_j, e.prompts_per_round, list(exp.evaluated_rounds))
-        rows += results.metric_rows(kind, name, out_j, np.asarray(exp.target_coverage(world)),
-                                    e.prompts_per_round, list(exp.evaluated_rounds),
-                                    grid.points[j])
-        if lanes_shown is not None:
-          shown[(kind, name)] = {**hyperparams.point_lanes(lanes_shown, j, S),
-                                 'round_H': lanes_shown['round_H']}  # Shared by every lane.
-  target_G = np.asarray(exp.target_coverage(world))
-  summary = results.summarize(curves, pretrained_kl=report['kl_to_pstar'],
-                              target_coverage_G=target_G, num_bootstrap=e.num_bootstrap,
-                              seed=config.seed)
-  for (kind, strategy), queries in shown.items():
-    if strategy in summary.get(kind, {}):
-      summary[kind][strategy]['queries_showing_a_favourite_of_group'] = (
-          results.shown_favourites(queries))
-  for line in results.format_summary(summary):
-    log(line)
-  if writer:
-    results.write_rows(os.path.join(workdir, 'results.csv'), rows)
-    results.write_json(os.path.join(workdir, 'summary.json'), summary)
-    timing['total_seconds_this_call'] = time.perf_counter() - started
-    # Programs loaded from / newly written to the persistent cache by this process (a miss is a
-    # program compiled here that took long enough to be worth caching).
-    timing['compilation_cache_this_call'] = dict(_cache_counts)
-    results.write_json(timing_path, timing)
-    if board:
-      board.close()
-    for path in plotting.plot_workdir(workdir):
-      log(f'wrote {path}')
-  workdir_lib.barrier('finished')
+        rows += rows_lib.metric_rows(kind, variant, out_j, target_G, e.prompts_per_round,
+                                     list(exp.evaluated_rounds), r.grid.points[j])
+        if queries is not None:
+          shown[(kind, variant)] = {**hyperparams.point_lanes(queries, j, e.num_seeds),
+                                    'round_H': queries['round_H']}  # Shared by every lane.
+  progress.close()
+  summary = summary_lib.summarize(curves, pretrained_kl=r.pretrain_report['kl_to_pstar'],
+                                  target_coverage_G=target_G, num_bootstrap=e.num_bootstrap,
+                                  seed=r.config.seed)
+  for (kind, variant), queries in shown.items():
+    if variant in summary.get(kind, {}):
+      summary[kind][variant]['queries_showing_a_favourite_of_group'] = (
+          rows_lib.shown_favourites(queries))
+  for line in summary_lib.format_summary(summary):
+    r.log(line)
+  if r.writer:
+    files.write_csv(os.path.join(r.workdir, 'results.csv'), rows)
+    files.write_json(os.path.join(r.workdir, 'summary.json'), summary)
   return summary
+def _sweep_agent(r: _Run, kind: str, exp, progress: progress_lib.Progress,
+                 timing: dict) -> dict[str, tuple[dict, dict | None]]:
+  """{strategy: (metrics over every lane, shown queries or None)} of agent `kind`: a finished
+  sweep's files are loaded, the others run (resuming their checkpoints) after one compilation
+  that serves them all; each finished sweep is saved at once."""
+  e = r.config.experiment
+  done, sweeper = {}, None
+  for index, strategy in enumerate(exp.strategies):
+    path = _arrays_path(r.workdir, kind, strategy)
+    shown_path = _arrays_path(r.workdir, kind, strategy, 'shown')
+    if os.path.exists(path):
+      r.log(f'{kind}/{strategy}: already done, skipped')
+      done[strategy] = (files.load_arrays(path), files.load_arrays(shown_path)
+                        if os.path.exists(shown_path) else None)
+      continue
+    if sweeper is None:
+      sweeper = _compile(r, kind, exp, timing)
+    out, state = sweep_lib.run_strategy(
+        sweeper, r.lanes, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk, strategy=index,
+        checkpoint_dir=os.path.join(r.workdir, 'checkpoints', f'{kind}_{strategy}'),
+        on_chunk=progress.strategy(kind, strategy, index), log=r.log)
+    timing.setdefault(kind, {})[strategy] = progress.strategy_timing(kind, strategy)
+    buffer = jax.tree_util.tree_map(sweep_lib.to_host, state.buffer)
+    queries = rows_lib.shown_queries(buffer, np.asarray(r.world.favourites_GxPxN),
+                                     r.config.world.vocab_size, e.prompts_per_round)
+    if r.writer:  # The queries first: the metric arrays mark the sweep as done.
+      files.save_arrays(shown_path, queries)
+      files.save_arrays(path, out)
+      files.write_json(_timing_path(r.workdir), timing)
+    done[strategy] = (out, queries)
+  return done
+
+
+def _compile(r: _Run, kind: str, exp, timing: dict) -> sweep_lib.Sweep:
+  """The agent's sweep, compiled once for every strategy, chunk and lane (timed)."""
+  e, grid = r.config.experiment, r.grid
+  points = f' x {grid.size} hyper-parameter points ({", ".join(grid.names)})' if grid.names else ''
+  r.log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {e.num_seeds} '
+        f'seeds{points}, chunks of {e.rounds_per_chunk} rounds) ...')
+  start, counts = time.perf_counter(), dict(_cache_counts)
+  sweeper = sweep_lib.compile_chunk(sweep_lib.make_sweep(exp), r.lanes, e.rounds_per_chunk)
+  seconds = time.perf_counter() - start
+  timing.setdefault(kind, {})['compile_seconds'] = seconds
+  timing[kind]['compile_cache'] = {k: v - counts[k] for k, v in _cache_counts.items()}
+  r.log(f'{kind}: compiled in {seconds:.1f}s')
+  return sweeper
 
 
 def _arrays_path(workdir: str, kind: str, strategy: str, suffix: str = '') -> str:
   name = f'{kind}_{strategy}_{suffix}' if suffix else f'{kind}_{strategy}'
   return os.path.join(workdir, 'results', f'{name}.npz')
-
-
-def _sweep_one(config, kind, strategy, index, exp, sweeper, keys_L, hparams_L, grid, params,
-               world, sharding, workdir, log, chunk_seconds, chunks_left, timing, writer, board
-               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-  """(metrics, shown queries) of one strategy's sweep over every lane (seeds x grid points;
-  resuming its checkpoint); logs a line per chunk."""
-  e = config.experiment
-  S = e.num_seeds
-  target_G = np.asarray(exp.target_coverage(world))
-  mine = []
-
-  def progress(done, metrics, seconds):
-    # The chunk's evaluated rounds; the first chunk adds round 0 (the pre-trained LM).
-    first = done - e.rounds_per_chunk
-    rounds = [r for r in exp.evaluated_rounds if first < r <= done or r == first == 0]
-    chunk_seconds.append(seconds)
-    mine.append(seconds)
-    chunks_left[0] -= 1
-    # This strategy's chunks at its own pace (infomax's are ~1.6x the others'), the rest at
-    # the mean pace so far.
-    mine_left = min((e.rounds - done) // e.rounds_per_chunk, chunks_left[0])
-    eta = _duration(np.mean(mine) * mine_left
-                    + np.mean(chunk_seconds) * (chunks_left[0] - mine_left))
-    head = (f'{kind}/{strategy} (strategy {index + 1}/{len(exp.strategies)}) round '
-            f'{done}/{e.rounds}  choices {done * e.prompts_per_round}')
-    tail = f'  ({seconds:.1f}s, ETA {eta})'
-    for j in range(grid.size):  # Each grid point's seeds (every seed without a sweep).
-      name = hyperparams.variant(strategy, grid.label(j))
-      point_metrics = hyperparams.point_lanes(metrics, j, S)
-      if writer:
-        append_jsonl(os.path.join(workdir, 'metrics.jsonl'), kind, name, point_metrics, rounds,
-                     e.prompts_per_round, grid.points[j])
-      if board:
-        board.add(f'{kind}_{name}', point_metrics, rounds, e.prompts_per_round)
-      lane = {k: v[:, done] for k, v in point_metrics.items()}
-      ok = lane['failed'] == 0
-      kl = lane['kl'][ok]
-      se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
-      worst = np.min(lane['coverage_G'][ok].mean(0) / target_G) if ok.any() else float('nan')
-      failed = '' if ok.all() else f'  FAILED seeds {np.flatnonzero(~ok).tolist()}'
-      point = f' [{grid.label(j)}]' if grid.names else ''
-      log(f'{head}{point}  KL {kl.mean():.4f} +/- {se:.4f}  worst-group coverage {worst:.2f} '
-          f'of p*\'s{tail}{failed}')
-
-  shown = {}
-
-  def done(state):
-    buffer = jax.tree_util.tree_map(sweep_lib.to_host, state.buffer)
-    shown.update(results.shown_queries(buffer, np.asarray(world.favourites_GxPxN),
-                                       config.world.vocab_size, e.prompts_per_round))
-
-  out = sweep_lib.run_strategy(
-      sweeper, keys_L, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk,
-      strategy=index, hparams_S=hparams_L, sharding=sharding, on_chunk=progress, on_done=done,
-      log=log,
-      checkpoint_dir=os.path.join(workdir, 'checkpoints', f'{kind}_{strategy}'))
-  timing.setdefault(kind, {})[strategy] = {
-      'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),
-      'seconds_per_round': float(np.mean(mine) / e.rounds_per_chunk) if mine else None}
-  return out, shown

@@ -40,13 +40,13 @@ class Explorer(NamedTuple):
 
 
 class StrategyParams(NamedTuple):
-  """What a strategy may use besides the explorer; floats may be traced sweep axes."""
+  """What a strategy may use besides the explorer: static shapes and names, and the run's traced
+  hyper-parameters (`lmrl.hyperparams`; read here: `temperature` (boltzmann),
+  `pool_temperature` and `info_temperature` (infomax: 0 = best tuple, > 0 = sample tuples))."""
   num_shown: int  # K.
   pool_size: int  # Infomax candidates per prompt (static).
-  temperature: float | jax.Array  # Boltzmann temperature.
-  pool_temperature: float | jax.Array  # Infomax candidate-pool temperature.
-  info_temperature: float | jax.Array = 0.0  # Infomax: 0 = best tuple; > 0 = sample tuples.
-  info_units: str = 'nats'  # Infomax: `info_temperature` in nats, or 'best' (static; see below).
+  info_units: str  # Infomax: `info_temperature` in nats, or 'best' (static; see below).
+  hparams: dict  # {name: float32[]}: the traced hyper-parameters.
 
 
 INFO_UNITS = ('nats', 'best')  # What infomax's `info_temperature` is measured in.
@@ -93,7 +93,7 @@ def boltzmann(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   For the joint agent each sample tempers one uniformly drawn member (the mixture's way of
   sampling), not the tempered mixture; for the classic agent, the tempered policy.
   """
-  return sample_k(key, explorer, prompts_BxLx, p.num_shown, p.temperature)
+  return sample_k(key, explorer, prompts_BxLx, p.num_shown, p.hparams['temperature'])
 
 
 def thompson(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
@@ -121,7 +121,7 @@ def pool_information(key, explorer: Explorer, prompts_BxLx, p: StrategyParams
   Returns the pool int32[B, C, Ly] (C samples of the deployed LM at the pool temperature), the
   tuples int32[U, K] (indices into the pool) and their information float32[B, U] (nats).
   """
-  pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.pool_temperature)
+  pool_BxCxLy = sample_k(key, explorer, prompts_BxLx, p.pool_size, p.hparams['pool_temperature'])
   log_u_MxBxC = explorer.utilities(prompts_BxLx, pool_BxCxLy)
   tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
   info_BxU = jax.vmap(choice_information, in_axes=1)(log_u_MxBxC[:, :, tuples_UxK])
@@ -137,10 +137,10 @@ def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   the best tuple's information (`info_units`, `tuple_logits`).
   """
   pool_BxCxLy, tuples_UxK, info_BxU = pool_information(key, explorer, prompts_BxLx, p)
+  info_temperature = p.hparams['info_temperature']
   sampled_B = jax.random.categorical(
-      jax.random.fold_in(key, 1), tuple_logits(info_BxU, p.info_temperature, p.info_units),
-      axis=-1)
-  best_B = jnp.where(jnp.asarray(p.info_temperature) > 0, sampled_B,
+      jax.random.fold_in(key, 1), tuple_logits(info_BxU, info_temperature, p.info_units), axis=-1)
+  best_B = jnp.where(jnp.asarray(info_temperature) > 0, sampled_B,
                      jnp.argmax(info_BxU, axis=-1))
   chosen_BxK = tuples_UxK[best_B]
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)

@@ -93,53 +93,70 @@ def to_host(x) -> np.ndarray:
   return np.asarray(x)
 
 
-def compile_chunk(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds_per_chunk: int,
-                  hparams_S: dict | None = None, sharding: NamedSharding | None = None) -> Sweep:
+class Lanes(NamedTuple):
+  """What every lane of a sweep runs on, laid out once (`make_lanes`): keys and traced
+  hyper-parameters per lane (sharded along the lane axis with `sharding`), and the pre-trained
+  parameters and the world (replicated on every device of it). Without a sharding, the values
+  stay where they are."""
+  keys_S: jax.Array  # One key per lane.
+  hparams_S: dict | None  # {name: float32[S]} (`lmrl.hyperparams.lane_values`); None: config's.
+  base_params: object  # The pre-trained LM's parameters.
+  world: object  # The world's tables.
+  sharding: NamedSharding | None  # The lane axis's layout (`seed_sharding`), or None.
+
+
+def make_lanes(keys_S: jax.Array, base_params, world, hparams_S: dict | None = None,
+          sharding: NamedSharding | None = None) -> Lanes:
+  """The `Lanes` of a sweep, every value laid out as it will be used."""
+  everywhere = None if sharding is None else replicated(sharding)
+  return Lanes(shard(keys_S, sharding), shard(hparams_S, sharding),
+               shard(base_params, everywhere), shard(world, everywhere), sharding)
+
+
+def _everywhere(lanes: Lanes, x):
+  """`x` replicated on every device of the lanes' mesh (as it is without a sharding)."""
+  return x if lanes.sharding is None else shard(x, replicated(lanes.sharding))
+
+
+def compile_chunk(sweep: Sweep, lanes: Lanes, rounds_per_chunk: int) -> Sweep:
   """`sweep` with `run_chunk` compiled ahead of time (AOT) for these shapes and layouts.
 
   One compilation serves every strategy and chunk; time this call to know its cost. With the
   persistent compilation cache on, a later process loads the program instead of compiling it.
   """
-  everywhere = None if sharding is None else replicated(sharding)
-  keys_S = shard(keys_S, sharding)
-  base_params, world = shard(base_params, everywhere), shard(world, everywhere)
-  state = jax.eval_shape(sweep.init, keys_S, base_params, world, shard(hparams_S, sharding))
-  if sharding is not None:
+  state = jax.eval_shape(sweep.init, lanes.keys_S, lanes.base_params, lanes.world,
+                         lanes.hparams_S)
+  if lanes.sharding is not None:
     state = jax.tree_util.tree_map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), state)
-  round_R = shard(np.arange(rounds_per_chunk, dtype=np.int32), everywhere)
-  compiled = sweep.run_chunk.lower(keys_S, state, world, round_R,
-                                   shard(np.int32(0), everywhere)).compile()
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=lanes.sharding), state)
+  round_R = _everywhere(lanes, np.arange(rounds_per_chunk, dtype=np.int32))
+  compiled = sweep.run_chunk.lower(lanes.keys_S, state, lanes.world, round_R,
+                                   _everywhere(lanes, np.int32(0))).compile()
   return sweep._replace(run_chunk=compiled)
 
 
-def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds: int,
-                 rounds_per_chunk: int, strategy: int = 0, hparams_S: dict | None = None,
-                 checkpoint_dir: str | None = None,
-                 sharding: NamedSharding | None = None,
+def run_strategy(sweep: Sweep, lanes: Lanes, *, rounds: int, rounds_per_chunk: int,
+                 strategy: int = 0, checkpoint_dir: str | None = None,
                  on_chunk: Callable[[int, dict, float], None] | None = None,
-                 on_done: Callable[[object], None] | None = None,
-                 log: Callable[[str], None] = print) -> dict[str, np.ndarray]:
-  """Runs every lane for `rounds` rounds of strategy number `strategy`; metrics float[S, T+1, ...].
+                 log: Callable[[str], None] = print) -> tuple[dict[str, np.ndarray], object]:
+  """Runs every lane for `rounds` rounds of strategy number `strategy`.
 
-  The S lanes are seeds, or grid points x seeds of a hyper-parameter sweep: `hparams_S`
-  ({name: float32[S]}, `lmrl.hyperparams.lane_values`) gives each lane its traced
-  hyper-parameters (None: the config's, for every lane). Index 0 of the round axis is the agent before any query (the pre-trained LM). After each
-  chunk the sweep state and the metrics so far are saved to `checkpoint_dir` (orbax, the last
-  two kept); if it holds a checkpoint, the sweep resumes from the last readable one.
-  `rounds_per_chunk` must divide `rounds` (every chunk has the same shape, so `run_chunk`
-  compiles once). `on_chunk`
-  gets (rounds done, the metrics so far [S, rounds + 1, ...] (NaN beyond), seconds of the chunk's
-  computation, which exclude the checkpoint write), after the checkpoint is saved. `on_done`
-  gets the final sweep state (seeds leading; e.g. to export its choice buffers). `log` gets a
+  Returns (metrics float[S, T+1, ...], the final sweep state, lanes leading: e.g. to export
+  its choice buffers). The S lanes are seeds, or grid points x seeds of a hyper-parameter sweep
+  (`lanes.hparams_S` gives each lane its traced hyper-parameters). Index 0 of the round axis
+  is the agent before any query (the pre-trained LM). After each chunk the sweep state and the
+  metrics so far are saved to `checkpoint_dir` (orbax, the last two kept); if it holds a
+  checkpoint, the sweep resumes from the last readable one. `rounds_per_chunk` must divide
+  `rounds` (every chunk has the same shape, so `run_chunk` compiles once). `on_chunk` gets
+  (rounds done, the metrics so far [S, rounds + 1, ...] (NaN beyond), seconds of the chunk's
+  computation, which exclude the checkpoint write), after the checkpoint is saved. `log` gets a
   line if the latest checkpoint cannot be read and an earlier one is used instead.
   """
   if rounds % rounds_per_chunk:
     raise ValueError(f'rounds_per_chunk ({rounds_per_chunk}) must divide rounds ({rounds})')
-  everywhere = None if sharding is None else replicated(sharding)
-  keys_S = shard(keys_S, sharding)
-  base_params, world = shard(base_params, everywhere), shard(world, everywhere)
-  state = shard(sweep.init(keys_S, base_params, world, shard(hparams_S, sharding)), sharding)
+  keys_S, world = lanes.keys_S, lanes.world
+  state = shard(sweep.init(keys_S, lanes.base_params, world, lanes.hparams_S),
+                lanes.sharding)
   metrics = jax.tree_util.tree_map(
       lambda x: np.full((x.shape[0], rounds + 1) + x.shape[1:], np.nan, np.float32),
       jax.eval_shape(sweep.evaluate, state, world))
@@ -149,16 +166,16 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
   if saved is not None:
     done, tree = saved
     metrics = jax.tree_util.tree_map(np.array, tree['metrics'])  # Writable copies.
-    state = jax.tree_util.tree_map(jnp.asarray, tree['state']) if sharding is None else shard(
-        tree['state'], sharding)
+    state = jax.tree_util.tree_map(jnp.asarray, tree['state']) if lanes.sharding is None else (
+        shard(tree['state'], lanes.sharding))
   else:
     for name, value in sweep.evaluate(state, world).items():
       metrics[name][:, 0] = to_host(value)
-  strategy = shard(np.int32(strategy), everywhere)
+  strategy = _everywhere(lanes, np.int32(strategy))
   while done < rounds:
     start = time.perf_counter()
     round_R = np.arange(done, done + rounds_per_chunk, dtype=np.int32)
-    state, chunk = sweep.run_chunk(keys_S, state, world, shard(round_R, everywhere), strategy)
+    state, chunk = sweep.run_chunk(keys_S, state, world, _everywhere(lanes, round_R), strategy)
     for name, value in chunk.items():  # The one host sync of a chunk.
       metrics[name][:, done + 1:done + 1 + rounds_per_chunk] = to_host(value)
     done += rounds_per_chunk
@@ -168,6 +185,4 @@ def run_strategy(sweep: Sweep, keys_S: jax.Array, base_params, world, *, rounds:
           'state': jax.tree_util.tree_map(to_host, state), 'metrics': metrics})
     if on_chunk:
       on_chunk(done, metrics, seconds)
-  if on_done:
-    on_done(state)
-  return metrics
+  return metrics, state

@@ -11,9 +11,10 @@ One jitted step, over all epistemic indices at once, minimises (averaged over th
 where `w_bm` are bootstrap weights (ensemble), `r_m(x, y) = log p_m(y|x)` in float32, and `n` is
 the number of choices in the buffer: with `n0 = l2_prior_choices` > 0 the anchor counts as much as
 `n0` choices and fades as choices accumulate (a prior, not a constant pull towards the majority
-LM); `n0 = 0` keeps its weight constant. The
-learning rate lives in the optax state (`optax.inject_hyperparams`) and the lambdas in
-`AgentState.hparams`, so all are traced: a sweep can vmap over them without recompiling.
+LM); `n0 = 0` keeps its weight constant. The learning rate and the lambdas come from the run's
+traced hyper-parameters (`hparams`, `lmrl.hyperparams`), passed to every step: a sweep vmaps
+over them without recompiling (the learning rate is written into the optax state of
+`optax.inject_hyperparams` at each step, so that state never holds a value of its own).
 """
 
 from typing import Any, Callable, NamedTuple
@@ -28,34 +29,27 @@ from lmrl import lm as lm_lib
 from lmrl import world as world_lib
 
 
-class UpdateHparams(NamedTuple):
-  lambda_lm: jax.Array  # float32[]: weight of the next-token loss.
-  lambda_l2: jax.Array  # float32[]: weight of ||theta - theta_0||^2 (before any choice).
-  l2_prior_choices: jax.Array  # float32[]: n0; the L2 weight is lambda_l2 n0 / (n0 + n).
-
-
 class AgentState(NamedTuple):
   params: epistemic.EpistemicParams
   opt_state: Any
-  hparams: UpdateHparams
 
 
 def make_optimizer() -> optax.GradientTransformation:
-  """Adam whose learning rate is state (traced), not a constant."""
-  # The value here only shapes the state: `init_agent_state` overwrites it with the config's.
+  """Adam whose learning rate is state (traced), not a constant: see `with_learning_rate`."""
   return optax.inject_hyperparams(optax.adam)(learning_rate=0.0)
 
 
-def init_agent_state(key: jax.Array, epi: epistemic.EpistemicNet, base_params, *,
-                     prior_scale, learning_rate, lambda_lm, lambda_l2,
-                     l2_prior_choices=0.0) -> AgentState:
+def with_learning_rate(opt_state, learning_rate):
+  """`make_optimizer()`'s state with its learning rate set to `learning_rate` (traced)."""
+  hyper = dict(opt_state.hyperparams, learning_rate=jnp.asarray(learning_rate, jnp.float32))
+  return opt_state._replace(hyperparams=hyper)
+
+
+def init_agent_state(key: jax.Array, epi: epistemic.EpistemicNet, base_params,
+                     prior_scale) -> AgentState:
   """The agent before any human choice: every index starts from the pre-trained LM."""
   params = epi.init(key, base_params, prior_scale)
-  opt_state = make_optimizer().init(params.train)
-  opt_state.hyperparams['learning_rate'] = jnp.asarray(learning_rate, jnp.float32)
-  return AgentState(params, opt_state, UpdateHparams(
-      jnp.asarray(lambda_lm, jnp.float32), jnp.asarray(lambda_l2, jnp.float32),
-      jnp.asarray(l2_prior_choices, jnp.float32)))
+  return AgentState(params, make_optimizer().init(params.train))
 
 
 def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
@@ -88,22 +82,23 @@ def lm_loss_num_tokens(lm_loss_tokens: str, spec: world_lib.WorldSpec) -> int | 
   return spec.prompt_length if lm_loss_tokens == 'prompt' else None
 
 
-def l2_weight(hparams: UpdateHparams, buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
+def l2_weight(hparams, buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
   """`lambda_l2 * n0 / (n0 + n)` for `n` choices in the buffer (`lambda_l2` when n0 = 0)."""
-  n0 = jnp.asarray(hparams.l2_prior_choices, jnp.float32)
+  n0 = jnp.asarray(hparams['l2_prior_choices'], jnp.float32)
   n = jnp.sum(buffer.valid_H).astype(jnp.float32)
-  return hparams.lambda_l2 * jnp.where(n0 > 0, n0 / jnp.maximum(n0 + n, 1e-6), 1.0)
+  return hparams['lambda_l2'] * jnp.where(n0 > 0, n0 / jnp.maximum(n0 + n, 1e-6), 1.0)
 
 
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_batch_size: int,
                       lm_loss_tokens: str = 'sequence',
                       corpus_group_mix: tuple[float, ...]) -> Callable:
-  """Returns `update(key, state, buffer, world) -> (state, info)`, one joint gradient step."""
+  """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
+  step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`."""
   optimizer = make_optimizer()
   group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
 
-  def loss_fn(train, state: AgentState, key, buffer: buffer_lib.ChoiceBuffer, world):
+  def loss_fn(train, state: AgentState, key, buffer: buffer_lib.ChoiceBuffer, world, hparams):
     key_rows, key_corpus, key_index = jax.random.split(key, 3)
     params = state.params._replace(train=train)
     rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
@@ -123,14 +118,16 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     choice_M = jnp.mean(weights_MxB * nll_MxB, axis=-1)
     lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_loss_tokens, spec))
     l2 = epistemic.anchor_penalty(epi, params, train)
-    loss = (jnp.mean(choice_M) + state.hparams.lambda_lm * jnp.mean(lm_M)
-            + l2_weight(state.hparams, buffer) * l2)
+    loss = (jnp.mean(choice_M) + hparams['lambda_lm'] * jnp.mean(lm_M)
+            + l2_weight(hparams, buffer) * l2)
     return loss, {'loss': loss, 'choice_loss': jnp.mean(choice_M), 'lm_loss': jnp.mean(lm_M),
                   'l2': l2}
 
-  def update(key, state: AgentState, buffer: buffer_lib.ChoiceBuffer, world):
-    grads, info = jax.grad(loss_fn, has_aux=True)(state.params.train, state, key, buffer, world)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params.train)
+  def update(key, state: AgentState, buffer: buffer_lib.ChoiceBuffer, world, hparams):
+    grads, info = jax.grad(loss_fn, has_aux=True)(state.params.train, state, key, buffer, world,
+                                                  hparams)
+    opt_state = with_learning_rate(state.opt_state, hparams['learning_rate'])
+    updates, opt_state = optimizer.update(grads, opt_state, state.params.train)
     train = optax.apply_updates(state.params.train, updates)
     return state._replace(params=state.params._replace(train=train), opt_state=opt_state), info
 

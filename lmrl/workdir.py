@@ -16,7 +16,7 @@ is already there:
   upgraded lmrl resumes an older run; `config.json` is then rewritten with the new fields.
 * `on_disk_full(workdir)`: a full disk or quota (ENOSPC, EDQUOT) while writing becomes a
   `WorkdirError` naming the file. Every result file is written under a temporary name and
-  renamed (`results.atomic_path`), so what was written before is intact and no half file is
+  renamed (`files.atomic_path`), so what was written before is intact and no half file is
   left.
 * Several processes (`jax.distributed`): every process computes, only process 0 (`is_writer()`)
   writes files; the others wait for it at a `barrier`. A refusal on process 0 is sent to every
@@ -33,15 +33,14 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from lmrl import checks
-from lmrl import results
+from lmrl import errors
+from lmrl import files
 
 LOCK_FILE = '.lock'
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
-class WorkdirError(checks.UserError):
-  """The work directory cannot be used or written; the message is one line naming the file."""
+WorkdirError = errors.WorkdirError  # Defined with the other faults (`lmrl.files` raises it too).
 
 
 class ForeignWorkdir(WorkdirError):
@@ -154,13 +153,13 @@ def prepare(workdir: str, config) -> None:
         problem = (f'--workdir {workdir} holds a run with a different config '
                    f'({"; ".join(differences)}); choose a new --workdir')
       elif added:
-        results.write_atomic(path, config_json)
+        files.write_atomic(path, config_json)
     elif contents:
       problem = (f'--workdir {workdir} is not empty and holds no config.json; choose a new '
                  '--workdir')
     else:
       os.makedirs(workdir, exist_ok=True)
-      results.write_atomic(path, config_json)
+      files.write_atomic(path, config_json)
     if problem is None:
       for sub in ('results', 'checkpoints'):  # Also after `pretrain` made the directory.
         os.makedirs(os.path.join(workdir, sub), exist_ok=True)

@@ -20,6 +20,7 @@ import lmrl
 from lmrl import buffer as buffer_lib
 from lmrl import choices
 from lmrl import epistemic
+from lmrl import hyperparams as hyperparams_lib
 from lmrl import lm as lm_lib
 from lmrl import pretraining
 from lmrl import update
@@ -134,10 +135,19 @@ def agent_config():
   return make
 
 
+def hparams(**values) -> dict:
+  """The traced hyper-parameters (`lmrl.hyperparams`) of the tests' small agents, with `values`
+  replacing the shared ones: float32[] by name."""
+  shared = dict(hyperparams_lib.values(tiny.get_config()), learning_rate=1e-2, lambda_lm=0.1,
+                lambda_l2=1e-4, l2_prior_choices=0.0, prior_scale=1.0)
+  return hyperparams_lib.as_arrays({**shared, **values})
+
+
 class JointAgent(NamedTuple):
   epi: epistemic.EpistemicNet
   state: update.AgentState  # Before any update.
-  step: Callable  # jax.jit(update(key, state, buffer, world)); batch 8, lm batch 4, K=2 rows.
+  step: Callable  # jax.jit(update(key, state, buffer, world, hparams)); batch 8, lm 4, K=2.
+  hparams: dict  # `hparams()`: what `step` is called with unless a test says otherwise.
 
 
 # Settings of the shared small agents (tests that reuse `JointAgent.step` must keep buffers of
@@ -154,11 +164,10 @@ def joint_agent(spec, lm_spec, base_params, agent_config):
   def get(kind: str) -> JointAgent:
     if kind not in cache:
       epi = epistemic.make_epistemic_lm(agent_config(kind, SMALL_MEMBERS), lm_spec)
-      init = jax.jit(lambda key, base: update.init_agent_state(
-          key, epi, base, prior_scale=1.0, learning_rate=1e-2, lambda_lm=0.1, lambda_l2=1e-4))
+      init = jax.jit(lambda key, base: update.init_agent_state(key, epi, base, prior_scale=1.0))
       step = jax.jit(update.make_joint_update(epi, spec, full_ranking=False, batch_size=8,
                                               lm_batch_size=4, corpus_group_mix=MAJORITY_ONLY))
-      cache[kind] = JointAgent(epi, init(jax.random.key(2), base_params), step)
+      cache[kind] = JointAgent(epi, init(jax.random.key(2), base_params), step, hparams())
     return cache[kind]
 
   return get
@@ -255,11 +264,11 @@ def choice_fits(spec, lm_spec, world, base_params, agent_config, make_choice_buf
 
     def init_and_fit(key, buffer):
       key_init, key_fit = jax.random.split(key)
-      state = update.init_agent_state(key_init, epi, base_params, prior_scale=1.0,
-                                      learning_rate=FIT_LR, lambda_lm=0.1, lambda_l2=1e-4)
+      state = update.init_agent_state(key_init, epi, base_params, prior_scale=1.0)
 
       def body(state, i):
-        return step(jax.random.fold_in(key_fit, i), state, buffer, world)[0], None
+        return step(jax.random.fold_in(key_fit, i), state, buffer, world,
+                    hparams(learning_rate=FIT_LR))[0], None
 
       fitted = jax.lax.scan(body, state, jnp.arange(FIT_STEPS))[0]
       return members(state.params), members(fitted.params)

@@ -6,7 +6,7 @@ command lines.
 """
 
 import csv
-import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -20,14 +20,14 @@ import jax
 import numpy as np
 import pytest
 
+from experiments import explore
 from lmrl import checks
-from lmrl import configs
-from lmrl.bin import explore
+from lmrl import flags as lmrl_flags
 from tests import conftest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, 'lmrl', 'configs', 'tiny.py')
-EXPLORE = [sys.executable, '-m', 'lmrl.bin.explore']
+EXPLORE = [sys.executable, '-m', 'experiments.explore']
 STRATEGIES = conftest.TINY_RUN_STRATEGIES
 
 _COMPILE_EVENTS = []  # Every XLA compilation of this process (jax.monitoring).
@@ -54,7 +54,7 @@ STRATEGIES_FLAG = "--config.experiment.strategies=(" + ','.join(f"'{s}'" for s i
 
 
 def _explore_command(workdir, *extra):
-  return [sys.executable, '-m', 'lmrl.bin.explore', '--config=tiny', f'--workdir={workdir}',
+  return [sys.executable, '-m', 'experiments.explore', '--config=tiny', f'--workdir={workdir}',
           STRATEGIES_FLAG, *extra]
 
 
@@ -63,9 +63,16 @@ def _read(path):
     return f.read()
 
 
-def test_every_packaged_config_is_valid():
-  for name in configs.NAMES:
-    checks.validate(importlib.import_module(f'lmrl.configs.{name}').get_config())
+def test_every_named_config_and_variant_is_valid():
+  """`default`, `tiny` and every study's config (each of its VARIANTS) pass the checks."""
+  for name in lmrl_flags.config_names():
+    path = lmrl_flags.config_path(name)
+    spec = importlib.util.spec_from_file_location(f'config_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for variant in lmrl_flags.variants(path) or (None,):
+      config = module.get_config(variant) if variant else module.get_config()
+      checks.validate(config)
 
 
 def test_explore_writes_every_file_with_its_columns(tiny_run):
@@ -223,6 +230,7 @@ def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, fie
     ('--config.world.vocab_sise=3', 'vocab_sise'),
     ('--config.world.iia=maybe', '--config.world.iia'),
     ('--config=missing_config.py', 'missing_config.py'),
+    ('--config=small', "unknown config 'small'; known: default, tiny"),
     ('--workdri=x', 'workdri'),
     (None, '--workdir is required'),
 ])
@@ -266,10 +274,10 @@ def test_existing_workdir_of_another_config_is_not_overwritten(tmp_path):
 
 
 def test_pretrain_then_explore_on_one_workdir_from_any_directory(tiny_run, tmp_path):
-  """`python -m lmrl.bin.pretrain` then explore on the same --workdir (pretrain's promise), run
+  """`python -m experiments.pretrain` then explore on the same --workdir (pretrain's promise), run
   from a directory outside the repository; then the plot binary."""
   workdir = tmp_path / 'pt'
-  pretrain = [sys.executable, '-m', 'lmrl.bin.pretrain', '--config=tiny', STRATEGIES_FLAG,
+  pretrain = [sys.executable, '-m', 'experiments.pretrain', '--config=tiny', STRATEGIES_FLAG,
               f'--workdir={workdir}']
   out = subprocess.run(pretrain, capture_output=True, text=True, cwd=tmp_path, check=True).stdout
   report = json.loads(out[out.index('{'):])
@@ -280,32 +288,19 @@ def test_pretrain_then_explore_on_one_workdir_from_any_directory(tiny_run, tmp_p
   _run_explore(workdir, experiment__strategies=STRATEGIES)  # Loads the pre-trained LM.
   for name in ('results.csv', 'summary.json', 'pretrain.json'):
     assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name
-  bad = subprocess.run([sys.executable, '-m', 'lmrl.bin.plot',
+  bad = subprocess.run([sys.executable, '-m', 'experiments.plot',
                         f'--workdir={tmp_path / "missing"}'],
                        capture_output=True, text=True, cwd=tmp_path)
   assert bad.returncode != 0 and bad.stderr.strip().startswith('error: --workdir')
-  good = subprocess.run([sys.executable, '-m', 'lmrl.bin.plot', f'--workdir={workdir}'],
+  good = subprocess.run([sys.executable, '-m', 'experiments.plot', f'--workdir={workdir}'],
                         capture_output=True, text=True, cwd=tmp_path, check=True)
   assert 'kl_vs_choices.png' in good.stdout
-
-
-def test_a_repeated_config_override_keeps_its_last_value():
-  """As for every absl flag; `config_flags` alone would concatenate a tuple field's values."""
-  script = ('import sys; from lmrl import checks; c = checks.define_config_flag(); '
-            'checks.parse_flags(sys.argv); '
-            'print(c.value.experiment.strategies, c.value.experiment.rounds)')
-  out = subprocess.run([sys.executable, '-c', script, '--config=tiny',
-                        "--config.experiment.strategies=('passive',)",
-                        "--config.experiment.strategies=('uniform',)",
-                        '--config.experiment.rounds=2', '--config.experiment.rounds=4'],
-                       capture_output=True, text=True, check=True, timeout=120)
-  assert out.stdout.strip() == "('uniform',) 4", out.stdout
 
 
 def test_compare_writes_one_table_and_figure_for_several_workdirs(tiny_run, tmp_path):
   out = tmp_path / 'comparison'
   result = subprocess.run(
-      [sys.executable, '-m', 'lmrl.bin.compare', f'--workdirs={tiny_run},{tiny_run}',
+      [sys.executable, '-m', 'experiments.compare', f'--workdirs={tiny_run},{tiny_run}',
        '--names=first,second', f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
       timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -319,7 +314,7 @@ def test_compare_writes_one_table_and_figure_for_several_workdirs(tiny_run, tmp_
     assert float(row['final_kl']) == pytest.approx(
         summary['joint'][row['strategy']]['final_kl']['mean'], rel=1e-9)
   assert (out / 'kl_vs_choices.png').stat().st_size > 0
-  refused = subprocess.run([sys.executable, '-m', 'lmrl.bin.compare', f'--workdirs={tmp_path}',
+  refused = subprocess.run([sys.executable, '-m', 'experiments.compare', f'--workdirs={tmp_path}',
                             f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
                            timeout=300)
   assert refused.returncode == 1 and refused.stderr.strip().count('\n') == 0

@@ -11,19 +11,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 
 from lmrl.configs import tiny
 from lmrl import buffer as buffer_lib
 from lmrl import checks
+from lmrl import errors
 from lmrl import choices
 from lmrl import classic
 from lmrl import epistemic
 from lmrl import experiment
+from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import metrics
 from lmrl import pipeline
 from lmrl import sweep
+from lmrl import update
 from lmrl import world as world_lib
+from tests import conftest
 
 NUM_CHOICES = 2048  # Pairwise choices among uniform responses for the fitting tests.
 FIT_ROUNDS = 150  # learn() calls of the fitting test: 300 reward + 300 policy steps.
@@ -123,40 +128,85 @@ def test_unknown_epistemic_kind_and_bad_classic_fields_fail(setup):
   checks.validate(tiny_config())
   for field, value in [('policy_steps_per_round', 0), ('policy_batch_size', 0),
                        ('policy_learning_rate', 0.0), ('entropy_weight', -1.0)]:
-    with pytest.raises(checks.ConfigError, match=f'config.classic.{field}'):
+    with pytest.raises(errors.ConfigError, match=f'config.classic.{field}'):
       checks.validate(tiny_config(**{f'classic__{field}': value}))
 
 
-def test_explorer_shapes_and_thompson_picks_a_members_best(setup, fitted):
+def best_of_pool_law(pi_PxN: np.ndarray, score_PxN: np.ndarray, pool_size: int) -> np.ndarray:
+  """Law of the best (by `score`) of `pool_size` i.i.d. draws from `pi`, per prompt, [P, N].
+
+  The best score's level set S(y) = {y': score(y') = score(y)} (scores within 1e-5 count as
+  equal) wins with probability F(y)^C - F^-(y)^C, F (F^-) the mass of responses scored at most
+  (below) score(y); within it the first of the pool's draws is taken, i.e. y w.p. pi(y)/pi(S(y)).
+  """
+  law_PxN = np.zeros_like(pi_PxN)
+  for x in range(pi_PxN.shape[0]):
+    for y in range(pi_PxN.shape[1]):
+      tied_N = np.abs(score_PxN[x] - score_PxN[x, y]) <= 1e-5
+      below = pi_PxN[x][(score_PxN[x] < score_PxN[x, y]) & ~tied_N].sum()
+      level = pi_PxN[x][tied_N].sum()
+      law_PxN[x, y] = ((below + level) ** pool_size - below ** pool_size) * pi_PxN[x, y] / level
+  return law_PxN
+
+
+def test_explorer_shapes_and_thompson_picks_its_members_best(setup, fitted):
   config, spec, _, _, _ = setup
   agent, state = fitted.agent, fitted.state0
-  B, K, M = 4, 2, agent.num_members
-  prompts_BxLx = world_lib.prompt_tokens(jnp.arange(B) % spec.num_prompts, spec)
+  B, K, M, C = 600, 2, agent.num_members, config.experiment.pool_size
+  prompt_B = np.arange(B) % spec.num_prompts
+  prompts_BxLx = world_lib.prompt_tokens(jnp.asarray(prompt_B), spec)
 
   @jax.jit
   def explore(key, state):
-    explorer = agent.explorer(state)
+    explorer = agent.explorer(state, fitted.hparams)
     thompson_BxKxLy = explorer.sample_thompson(key, prompts_BxLx, K)
     r_MxBxK = explorer.utilities(prompts_BxLx, thompson_BxKxLy)
-    log_members_MxBxN = classic.member_boltzmann_log_probs(fitted.rew, state.reward,
-                                                           prompts_BxLx, spec)
-    return explorer.sample(key, prompts_BxLx, 1.0), thompson_BxKxLy, r_MxBxK, log_members_MxBxN
+    log_members_MxPxN = classic.member_boltzmann_log_probs(fitted.rew, state.reward,
+                                                           prompts_of(spec), spec)
+    return explorer.sample(key, prompts_BxLx, 1.0), thompson_BxKxLy, r_MxBxK, log_members_MxPxN
 
-  sample_BxLy, thompson_BxKxLy, r_MxBxK, log_members_MxBxN = explore(jax.random.key(1), state)
+  sample_BxLy, thompson_BxKxLy, r_MxBxK, log_members_MxPxN = explore(jax.random.key(1), state)
   chex.assert_shape(sample_BxLy, (B, spec.response_length))
   chex.assert_shape(thompson_BxKxLy, (B, K, spec.response_length))
   chex.assert_shape(r_MxBxK, (M, B, K))
   assert sample_BxLy.min() >= 0 and sample_BxLy.max() < spec.vocab_size
   # Utilities are the members' rewards: the same up to a per-prompt constant as their
   # Boltzmann log-probs.
-  index_BxK = world_lib.sequence_index(thompson_BxKxLy, spec.vocab_size)
-  log_members_MxBxK = jnp.take_along_axis(log_members_MxBxN, index_BxK[None].repeat(M, 0), -1)
-  np.testing.assert_allclose(jnp.diff(r_MxBxK, axis=-1), jnp.diff(log_members_MxBxK, axis=-1),
+  index_BxK = np.asarray(world_lib.sequence_index(thompson_BxKxLy, spec.vocab_size))
+  log_members_MxBxK = np.asarray(log_members_MxPxN)[:, prompt_B[:, None], index_BxK]
+  np.testing.assert_allclose(np.diff(r_MxBxK, axis=-1), np.diff(log_members_MxBxK, axis=-1),
                              atol=1e-4)
-  # Each Thompson response is its member's best of a pool of C policy samples: at least one of
-  # them is the best response of some member over all N (deterministic under this key).
-  best_MxB = jnp.argmax(log_members_MxBxN, axis=-1)
-  assert bool(jnp.any(best_MxB[:, :, None] == index_BxK[None]))
+
+  # Each Thompson response is the best, under its own sampled member's reward r_m, of a pool of
+  # C policy samples: given the prompt it has the law p_T = mean_m best_of_pool_law(pi, r_m, C).
+  # A Thompson that ignored the members would draw each response from a law q of its own,
+  # whatever its members: q = pi (the policy's sample), the best of C under the members' mean
+  # reward (here pi's law again: the centred priors cancel in the mean, and the trained heads
+  # start at zero), or under one fixed member. The test needs, against each such q, the log-likelihood
+  # ratio LLR = sum_i log p_T(y_i | x_i) / q(y_i | x_i) of the B*K = 1200 responses to be at
+  # least log(1e6) = 13.8. Were the responses drawn from q (i.i.d. given the prompts: the pools
+  # are), E_q[exp(LLR)] = prod_i E_q[p_T / q] = 1, so by Markov's inequality
+  # P_q(LLR >= log 1e6) <= 1e-6: a Thompson ignoring the members passes with probability below
+  # 1e-6. Drawn from p_T, LLR is about 1200 * KL(p_T || q) (measured 90-640 here, at
+  # state0 whose members are their random priors).
+  pi_PxN = np.exp(np.asarray(fitted.exact0[0], np.float64))
+  pi_PxN /= pi_PxN.sum(-1, keepdims=True)
+  r_MxPxN = np.asarray(log_members_MxPxN, np.float64)  # r_m up to a per-prompt constant.
+  member_laws_MxPxN = np.stack([best_of_pool_law(pi_PxN, r_PxN, C) for r_PxN in r_MxPxN])
+  np.testing.assert_allclose(member_laws_MxPxN.sum(-1), 1.0, rtol=1e-9)
+  thompson_PxN = member_laws_MxPxN.mean(0)
+  ignoring = {'policy': pi_PxN, 'mean reward': best_of_pool_law(pi_PxN, r_MxPxN.mean(0), C),
+              **{f'member {m}': member_laws_MxPxN[m] for m in range(M)}}
+  x_I, y_I = np.repeat(prompt_B, K), index_BxK.ravel()
+  for name, q_PxN in ignoring.items():
+    llr = np.sum(np.log(thompson_PxN[x_I, y_I]) - np.log(q_PxN[x_I, y_I]))
+    print("LLR", name, llr); assert llr >= np.log(1e6), (name, llr)
+  # And the responses fit p_T itself (a G-test per prompt, at p-value 1e-6).
+  for x in range(spec.num_prompts):
+    counts_N = np.bincount(y_I[x_I == x], minlength=spec.num_responses)
+    expected_N = counts_N.sum() * thompson_PxN[x]
+    g = 2 * np.sum(counts_N[counts_N > 0] * np.log(counts_N / expected_N)[counts_N > 0])
+    assert g < scipy.stats.chi2.isf(1e-6, spec.num_responses - 1), (x, g, counts_N, expected_N)
 
 
 # ----------------------------------------------------------------------------- behaviour
@@ -188,10 +238,12 @@ def test_policy_stage_alone_moves_pi_to_exp_reward_over_alpha(setup):
   def fit(key, entropy_weight):
     state = classic.ClassicState(
         reward=epistemic.EpistemicParams(None, None, None, jnp.zeros(()), jnp.arange(1)),
-        reward_opt=None, policy=params, policy_opt=classic.adam_state(params, 3e-3),
-        hparams=classic.ClassicHparams(jnp.zeros(()), jnp.zeros(()), entropy_weight))
-    state, info = jax.lax.scan(lambda s, i: policy_update(jax.random.fold_in(key, i), s, world),
-                               state, jnp.arange(POLICY_STEPS))
+        reward_opt=None, policy=params, policy_opt=update.make_optimizer().init(params))
+    hparams = conftest.hparams(policy_learning_rate=3e-3, lambda_lm=0.0,
+                               entropy_weight=entropy_weight)
+    state, info = jax.lax.scan(
+        lambda s, i: policy_update(jax.random.fold_in(key, i), s, world, hparams),
+        state, jnp.arange(POLICY_STEPS))
     exact = lambda policy: lm_lib.exact_log_probs(
         lambda t: lm_lib.lm_logits(policy, t, lm_spec), prompts_of(spec), spec)
     return exact(params), exact(state.policy), info
@@ -216,6 +268,7 @@ class Fitted(NamedTuple):
   info: dict
   exact0: tuple  # agent.exact_log_probs(state0, every prompt).
   exact: tuple  # agent.exact_log_probs(state, every prompt).
+  hparams: dict  # The traced hyper-parameters it ran with (the config's).
 
 
 @pytest.fixture(scope='module')
@@ -231,17 +284,19 @@ def fitted(setup) -> Fitted:
   agent = classic.make_classic_agent(config, spec, lm_spec)
   buffer = uniform_choice_buffer(jax.random.key(5), world, spec, NUM_CHOICES, agent.num_members)
 
+  hparams = hyperparams.as_arrays(hyperparams.values(config))
+
   @jax.jit
   def run(key):
-    state0 = agent.init(key, params)
+    state0 = agent.init(key, params, hparams)
     state, info = jax.lax.scan(
-        lambda s, r: agent.learn(jax.random.fold_in(key, r), s, buffer, world), state0,
+        lambda s, r: agent.learn(jax.random.fold_in(key, r), s, buffer, world, hparams), state0,
         jnp.arange(FIT_ROUNDS))
     return (state0, state, info, agent.exact_log_probs(state0, prompts_of(spec)),
             agent.exact_log_probs(state, prompts_of(spec)))
 
   return Fitted(agent, classic.make_epistemic_reward(config.agent, lm_spec),
-                *run(jax.random.key(0)))
+                *run(jax.random.key(0)), hparams)
 
 
 def test_classic_pipeline_moves_kl_to_pstar_down(setup, fitted):
@@ -287,8 +342,9 @@ def test_experiment_with_the_classic_agent(setup, strategy):
   agent = pipeline.make_agent(config, spec, lm_spec)
   e = config.experiment
   sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, (strategy,)))
-  out = sweep.run_strategy(sweeper, sweep.seed_keys(config.seed, e.num_seeds), params, world,
-                           rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk)
+  lanes = sweep.make_lanes(sweep.seed_keys(config.seed, e.num_seeds), params, world)
+  out, _ = sweep.run_strategy(sweeper, lanes, rounds=e.rounds,
+                              rounds_per_chunk=e.rounds_per_chunk)
   S, R = e.num_seeds, e.rounds + 1
   for name in ('kl', 'tv', 'choice_loss', 'spread'):
     chex.assert_shape(out[name], (S, R))
@@ -305,10 +361,12 @@ def test_epinet_reward_learns_and_keeps_its_prior(setup):
   agent = classic.make_classic_agent(config, spec, lm_spec)
   buffer = uniform_choice_buffer(jax.random.key(5), world, spec, 64, agent.num_members)
 
+  hparams = hyperparams.as_arrays(hyperparams.values(config))
+
   @jax.jit
   def run(key):
-    state0 = agent.init(key, params)
-    state, info = agent.learn(key, state0, buffer, world)
+    state0 = agent.init(key, params, hparams)
+    state, info = agent.learn(key, state0, buffer, world, hparams)
     return state0, state, info, agent.exact_log_probs(state, prompts_of(spec))
 
   state0, state, info, (log_pi_PxN, log_members_MxPxN) = run(jax.random.key(0))

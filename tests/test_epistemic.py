@@ -35,7 +35,7 @@ def test_make_epistemic_lm_from_the_default_agent_config(kind, agent_config, lm_
 
 @pytest.mark.parametrize('kind', KINDS)
 def test_members_differ_at_init_and_mixture_sums_to_one(kind, spec, joint_agent, all_prompts):
-  epi, state, _ = joint_agent(kind)
+  epi, state, _, _ = joint_agent(kind)
   log_p_MxPxN = _members(epi, state.params, all_prompts, spec)
   M = conftest.SMALL_MEMBERS
   chex.assert_shape(log_p_MxPxN, (M, spec.num_prompts, spec.num_responses))
@@ -55,7 +55,7 @@ def test_members_differ_at_init_and_mixture_sums_to_one(kind, spec, joint_agent,
                                                ('epinet', None)])
 def test_apply_blocks_runs_mixture_member_m_on_block_m(kind, center_prior, spec, lm_spec,
                                                        joint_agent, agent_config):
-  epi, state, _ = joint_agent(kind)
+  epi, state, _, _ = joint_agent(kind)
   if center_prior is not None:
     config = agent_config(kind, conftest.SMALL_MEMBERS)
     with config.unlocked():
@@ -72,7 +72,7 @@ def test_apply_blocks_runs_mixture_member_m_on_block_m(kind, center_prior, spec,
 def test_explorer_samples_follow_the_mixture_with_every_member_equally_often(
     spec, joint_agent, all_prompts):
   """Grouped (stratified) sampling: the mixture's and Thompson's samples have the mixture's law."""
-  epi, state, _ = joint_agent('ensemble')
+  epi, state, _, _ = joint_agent('ensemble')
   M, num = epi.num_members, 3000
   member_P = agent_lib.balanced_members(jax.random.key(0), 10, M)
   assert member_P.shape == (M * 4,) and np.all(np.bincount(member_P) == 4)
@@ -95,26 +95,46 @@ def test_explorer_samples_follow_the_mixture_with_every_member_equally_often(
 def test_zero_prior_scale_ensemble_members_equal_the_base_lm(kind, spec, lm_spec, joint_agent,
                                                               base_params, exact_fn,
                                                               all_prompts):
-  """With beta = 0 and the initial parameters, the ensemble's members are the pre-trained LM."""
-  epi, state, _ = joint_agent(kind)
+  """With beta = 0 and the initial parameters, every member is the pre-trained LM.
+
+  The ensemble's members start at the base parameters; the epinet's trainable MLP is random but
+  its output layer starts at zero, so its offset is exactly 0 and every index (the mixture's and
+  fresh ones) gives the base LM's logits exactly.
+  """
+  epi, state, _, _ = joint_agent(kind)
   params = state.params._replace(prior_scale=jnp.asarray(0.0, jnp.float32))
   log_p_MxPxN = _members(epi, params, all_prompts, spec)
-  if kind == 'ensemble':
-    for m in range(epi.num_members):
-      np.testing.assert_allclose(log_p_MxPxN[m], exact_fn(base_params), atol=1e-4)
-  else:  # The epinet's trainable part is a random MLP: members still differ, but all are finite.
-    chex.assert_tree_all_finite(log_p_MxPxN)
+  for m in range(epi.num_members):
+    np.testing.assert_allclose(log_p_MxPxN[m], exact_fn(base_params), atol=1e-5)
+  if kind == 'epinet':
+    tokens_BxL = jax.random.randint(jax.random.key(5), (6, spec.sequence_length), 0,
+                                    spec.vocab_size)
+    index_IxZ = jnp.concatenate([params.mixture_index_M, epi.sample_indices(
+        jax.random.key(6), 4)])
+
+    @jax.jit
+    def logits(params):
+      return (epi.apply(params, index_IxZ, tokens_BxL),
+              lm_lib.apply_lm(base_params, tokens_BxL, lm_spec)[0])
+
+    logits_IxBxLxV, base_BxLxV = logits(params)
+    for i in range(index_IxZ.shape[0]):  # Bitwise: the offset is exactly 0 for every index...
+      np.testing.assert_array_equal(logits_IxBxLxV[i], logits_IxBxLxV[0])
+    # ...so every index is the base LM (up to the rounding of another compiled program).
+    np.testing.assert_allclose(logits_IxBxLxV[0], base_BxLxV, atol=1e-5)
+    logits_IxBxLxV, base_BxLxV = logits(state.params)  # beta = 1: the prior moves every index.
+    assert float(jnp.min(jnp.max(jnp.abs(logits_IxBxLxV - base_BxLxV), axis=(1, 2, 3)))) > 1e-3
 
 
 @pytest.mark.parametrize('kind', KINDS)
 def test_prior_and_anchor_do_not_move_during_updates(kind, world, joint_agent,
                                                      make_choice_buffer):
-  epi, state, step = joint_agent(kind)
+  epi, state, step, hparams = joint_agent(kind)
   buffer = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 2,
                               epi.num_members)
   new_state = state
   for i in range(4):
-    new_state, info = step(jax.random.key(i), new_state, buffer, world)
+    new_state, info = step(jax.random.key(i), new_state, buffer, world, hparams)
     chex.assert_tree_all_finite(info)
   chex.assert_trees_all_equal(new_state.params.prior, state.params.prior)
   chex.assert_trees_all_equal(new_state.params.anchor, state.params.anchor)
@@ -139,10 +159,10 @@ def test_init_and_update_are_vmappable_over_seeds(kind, spec, world, agent_confi
 
   def run(key):
     key_init, key_step = jax.random.split(key)
-    state = update.init_agent_state(key_init, epi, base_params, prior_scale=1.0,
-                                    learning_rate=1e-3, lambda_lm=0.1, lambda_l2=1e-4)
+    state = update.init_agent_state(key_init, epi, base_params, prior_scale=1.0)
     for i in range(2):
-      state, _ = step(jax.random.fold_in(key_step, i), state, buffer, world)
+      state, _ = step(jax.random.fold_in(key_step, i), state, buffer, world,
+                      conftest.hparams(learning_rate=1e-3))
     return epistemic.member_exact_log_probs(epi, state.params, all_prompts, spec)
 
   keys_S = jax.random.split(jax.random.key(4), 3)

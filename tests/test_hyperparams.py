@@ -17,7 +17,7 @@ import conftest
 import lmrl
 from lmrl import hyperparams
 from lmrl import plotting
-from lmrl import results
+from lmrl import rows as rows_lib
 from lmrl.configs import tiny
 
 
@@ -57,14 +57,14 @@ def test_a_learning_rate_sweep_compiles_once_and_its_rows_carry_the_learning_rat
   # Ratios compare strategies at the same grid point.
   assert 'close_50_vs_passive' in summary['joint']['infomax[learning_rate=0.01]']
 
-  rows = results.read_rows(os.path.join(workdir, 'results.csv'))
+  rows = rows_lib.read_rows(os.path.join(workdir, 'results.csv'))
   assert {(r['strategy'], r['learning_rate']) for r in rows} == {
       (f'{s}[learning_rate={lr:g}]', lr) for s in conftest.TINY_RUN_STRATEGIES
       for lr in (1e-3, 1e-2)}
   kl = lambda rows, name: np.asarray([r['kl'] for r in rows
                                       if r['strategy'] == name and r['seed'] == 0])
   # The point at the config's own learning rate is the unswept run's seed 0, exactly.
-  unswept = results.read_rows(os.path.join(tiny_run, 'results.csv'))
+  unswept = rows_lib.read_rows(os.path.join(tiny_run, 'results.csv'))
   for strategy in conftest.TINY_RUN_STRATEGIES:
     np.testing.assert_array_equal(kl(rows, f'{strategy}[learning_rate=0.001]'),
                                   kl(unswept, strategy))
@@ -78,3 +78,21 @@ def test_a_learning_rate_sweep_compiles_once_and_its_rows_carry_the_learning_rat
   labels = [line.get_label() for line in plotting.plot_metric(rows, 'kl', 'KL').axes[0].lines]
   assert sorted(labels) == sorted(names)
   assert all(math.isfinite(r['kl']) for r in rows)
+
+
+def test_every_traced_value_has_one_home_its_sweep_field_and_its_rule():
+  """`hyperparams.TRACED` is the one registry: the config's sweep section, the checks and the
+  run state's pytree follow from it (adding a traced value is one entry plus its use)."""
+  from lmrl import checks  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  assert set(config.sweep) == set(hyperparams.TRACED)
+  for name, traced in hyperparams.TRACED.items():
+    assert hyperparams.config_field(config, traced.field) == hyperparams.values(config)[name]
+    bad = tiny.get_config()
+    bad.sweep[name] = (-1.0,)  # Negative: refused by both rules.
+    try:
+      checks.validate(bad)
+      raise AssertionError(f'sweep.{name}=(-1,) was accepted')
+    except ValueError as error:
+      assert f'config.sweep.{name}' in str(error)
+  assert set(hyperparams.lane_values(config, 2)) == set(hyperparams.TRACED)

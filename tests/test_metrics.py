@@ -113,6 +113,30 @@ def test_spread_error_correlation_reads_the_deployed_lms_error():
   assert metrics.uncertainty_error_correlation(at_error, log_p_PxN, log_pstar_PxN) > 0.9
   assert metrics.uncertainty_error_correlation(elsewhere, log_p_PxN, log_pstar_PxN) < -0.9
 
+def test_spread_error_correlation_equals_a_brute_force_at_a_non_uniform_pstar():
+  """M = 5 members, P = 3 prompts, N = 7 responses, p* far from uniform: the p*-weighted Pearson
+  correlation (weights p*(y|x) / P over every pair) equals NumPy's weighted covariance."""
+  rng = np.random.default_rng(0)
+  num_members, num_prompts, num_responses = 5, 3, 7
+  normalise = lambda logits: logits - np.log(np.sum(np.exp(logits), -1, keepdims=True))
+  log_pstar_PxN = normalise(rng.normal(size=(num_prompts, num_responses)) * 2.0)
+  log_p_MxPxN = normalise(rng.normal(size=(num_members, num_prompts, num_responses)))
+  log_p_PxN = normalise(rng.normal(size=(num_prompts, num_responses)))
+  assert np.max(np.exp(log_pstar_PxN)) > 0.5  # Non-uniform.
+  std_of_members = np.asarray([[np.sqrt(np.mean((log_p_MxPxN[:, x, y]
+                                                 - log_p_MxPxN[:, x, y].mean()) ** 2))
+                                for y in range(num_responses)] for x in range(num_prompts)])
+  error = np.abs(log_p_PxN - log_pstar_PxN)
+  weights = np.exp(log_pstar_PxN) / num_prompts
+  cov = np.cov(std_of_members.ravel(), error.ravel(), aweights=weights.ravel(), bias=True)
+  expected = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+  got = metrics.uncertainty_error_correlation(*(jnp.asarray(a, jnp.float32) for a in (
+      log_p_MxPxN, log_p_PxN, log_pstar_PxN)))
+  np.testing.assert_allclose(got, expected, rtol=1e-4)
+  # The weights matter: the unweighted correlation is another number.
+  assert abs(np.corrcoef(std_of_members.ravel(), error.ravel())[0, 1] - expected) > 0.05
+
+
 def test_disagreement_is_split_by_whether_a_pair_was_shown():
   # Two members over 1 prompt x 3 responses: they agree on response 0 and differ on 1 and 2.
   log_p_MxPxN = jnp.log(jnp.asarray([[[0.5, 0.3, 0.2]], [[0.5, 0.1, 0.4]]]))

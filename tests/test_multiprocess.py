@@ -1,6 +1,6 @@
 """Two processes of one `jax.distributed` job on this machine, the seed axis sharded across them.
 
-Each process of `python -m lmrl.bin.explore ... --coordinator_address=localhost:PORT
+Each process of `python -m experiments.explore ... --coordinator_address=localhost:PORT
 --num_processes=2 --process_id=i` owns one CPU device (CPU collectives through gloo); only
 process 0 writes files. The job must give the same files as one process that lays the same
 seeds over two (forced host) devices, and a job killed mid-sweep (every process) must resume,
@@ -42,7 +42,7 @@ def _start_job(workdir, logs_dir) -> list[subprocess.Popen]:
   for i in range(NUM_PROCESSES):
     with open(os.path.join(logs_dir, f'process{i}.log'), 'w') as log:
       processes.append(subprocess.Popen(
-          [sys.executable, '-m', 'lmrl.bin.explore', *SHARDED, f'--workdir={workdir}',
+          [sys.executable, '-m', 'experiments.explore', *SHARDED, f'--workdir={workdir}',
            '--config.experiment.distributed=True', f'--coordinator_address=localhost:{port}',
            f'--num_processes={NUM_PROCESSES}', f'--process_id={i}'],
           env=env, cwd=conftest.REPO_ROOT, stdout=log, stderr=subprocess.STDOUT))
@@ -84,7 +84,7 @@ def test_two_processes_equal_one_process_over_two_devices(two_process_run, tmp_p
   one = tmp_path / 'one'
   env = dict(os.environ, JAX_PLATFORMS='cpu',
              XLA_FLAGS=f'--xla_force_host_platform_device_count={NUM_PROCESSES}')
-  result = subprocess.run([sys.executable, '-m', 'lmrl.bin.explore', *SHARDED,
+  result = subprocess.run([sys.executable, '-m', 'experiments.explore', *SHARDED,
                            f'--workdir={one}'], env=env, cwd=conftest.REPO_ROOT,
                           capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]

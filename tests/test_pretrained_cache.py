@@ -1,11 +1,21 @@
-"""The shared pre-trained-LM cache: one world is never pre-trained twice, another world is."""
+"""The shared pre-trained-LM cache: one world is never pre-trained twice, another world is, and
+an LM pre-trained by other code is never served; `--pretrained_cache_clear` empties the cache."""
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 
+from absl import flags
+from absl.testing import flagsaver
 import jax
 import numpy as np
 
+from experiments import explore
+from lmrl import lm as lm_lib
 from lmrl import pipeline
+from lmrl import pretraining
 from lmrl.configs import tiny
 
 
@@ -40,3 +50,100 @@ def test_a_second_run_of_the_same_world_loads_the_cached_lm_and_another_world_pr
   _, _, lines = _pretrained(config, tmp_path / 'c', cache)
   assert any('pre-training the LM' in line for line in lines)
   assert len(os.listdir(cache)) == 2
+
+
+def _normalised(value):
+  return json.loads(json.dumps(value))
+
+
+def test_an_entry_written_by_other_code_is_never_served(tmp_path, monkeypatch):
+  config = tiny.get_config()
+  cache = tmp_path / 'cache'
+  pretrained = []  # One entry per pre-training; a stand-in LM keeps the test fast.
+
+  def pretrain_from_config(config, world, spec, lm_spec):
+    del world, spec
+    pretrained.append(config.seed)
+    return lm_lib.init_lm(jax.random.key(len(pretrained)), lm_spec), np.ones(2)
+
+  monkeypatch.setattr(pretraining, 'pretrain_from_config', pretrain_from_config)
+  current = pipeline.pretrained_cache_key(config)
+  with monkeypatch.context() as other_code:
+    other_code.setattr(pipeline, 'pretraining_code_hash', lambda: 'edited lm.py')
+    other = pipeline.pretrained_cache_key(config)
+    assert other != current  # The source is part of the key.
+    _pretrained(config, tmp_path / 'a', cache)  # Pre-trained by "other code".
+    _, _, lines = _pretrained(config, tmp_path / 'a2', cache)
+    assert any('from the cache' in line for line in lines)  # Which serves itself.
+  assert len(pretrained) == 1
+
+  _, _, lines = _pretrained(config, tmp_path / 'b', cache)
+  assert len(pretrained) == 2  # A fresh pre-training.
+  assert any('pre-training the LM' in line for line in lines)
+  assert not any('from the cache' in line for line in lines)
+  assert sorted(os.listdir(cache)) == sorted([current, other])
+  manifest = json.loads((cache / current / 'manifest.json').read_text())
+  assert manifest['key'] == current and manifest['written']
+  assert manifest['inputs'] == _normalised(pipeline.pretrained_cache_inputs(config))
+  assert set(manifest['inputs']['code']) == {'source', 'lmrl', 'libraries', 'platform'}
+  assert set(manifest['inputs']['config']) == {'seed', 'world', 'lm', 'pretrain'}
+
+  # Even at this code's key (a truncated-hash collision, a hand-copied entry), an entry whose
+  # manifest names other inputs is not served: pre-trained again, and replaced.
+  shutil.rmtree(cache / current)
+  os.rename(cache / other, cache / current)
+  _, _, lines = _pretrained(config, tmp_path / 'c', cache)
+  assert any('other inputs' in line for line in lines)
+  assert len(pretrained) == 3
+  manifest = json.loads((cache / current / 'manifest.json').read_text())
+  assert manifest['inputs']['code']['source'] == pipeline.pretraining_code_hash()
+
+
+def _fake_entry(cache, name, inputs=None, size=1000):
+  entry = cache / name
+  (entry / 'params').mkdir(parents=True)
+  (entry / 'params' / 'data').write_bytes(b'x' * size)
+  if inputs is not None:
+    (entry / 'manifest.json').write_text(json.dumps({'key': name, 'inputs': inputs}))
+  return size + (len(json.dumps({'key': name, 'inputs': inputs})) if inputs is not None else 0)
+
+
+def test_the_clear_flag_removes_stale_entries_then_every_entry(tmp_path, capsys):
+  cache = tmp_path / 'cache'
+  inputs = _normalised(pipeline.pretrained_cache_inputs(tiny.get_config()))
+  kept = _fake_entry(cache, 'current', inputs)
+  stale = _fake_entry(cache, 'other_code', {**inputs, 'code': {**inputs['code'], 'source': 'x'}})
+  stale += _fake_entry(cache, 'old_layout')  # No manifest: an entry of an earlier lmrl.
+  kept += _fake_entry(cache, 'current.tmp123', inputs)  # Perhaps being written by a live run.
+  listed = {os.path.basename(e['path']): e for e in pipeline.pretrained_cache_entries(str(cache))}
+  assert {n: e['current'] for n, e in listed.items()} == {
+      'current': True, 'other_code': False, 'old_layout': False, 'current.tmp123': True}
+  assert listed['other_code']['manifest']['inputs']['code']['source'] == 'x'
+
+  def clear(which):
+    with flagsaver.flagsaver():
+      flags.FLAGS(['explore', f'--pretrained_cache={cache}', f'--pretrained_cache_clear={which}'])
+      explore.main([])  # Without --workdir: clears, says so and returns.
+    return capsys.readouterr().out.strip().splitlines()
+
+  assert clear('stale') == [
+      f'--pretrained_cache_clear=stale: removed 2 entries not written by this code from {cache}, '
+      f'freed {stale / 1e6:.1f} MB ({stale} bytes); kept 2 entries']
+  assert sorted(os.listdir(cache)) == ['current', 'current.tmp123']
+  assert clear('all') == [
+      f'--pretrained_cache_clear=all: removed 2 entries from {cache}, freed {kept / 1e6:.1f} MB '
+      f'({kept} bytes); kept 0 entries']
+  assert os.listdir(cache) == []
+
+
+def test_pretrain_has_the_clear_flag_too(tmp_path):
+  cache = tmp_path / 'cache'
+  size = _fake_entry(cache, 'old_layout')
+  out = subprocess.run([sys.executable, '-m', 'experiments.pretrain', '--config=tiny',
+                        f'--pretrained_cache={cache}', '--pretrained_cache_clear=stale'],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+  assert out.returncode == 0, out.stderr
+  assert out.stdout.splitlines() == [
+      f'--pretrained_cache_clear=stale: removed 1 entry not written by this code from {cache}, '
+      f'freed 0.0 MB ({size} bytes); kept 0 entries']
+  assert os.listdir(cache) == []

@@ -1,5 +1,8 @@
 """Exploration strategies on a stub explorer whose members' utilities are a known table."""
 
+import itertools
+import math
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -30,9 +33,11 @@ def _explorer(log_u_MxN):
   return strategies.Explorer(sample, sample_thompson, utilities, V, LY)
 
 
-def _params(**kwargs):
-  defaults = dict(num_shown=2, pool_size=N, temperature=2.0, pool_temperature=1.0)
-  return strategies.StrategyParams(**{**defaults, **kwargs})
+def _params(num_shown=2, pool_size=N, info_units='nats', **traced):
+  """StrategyParams with the traced values `traced` (temperature 2, pool temperature 1,
+  info temperature 0 unless given)."""
+  hparams = dict(temperature=2.0, pool_temperature=1.0, info_temperature=0.0, **traced)
+  return strategies.StrategyParams(num_shown, pool_size, info_units, hparams)
 
 
 def test_choice_information_is_zero_when_members_agree_and_log2_when_sure_and_opposed():
@@ -99,3 +104,43 @@ def test_info_temperature_in_units_of_the_best_tuple_is_scale_free():
   assert float(jnp.max(nats(late_BxU))) < 0.3  # ...late, close to uniform over 4 tuples.
   with pytest.raises(ValueError, match='info_units'):
     strategies.tuple_logits(info_BxU, 0.1, 'bits')
+
+
+# ----------------------------------------------------------------------------- brute force
+
+
+def _information_brute_force(log_u_MxK: np.ndarray) -> float:
+  """I(c; m) = sum_m sum_c (1/M) P_m(c) log(P_m(c) / P_bar(c)), in float64 loops."""
+  num_members, num_shown = log_u_MxK.shape
+  p_MxK = np.zeros((num_members, num_shown))
+  for m in range(num_members):
+    weights = [math.exp(u) for u in log_u_MxK[m]]
+    for c in range(num_shown):
+      p_MxK[m, c] = weights[c] / sum(weights)
+  p_bar_K = [sum(p_MxK[m, c] for m in range(num_members)) / num_members
+             for c in range(num_shown)]
+  return sum(p_MxK[m, c] * math.log(p_MxK[m, c] / p_bar_K[c]) / num_members
+             for m in range(num_members) for c in range(num_shown))
+
+
+def test_choice_information_and_pool_information_equal_a_brute_force():
+  """M = 4 members, K = 3 shown, a pool of 5 per prompt, members with distinct random tastes.
+
+  `pool_information`'s tuples are every 3-subset of the pool and its information[b, u] (which is
+  `choice_information` of the members' utilities of row b's tuple u) is the brute force of them:
+  a wrong formula, vmap axis or tuple gather would not be.
+  """
+  num_members, num_shown, pool, rows = 4, 3, 5, 6
+  log_u_MxN = np.random.default_rng(7).normal(size=(num_members, N)) * 1.5
+  explorer = _explorer(jnp.asarray(log_u_MxN, jnp.float32))
+  params = _params(num_shown=num_shown, pool_size=pool)
+  pool_BxCxLy, tuples_UxK, info_BxU = jax.jit(lambda key: strategies.pool_information(
+      key, explorer, jnp.zeros((rows, 1), jnp.int32), params))(jax.random.key(9))
+  assert sorted(map(tuple, np.asarray(tuples_UxK).tolist())) == list(
+      itertools.combinations(range(pool), num_shown))
+  pool_BxC = np.asarray(world_lib.sequence_index(pool_BxCxLy, V))
+  assert len({tuple(r) for r in pool_BxC.tolist()}) > 1  # Rows' pools differ.
+  expected_BxU = [[_information_brute_force(log_u_MxN[:, pool_BxC[b, list(t)]])
+                   for t in np.asarray(tuples_UxK).tolist()] for b in range(rows)]
+  np.testing.assert_allclose(info_BxU, expected_BxU, rtol=1e-4, atol=1e-6)
+  assert np.min(expected_BxU) >= 0 and np.max(expected_BxU) > 0.05

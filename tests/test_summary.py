@@ -2,13 +2,15 @@
 intervals are finite or None with words, failed seeds are left out, and the result is strict JSON
 and deterministic. Pure NumPy on synthetic curves."""
 
+import csv
 import json
 import math
+import os
 
 import numpy as np
 import pytest
 
-from lmrl import results
+from lmrl import summary as summary_lib
 
 PRETRAINED_KL = 2.0
 QUERIES_R = np.arange(0.0, 1300.0, 20.0)  # 65 evaluated rounds, 20 choices apart; budget 1280.
@@ -16,19 +18,19 @@ TARGET_COVERAGE_G = np.array([0.5, 0.3, 0.2])
 
 
 def _curves(tau_S, queries_R=QUERIES_R, coverage_G=(0.5, 0.3, 0.2), failed_S=None
-            ) -> results.Curves:
+            ) -> summary_lib.Curves:
   """KL decaying as PRETRAINED_KL * exp(-queries / tau) per seed; constant coverage."""
   tau_S = np.asarray(tau_S, dtype=float)
   kl_SxR = PRETRAINED_KL * np.exp(-queries_R[None, :] / tau_S[:, None])
   coverage_SxRxG = np.broadcast_to(np.asarray(coverage_G, dtype=float),
                                    kl_SxR.shape + (len(coverage_G),)).copy()
   failed_S = np.zeros(tau_S.shape, bool) if failed_S is None else np.asarray(failed_S)
-  return results.Curves(queries_R, kl_SxR, coverage_SxRxG, failed_S)
+  return summary_lib.Curves(queries_R, kl_SxR, coverage_SxRxG, failed_S)
 
 
 def _summarize(curves, **kwargs) -> dict:
-  summary = results.summarize(curves, pretrained_kl=PRETRAINED_KL,
-                              target_coverage_G=TARGET_COVERAGE_G, num_bootstrap=200, **kwargs)
+  summary = summary_lib.summarize(curves, pretrained_kl=PRETRAINED_KL,
+                                  target_coverage_G=TARGET_COVERAGE_G, num_bootstrap=200, **kwargs)
   json.dumps(summary, allow_nan=False)  # Strict JSON, always.
   return summary
 
@@ -171,7 +173,7 @@ def test_every_seed_failed_has_only_the_failure_fields():
                                          'failed_seeds': [0, 1], 'note': 'every seed failed'}
   versus = summary['joint']['infomax']['close_50_vs_passive']
   assert versus['ratio'] is None and 'every seed of passive failed' in versus['text']
-  lines = results.format_summary(summary)
+  lines = summary_lib.format_summary(summary)
   assert len(lines) == 2 and any('every seed failed' in line for line in lines)
 
 
@@ -207,7 +209,7 @@ def test_deterministic_and_format_summary():
       [(a, s) for a in ('joint', 'classic') for s in ('infomax', 'passive', 'uniform',
                                                        'boltzmann')],
       [_curves(np.random.default_rng(0).uniform(100, 800, 4))] * 8)}, seed=4)
-  lines = results.format_summary(first)
+  lines = summary_lib.format_summary(first)
   assert len(lines) == 8
   infomax = next(line for line in lines if line.startswith('joint/infomax:'))
   for part in ('final KL', '±', 'close_50:', 'close_80:', 'vs passive at 80%:',
@@ -224,9 +226,44 @@ def test_curves_from_metrics_takes_evaluated_rounds_and_failures():
                      [0.0, 1.0, 0.0, nan, 0.0],  # Seed 1: failed at a round not evaluated.
                      [0.0, nan, 0.0, nan, 0.0]])
   coverage = np.arange(3 * 5 * 2, dtype=float).reshape(3, 5, 2)
-  curves = results.curves_from_metrics({'kl': kl, 'coverage_G': coverage, 'failed': failed},
-                                       queries_per_round=8, evaluated_rounds=[0, 2, 4])
+  curves = summary_lib.curves_from_metrics({'kl': kl, 'coverage_G': coverage, 'failed': failed},
+                                           queries_per_round=8, evaluated_rounds=[0, 2, 4])
   np.testing.assert_array_equal(curves.queries_R, [0.0, 16.0, 32.0])
   np.testing.assert_array_equal(curves.kl_SxR[:2], [[2.0, 1.0, 0.5], [2.0, 1.5, 1.0]])
   np.testing.assert_array_equal(curves.coverage_SxRxG, coverage[:, [0, 2, 4]])
   np.testing.assert_array_equal(curves.failed_S, [False, True, True])
+
+
+def test_close_targets_are_fractions_of_the_pretrained_lms_kl_not_of_round_0():
+  """The reference KL of close_<f> is the pre-trained LM's, from pretrain.json (`kl_to_pstar`,
+  passed by the runner as `pretrained_kl`): target_kl = (1 - f) * pretrain.json's KL. It is NOT
+  round 0 of the curves (the deployed mixture of the initial members, which their priors move
+  away from the pre-trained LM): the README's "(1 - f) * 1.038" is pretrain.json's 1.038, while
+  its table's KL after 0 rankings is the mixture's 1.016."""
+  round0_kl = 2.5  # The curve starts above the pre-trained LM's KL (PRETRAINED_KL = 2.0).
+  curve = _curves([200.0])
+  curve = curve._replace(kl_SxR=curve.kl_SxR * round0_kl / PRETRAINED_KL)
+  entry = _summarize({('joint', 'infomax'): curve})['joint']['infomax']
+  for f in (50, 80, 90):
+    target = (1 - f / 100) * PRETRAINED_KL
+    np.testing.assert_allclose(entry[f'close_{f}']['target_kl'], target, rtol=1e-12)
+    np.testing.assert_allclose(entry[f'close_{f}']['choices'], _interpolated_crossing(
+        QUERIES_R, curve.kl_SxR[0], target), rtol=1e-9)
+
+
+def test_a_runs_close_targets_use_pretrain_json_not_round_0(tiny_run):
+  """The same on a run (the session's tiny run): summary.json's targets are (1 - f) times
+  pretrain.json's `kl_to_pstar`, which is not the mean KL of results.csv's round 0."""
+  with open(os.path.join(tiny_run, 'pretrain.json')) as f:
+    pretrained_kl = json.load(f)['kl_to_pstar']
+  with open(os.path.join(tiny_run, 'summary.json')) as f:
+    summary = json.load(f)
+  with open(os.path.join(tiny_run, 'results.csv')) as f:
+    rows = list(csv.DictReader(f))
+  for strategy, entry in summary['joint'].items():
+    round0 = np.mean([float(r['kl']) for r in rows
+                      if r['strategy'] == strategy and int(r['round']) == 0])
+    assert abs(round0 - pretrained_kl) > 1e-4, (round0, pretrained_kl)  # The two differ...
+    for f in (50, 80, 90):  # ...and the targets are pretrain.json's.
+      np.testing.assert_allclose(entry[f'close_{f}']['target_kl'],
+                                 (1 - f / 100) * pretrained_kl, rtol=1e-6)

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import tiny_sweep
-from lmrl import results
+from lmrl import files
+from lmrl import rows as rows_lib
+from lmrl import summary as summary_lib
 from lmrl import sweep
 
 STRATEGY = np.int32(0)  # The index of tiny_sweep.STRATEGY (an int32, as run_strategy passes it).
@@ -40,15 +42,13 @@ def test_run_chunk_compiles_once_across_chunks_seeds_and_hyperparameters():
   base_state = sweeper.init(keys_S, base_params, world, None)
   _, base_metrics = sweeper.run_chunk(keys_S, base_state, world, round_R, STRATEGY)
   state = sweeper.init(keys_S, base_params, world, None)
-  agent = state.agent
-  hyperparams = dict(agent.opt_state.hyperparams)
-  lr_S = hyperparams['learning_rate']
-  hyperparams['learning_rate'] = lr_S * np.asarray([1.0, 3.0, 10.0, 30.0], lr_S.dtype)
-  agent = agent._replace(
-      opt_state=agent.opt_state._replace(hyperparams=hyperparams),
-      hparams=agent.hparams._replace(lambda_lm=agent.hparams.lambda_lm * 2,
-                                     lambda_l2=agent.hparams.lambda_l2 * 0))
-  _, metrics = sweeper.run_chunk(keys_S, state._replace(agent=agent), world, round_R, STRATEGY)
+  hparams = dict(state.hparams)  # Their one home: the run state.
+  lr_S = hparams['learning_rate']
+  hparams['learning_rate'] = lr_S * np.asarray([1.0, 3.0, 10.0, 30.0], lr_S.dtype)
+  hparams['lambda_lm'] = hparams['lambda_lm'] * 2
+  hparams['lambda_l2'] = hparams['lambda_l2'] * 0
+  _, metrics = sweeper.run_chunk(keys_S, state._replace(hparams=hparams), world, round_R,
+                                 STRATEGY)
 
   assert sweeper.run_chunk._cache_size() == compiled
   assert sweeper.init._cache_size() == init_compiled
@@ -60,8 +60,9 @@ def test_run_chunk_compiles_once_across_chunks_seeds_and_hyperparameters():
 
 def test_chunked_equals_unchunked():
   _, world, base_params, sweeper = tiny_sweep.setup()
-  unchunked = sweep.run_strategy(sweeper, tiny_sweep.keys(), base_params, world,
-                                 rounds=tiny_sweep.ROUNDS, rounds_per_chunk=tiny_sweep.ROUNDS)
+  lanes = sweep.make_lanes(tiny_sweep.keys(), base_params, world)
+  unchunked, _ = sweep.run_strategy(sweeper, lanes, rounds=tiny_sweep.ROUNDS,
+                                    rounds_per_chunk=tiny_sweep.ROUNDS)
   chunked = tiny_sweep.reference()
   assert np.all(np.isfinite(chunked['kl']))
   _assert_same(chunked, unchunked, rtol=1e-6, atol=1e-7)
@@ -96,10 +97,9 @@ def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
   _, healthy = sweeper.run_chunk(keys_S, state, world, round_R, STRATEGY)
   # Seed 2's (traced) learning rate is NaN: its parameters, loss and metrics turn NaN.
   state = sweeper.init(keys_S, base_params, world, None)
-  hyperparams = dict(state.agent.opt_state.hyperparams)
-  hyperparams['learning_rate'] = hyperparams['learning_rate'].at[2].set(np.nan)
-  state = state._replace(agent=state.agent._replace(
-      opt_state=state.agent.opt_state._replace(hyperparams=hyperparams)))
+  hparams = dict(state.hparams)
+  hparams['learning_rate'] = hparams['learning_rate'].at[2].set(np.nan)
+  state = state._replace(hparams=hparams)
   state, faulty = sweeper.run_chunk(keys_S, state, world, round_R, STRATEGY)
   np.testing.assert_array_equal(np.asarray(state.failed), [False, False, True, False])
   np.testing.assert_array_equal(np.asarray(faulty['failed'])[:, -1], [0, 0, 1, 0])
@@ -112,11 +112,11 @@ def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
   # (Rounds 0 and 1 of the rows: the healthy chunk stands in for round 0, the faulty for 1.)
   out = {name: np.concatenate([np.asarray(healthy[name]), np.asarray(value)], axis=1)
          for name, value in faulty.items()}
-  rows = results.metric_rows('joint', 'passive', out, np.zeros(2), 4, [0, 1])
+  rows = rows_lib.metric_rows('joint', 'passive', out, np.zeros(2), 4, [0, 1])
   assert {r['seed'] for r in rows if r['failed']} == {2}
-  curves = {('joint', 'passive'): results.curves_from_metrics(out, 4, [0, 1])}
-  summarize = lambda c: results.summarize(c, pretrained_kl=1.0, target_coverage_G=np.ones(2),
-                                          num_bootstrap=10)
+  curves = {('joint', 'passive'): summary_lib.curves_from_metrics(out, 4, [0, 1])}
+  summarize = lambda c: summary_lib.summarize(c, pretrained_kl=1.0, target_coverage_G=np.ones(2),
+                                              num_bootstrap=10)
   summary = summarize(curves)['joint']['passive']
   assert summary['failed_seeds'] == [2]
   assert summary['num_seeds'] == 4 and summary['num_seeds_used'] == 3
@@ -126,7 +126,7 @@ def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
   # A strategy whose every seed failed has no mean at all: strict JSON, never NaN.
   all_failed = {k: c._replace(failed_S=np.ones_like(c.failed_S)) for k, c in curves.items()}
   path = str(tmp_path / 'summary.json')
-  results.write_json(path, summarize(all_failed))
+  files.write_json(path, summarize(all_failed))
   with open(path) as f:
     text = f.read()
   assert 'NaN' not in text

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import conftest
-from lmrl import results
+from lmrl import rows as rows_lib
 
 event_pb2 = pytest.importorskip('tensorboardX.proto.event_pb2')
 
@@ -30,7 +30,7 @@ def _scalars(run_dir: str) -> dict[str, dict[int, float]]:
 
 
 def test_event_files_hold_each_strategys_mean_over_seeds_at_every_evaluated_round(tiny_run):
-  rows = results.read_rows(os.path.join(tiny_run, 'results.csv'))
+  rows = rows_lib.read_rows(os.path.join(tiny_run, 'results.csv'))
   for strategy in conftest.TINY_RUN_STRATEGIES:
     scalars = _scalars(os.path.join(tiny_run, 'tensorboard', f'joint_{strategy}'))
     mine = [r for r in rows if r['strategy'] == strategy]

@@ -1,6 +1,6 @@
 """Faults around the work directory: a concurrent run, an unreadable checkpoint, a full disk.
 
-Each fault stops with one line (a `checks.UserError`, which the binaries print as `error: ...`)
+Each fault stops with one line (a `errors.UserError`, which the binaries print as `error: ...`)
 and leaves every file written before it as it was.
 """
 
@@ -18,7 +18,8 @@ import pytest
 import lmrl
 import tiny_sweep
 from lmrl import checkpoints
-from lmrl import results
+from lmrl import errors
+from lmrl import files
 from lmrl import workdir as workdir_lib
 from lmrl.configs import tiny
 from tests import conftest
@@ -119,7 +120,7 @@ def test_a_full_disk_while_writing_a_result_stops_with_one_line_and_keeps_earlie
       f.write = lambda text: (_ for _ in ()).throw(OSError(errno.ENOSPC, 'No space left'))
     return f
 
-  monkeypatch.setattr(results, 'open', open_on_a_full_disk, raising=False)
+  monkeypatch.setattr(files, 'open', open_on_a_full_disk, raising=False)
   with pytest.raises(workdir_lib.WorkdirError) as stopped:
     lmrl.run(_tiny_config(), workdir, log=lambda line: None)
   message = _one_line(stopped.value)

@@ -41,11 +41,13 @@ def keys(seed: int = 0):
   return sweep.seed_keys(seed, NUM_SEEDS)
 
 
-def run(*, rounds: int = ROUNDS, rounds_per_chunk: int = 1, **kwargs) -> dict[str, np.ndarray]:
-  """`sweep.run_strategy` of the shared sweep, seeds `keys(0)`."""
+def run(*, rounds: int = ROUNDS, rounds_per_chunk: int = 1, sharding=None,
+        **kwargs) -> dict[str, np.ndarray]:
+  """`sweep.run_strategy`'s metrics of the shared sweep, seeds `keys(0)`."""
   _, world, base_params, sweeper = setup()
-  return sweep.run_strategy(sweeper, keys(), base_params, world, rounds=rounds,
-                            rounds_per_chunk=rounds_per_chunk, **kwargs)
+  lanes = sweep.make_lanes(keys(), base_params, world, sharding=sharding)
+  return sweep.run_strategy(sweeper, lanes, rounds=rounds, rounds_per_chunk=rounds_per_chunk,
+                            **kwargs)[0]
 
 
 @functools.lru_cache(maxsize=None)
@@ -68,9 +70,9 @@ def sharded_main(out_path: str) -> None:
   # The seed axis really is split (one seed per device) and stays split through a chunk.
   _, world, base_params, sweeper = setup()
   everywhere = sweep.replicated(sharding)
-  keys_S = sweep.shard(keys(), sharding)
-  world, base_params = sweep.shard(world, everywhere), sweep.shard(base_params, everywhere)
-  state = sweep.shard(sweeper.init(keys_S, base_params, world, None), sharding)
+  lanes = sweep.make_lanes(keys(), base_params, world, sharding=sharding)
+  keys_S, world = lanes.keys_S, lanes.world
+  state = sweep.shard(sweeper.init(keys_S, lanes.base_params, world, None), sharding)
   state, chunk = sweeper.run_chunk(keys_S, state, world,
                                    sweep.shard(np.arange(1, dtype=np.int32), everywhere),
                                    sweep.shard(np.int32(0), everywhere))

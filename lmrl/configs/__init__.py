@@ -3,12 +3,15 @@
   from lmrl.configs import tiny
   config = tiny.get_config()
 
-The binaries take `--config=NAME` (a name below) or `--config=path/to/file.py`.
+The binaries take `--config=NAME`: a name below (the schema `default`, every field with one
+comment, and `tiny`, a one-minute run), a study of `experiments/` (`experiments/NAME/config.py`,
+`NAME:VARIANT` for one of its variants; `lmrl.flags.config_names()` lists them all) or a config
+file's path.
 """
 
 import os
 
-NAMES = ('default', 'tiny', 'paper')
+NAMES = ('default', 'tiny')
 
 
 def path(name: str) -> str:

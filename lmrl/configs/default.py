@@ -1,12 +1,14 @@
 """Default config: the headline exploration experiment, sized for a 2-core CPU (minutes).
 
-  python -m lmrl.bin.explore --config=default --workdir=/tmp/lmrl
-  python -m lmrl.bin.pretrain --config=default --workdir=/tmp/lmrl_pt
+  python -m experiments.explore --config=default --workdir=/tmp/lmrl
+  python -m experiments.pretrain --config=default --workdir=/tmp/lmrl_pt
 
 Override any field with `--config.section.field=value`, e.g. `--config.experiment.num_seeds=4`.
 """
 
 import ml_collections
+
+from lmrl import hyperparams
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -62,7 +64,7 @@ def get_config() -> ml_collections.ConfigDict:
   u.lm_loss_tokens = 'prompt'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
 
-  c.classic = k = ml_collections.ConfigDict()  # Only read when agent.kind == 'classic'.
+  c.classic = k = ml_collections.ConfigDict()  # Read by the classic agent ('classic', 'both').
   k.policy_steps_per_round = 8  # REINFORCE steps on the policy after each round's reward fit.
   k.policy_batch_size = 64  # Responses sampled from the policy per REINFORCE step.
   k.policy_learning_rate = 1e-3  # Adam learning rate of the policy stage.
@@ -88,16 +90,10 @@ def get_config() -> ml_collections.ConfigDict:
   e.shard_seeds = False  # Shard the seed axis across all local devices (jax.sharding).
   e.distributed = False  # Call jax.distributed.initialize() first (multi-host).
 
-  # Hyper-parameter sweep (`lmrl.hyperparams`): values to try for traced hyper-parameters, vmapped
-  # next to the seeds in the one compilation; the grid is the product of the non-empty fields.
-  # E.g. --config.sweep.learning_rate="(3e-4,1e-3)". Empty: the value above is used.
-  c.sweep = s = ml_collections.ConfigDict()
-  s.learning_rate = ()  # finetune.learning_rate
-  s.lambda_lm = ()  # finetune.lambda_lm
-  s.lambda_l2 = ()  # finetune.lambda_l2
-  s.l2_prior_choices = ()  # finetune.l2_prior_choices
-  s.prior_scale = ()  # agent.prior_scale
-  s.temperature = ()  # experiment.temperature (boltzmann)
-  s.pool_temperature = ()  # experiment.pool_temperature (infomax)
-  s.info_temperature = ()  # experiment.info_temperature (infomax)
+  # Hyper-parameter sweep (`lmrl.hyperparams`): values to try for each traced hyper-parameter
+  # (one field per name of `hyperparams.TRACED`, each the field of the same name above), vmapped
+  # next to the seeds in the one compilation; the grid is the product of the non-empty fields,
+  # e.g. --config.sweep.learning_rate="(3e-4,1e-3)".
+  # Empty (every field's default): the value above is used.
+  c.sweep = hyperparams.empty_sweep()
   return c

@@ -1,6 +1,6 @@
 """Tiny config for tests and smoke runs (seconds): a 3-token world, a 1-block LM, few rounds.
 
-  python -m lmrl.bin.explore --config=tiny --workdir=/tmp/lmrl_tiny
+  python -m experiments.explore --config=tiny --workdir=/tmp/lmrl_tiny
 """
 
 from lmrl.configs import default

@@ -1,0 +1,179 @@
+"""The binaries' command line: `--config` by name, the pre-trained-LM cache flags, one-line errors.
+
+  from absl import app
+  from lmrl import flags as lmrl_flags
+
+  _CONFIG = lmrl_flags.define_config_flag('default')
+  ...
+  app.run(main, flags_parser=lmrl_flags.parse_flags)
+
+`--config=NAME` names a config: `default` and `tiny` are `lmrl/configs/NAME.py` (the schema, a
+one-minute run); any other NAME is the study `experiments/NAME/config.py`; `NAME:VARIANT` passes
+VARIANT to the config's `get_config` (ml_collections' `path.py:arg`), and a config file's path
+works as well. `config_names()` lists the names. An unknown name, a bad flag, a bad or repeated
+`--config.x=` override and a config file that does not load exit with one line `error: ...` and
+status 1, before anything is compiled or written.
+
+The flags defined here are key flags of the binary that calls `define_*` (this module disclaims
+them), so the binary's `--help` lists them; absl's `--help` shows the main module's key flags
+only (`--helpfull` shows all).
+"""
+
+import ast
+import importlib.util
+import os
+import sys
+
+from absl import flags as absl_flags
+
+from lmrl import configs
+from lmrl import errors
+
+absl_flags.disclaim_key_flags()  # Flags defined below belong to the calling binary.
+
+_FLAG_ERRORS = (AttributeError, KeyError, OSError, TypeError, ValueError)
+
+
+def experiments_dir() -> str | None:
+  """The folder of the `experiments` package (its studies are subfolders), found without
+  importing it; None when it is not installed."""
+  spec = importlib.util.find_spec('experiments')
+  locations = list(spec.submodule_search_locations or []) if spec else []
+  return locations[0] if locations else None
+
+
+def _study_config(name: str) -> str | None:
+  root = experiments_dir()
+  path = os.path.join(root, name, 'config.py') if root else None
+  return path if path and os.path.isfile(path) else None
+
+
+def config_names() -> tuple[str, ...]:
+  """The names `--config=` takes: `default`, `tiny`, then every study of `experiments/`."""
+  root = experiments_dir()
+  studies = sorted(n for n in (os.listdir(root) if root else ())
+                   if n not in configs.NAMES and _study_config(n))
+  return tuple(configs.NAMES) + tuple(studies)
+
+
+def variants(path: str) -> tuple[str, ...] | None:
+  """The config file's module-level `VARIANTS = (...)` tuple, read without importing it; None
+  when it has none."""
+  with open(path) as f:
+    tree = ast.parse(f.read(), path)
+  for node in tree.body:
+    if (isinstance(node, ast.Assign) and len(node.targets) == 1
+        and getattr(node.targets[0], 'id', None) == 'VARIANTS'):
+      return tuple(ast.literal_eval(node.value))
+  return None
+
+
+def config_path(value: str) -> str:
+  """`NAME[:VARIANT]` as `path/to/config.py[:VARIANT]`; a path to a file is returned as it is."""
+  name, colon, variant = value.partition(':')
+  if not name.isidentifier():  # A path ('missing.py', 'dir/config.py'): ml_collections loads it.
+    return value
+  path = configs.path(name) if name in configs.NAMES else _study_config(name)
+  if path is None:
+    raise errors.ConfigError(f'unknown config {name!r}; known: {", ".join(config_names())}')
+  known = variants(path)
+  if colon and known is not None and variant not in known:
+    raise errors.ConfigError(f'config {name!r} has no variant {variant!r}; known: '
+                             f'{", ".join(known) or "none"}')
+  return path + colon + variant
+
+
+def _exit_with_one_line(error: Exception) -> None:
+  message = ' '.join(str(error).replace('\\n', ' ').split())
+  if isinstance(error, (AttributeError, KeyError)):
+    message = f'a --config override names no such config field: {message}'
+  sys.exit(f'error: {message}')
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+  """`--config=NAME` as its file, and each `--config.x=` override given once: the last wins.
+
+  (`config_flags` parses a tuple field's repeated override by concatenating the values; every
+  other absl flag takes the last value, and so do these.)
+  """
+  argv = [f'--config={config_path(a[len("--config="):])}' if a.startswith('--config=') else a
+          for a in argv]
+  last = {a.split('=', 1)[0]: i for i, a in enumerate(argv)
+          if a.startswith('--config.') and '=' in a}
+  return [a for i, a in enumerate(argv)
+          if not (a.startswith('--config.') and '=' in a) or last[a.split('=', 1)[0]] == i]
+
+
+def define_config_flag(default: str = 'default', note: str = ''):
+  """`config_flags.DEFINE_config_file('config', default)` for the binaries: a key flag of the
+  caller (in its `--help`), whose help lists the known names, then `note`.
+
+  `--config=NAME` names a config (`config_names()`; `sys.argv` is rewritten to its file before
+  the flag is defined, since `config_flags` reads it then), and a repeated `--config.x=`
+  override keeps its last value, as every absl flag does. Without `--config` the default is
+  loaded, and its `--config.x=` overrides applied, as the flag is defined (at import): a bad
+  override or an unknown name exits there with one line.
+  """
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  help_text = (f'Experiment config: a name ({", ".join(config_names())}), NAME:VARIANT for a '
+               "study's variant, or a config file's path; override any field with "
+               f'--config.section.field=value. {note}').strip()
+  try:
+    sys.argv = _normalise_argv(sys.argv)
+    return config_flags.DEFINE_config_file('config', config_path(default), help_text)
+  except _FLAG_ERRORS as error:
+    _exit_with_one_line(error)
+
+
+def define_pretrained_cache_flags():
+  """(`--pretrained_cache`, `--pretrained_cache_clear`) for the binaries that pre-train."""
+  from lmrl import runner  # pylint: disable=g-import-not-at-top
+  cache = absl_flags.DEFINE_string(
+      'pretrained_cache', runner.default_pretrained_cache(),
+      'Directory of pre-trained LMs shared by runs, keyed by the seed, the world, LM and '
+      'pre-training config and the code that pre-trains ($LMRL_PRETRAINED_CACHE); empty: off.')
+  clear = absl_flags.DEFINE_enum(
+      'pretrained_cache_clear', None, ['stale', 'all'],
+      "Empty --pretrained_cache first: 'stale' removes the entries this code did not write "
+      "(never served), 'all' every entry; says what it freed, then runs (or, without "
+      '--workdir, exits).')
+  return cache, clear
+
+
+def clear_pretrained_cache_first(cache_dir: str, which: str | None, workdir: str | None) -> bool:
+  """`--pretrained_cache_clear=which` (None: not asked), before a binary's run: empties the cache
+  (`pipeline.clear_pretrained_cache`) and prints what it freed, in one line. True when that was
+  all the command asked (no `--workdir`); without either, `--workdir is required`."""
+  if which:
+    print(_clear_pretrained_cache(cache_dir, which), flush=True)
+  if not workdir and not which:
+    raise errors.ConfigError('--workdir is required')
+  return not workdir
+
+
+def _clear_pretrained_cache(cache_dir: str, which: str) -> str:
+  from lmrl import pipeline  # pylint: disable=g-import-not-at-top
+  if not cache_dir:
+    raise errors.ConfigError('--pretrained_cache_clear needs a --pretrained_cache directory')
+  removed, freed, kept = pipeline.clear_pretrained_cache(cache_dir, stale_only=which == 'stale')
+  entries = lambda n: f'{n} entr{"y" if n == 1 else "ies"}'
+  stale = ' not written by this code' if which == 'stale' else ''
+  return (f'--pretrained_cache_clear={which}: removed {entries(removed)}{stale} from {cache_dir}, '
+          f'freed {freed / 1e6:.1f} MB ({freed} bytes); kept {entries(kept)}')
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """The binaries' absl flag parser (`app.run(main, flags_parser=lmrl_flags.parse_flags)`).
+
+  A bad flag, an unknown config name, an unknown or ill-typed `--config.x=` override, or a config
+  file that does not load exits with one line `error: ...` and status 1, instead of absl's or
+  ml_collections' traceback; nothing has been written or compiled by then.
+  """
+  try:
+    argv = _normalise_argv(argv)
+    remaining = absl_flags.FLAGS(argv)
+    if 'config' in absl_flags.FLAGS:
+      absl_flags.FLAGS.config.keys()  # A config file that failed to load raises here, not later.
+  except (absl_flags.Error, *_FLAG_ERRORS) as error:
+    _exit_with_one_line(error)
+  return remaining

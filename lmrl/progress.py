@@ -1,0 +1,129 @@
+"""A run's progress: what a person and their tools see while a sweep runs.
+
+`Progress` owns everything the runner reports after each chunk of rounds:
+
+  printing   one line per chunk and grid point: strategy i/N, round r/T, choices, mean KL
+             +/- s.e. over seeds, the worst group's coverage relative to p*'s, the chunk's
+             seconds and an ETA for the whole run, and any failed seed;
+  ETA        the chunks left of the running strategy at its own pace (infomax's chunks are
+             ~1.6x the others'), every other chunk left at the mean pace so far;
+  live files metrics.jsonl (`lmrl.rows.metric_rows`, the rows results.csv will hold, one strict
+             JSON object per line: `lmrl.files.append_jsonl`) and TensorBoard event files
+             (`lmrl.tensorboard`, when tensorboardX is installed), written by the writer process
+             only;
+  timing     each strategy's seconds of computation (`strategy_timing`).
+
+Usage (`lmrl.runner`): `progress = Progress(...)`, then for each strategy
+`on_chunk = progress.strategy(kind, strategy, index)` passed to `sweep.run_strategy`, then
+`progress.strategy_timing()` for timing.json, and `progress.close()` at the end.
+"""
+
+import os
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from lmrl import files
+from lmrl import hyperparams
+from lmrl import rows as rows_lib
+from lmrl import tensorboard
+
+
+def duration(seconds: float) -> str:
+  """'12s' or '3m05s'."""
+  seconds = int(round(seconds))
+  return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 60 else f'{seconds}s'
+
+
+class RunShape(NamedTuple):
+  """What progress needs to know of the run (static for the whole run)."""
+  strategies: tuple[str, ...]  # The experiment's strategies, in order.
+  rounds: int  # T.
+  rounds_per_chunk: int
+  queries_per_round: int  # B.
+  evaluated_rounds: tuple[int, ...]
+  num_seeds: int  # S: seeds per grid point.
+  grid: hyperparams.Grid
+
+
+def run_shape(config, experiment) -> RunShape:
+  e = config.experiment
+  return RunShape(tuple(experiment.strategies), e.rounds, e.rounds_per_chunk,
+                  e.prompts_per_round, tuple(experiment.evaluated_rounds), e.num_seeds,
+                  hyperparams.grid(config))
+
+
+class Progress:
+  """Progress lines, the ETA, metrics.jsonl and TensorBoard of one run (see the module doc)."""
+
+  def __init__(self, workdir: str, shape: RunShape, target_coverage_G: np.ndarray, *,
+               chunks_left: int, writer: bool, log: Callable[[str], None]):
+    self._shape, self._target_G = shape, np.asarray(target_coverage_G)
+    self._chunks_left, self._log = chunks_left, log
+    self._jsonl = os.path.join(workdir, 'metrics.jsonl') if writer else None
+    self._board = tensorboard.Writer(workdir) if writer and tensorboard.available() else None
+    self._all_seconds: list[float] = []
+    self._seconds: dict[tuple[str, str], list[float]] = {}
+
+  def strategy(self, kind: str, strategy: str, index: int) -> Callable[[int, dict, float], None]:
+    """The `on_chunk` callback of strategy number `index` of agent `kind`."""
+    mine = self._seconds.setdefault((kind, strategy), [])
+    sh = self._shape
+
+    def on_chunk(done: int, metrics: dict[str, np.ndarray], seconds: float) -> None:
+      self._all_seconds.append(seconds)
+      mine.append(seconds)
+      self._chunks_left -= 1
+      mine_left = min((sh.rounds - done) // sh.rounds_per_chunk, self._chunks_left)
+      eta = duration(np.mean(mine) * mine_left
+                     + np.mean(self._all_seconds) * (self._chunks_left - mine_left))
+      head = (f'{kind}/{strategy} (strategy {index + 1}/{len(sh.strategies)}) round '
+              f'{done}/{sh.rounds}  queries {done * sh.queries_per_round}')
+      for j in range(sh.grid.size):  # Each grid point's seeds (every seed without a sweep).
+        point_metrics = hyperparams.point_lanes(metrics, j, sh.num_seeds)
+        self._record(kind, hyperparams.variant(strategy, sh.grid.label(j)), j, point_metrics,
+                     done)
+        point = f' [{sh.grid.label(j)}]' if sh.grid.names else ''
+        self._log(f'{head}{point}  {self._state_line(point_metrics, done)}  '
+                  f'({seconds:.1f}s, ETA {eta}){self._failed(point_metrics, done)}')
+
+    return on_chunk
+
+  def _record(self, kind: str, name: str, j: int, metrics: dict[str, np.ndarray],
+              done: int) -> None:
+    """Appends the chunk's evaluated rounds (the first chunk adds round 0, the pre-trained LM)
+    to metrics.jsonl and TensorBoard."""
+    sh = self._shape
+    first = done - sh.rounds_per_chunk
+    rounds = [r for r in sh.evaluated_rounds if first < r <= done or r == first == 0]
+    if self._jsonl:
+      files.append_jsonl(self._jsonl, rows_lib.metric_rows(
+          kind, name, metrics, self._target_G, sh.queries_per_round, rounds,
+          sh.grid.points[j], round_major=True))
+    if self._board:
+      self._board.add(f'{kind}_{name}', metrics, rounds, sh.queries_per_round)
+
+  def _state_line(self, metrics: dict[str, np.ndarray], done: int) -> str:
+    lane = {k: v[:, done] for k, v in metrics.items()}
+    ok = lane['failed'] == 0
+    kl = lane['kl'][ok]
+    se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
+    worst = (np.min(lane['coverage_G'][ok].mean(0) / self._target_G) if ok.any()
+             else float('nan'))
+    return f'KL {kl.mean():.4f} +/- {se:.4f}  worst-group coverage {worst:.2f} of p*\'s'
+
+  @staticmethod
+  def _failed(metrics: dict[str, np.ndarray], done: int) -> str:
+    ok = metrics['failed'][:, done] == 0
+    return '' if ok.all() else f'  FAILED seeds {np.flatnonzero(~ok).tolist()}'
+
+  def strategy_timing(self, kind: str, strategy: str) -> dict:
+    """{seconds, chunks_timed, seconds_per_round} of the strategy's chunks run by this call."""
+    mine = self._seconds.get((kind, strategy), [])
+    return {'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),
+            'seconds_per_round': (float(np.mean(mine) / self._shape.rounds_per_chunk)
+                                  if mine else None)}
+
+  def close(self) -> None:
+    if self._board:
+      self._board.close()
