@@ -20,3 +20,14 @@ lr_sweep, other_worlds (pairs, non_iia, groups3, v8_ly4), classic_vs_joint.
 analysis/: scripts that read runs' files (the infomax diagnostic, the objective study, the offline
 fit).
 """
+
+
+def check_variant(study: str, variant, variants: tuple) -> None:
+  """Raises a one-line `ConfigError` unless `variant` is one of the study's `variants` (or, for a
+  study of one run, `variants == ()`, is empty): each study's `get_config(variant)` calls it."""
+  from lmrl import errors  # pylint: disable=g-import-not-at-top
+  if variants and variant not in variants:
+    raise errors.ConfigError(f'--config={study}:VARIANT needs a variant, one of '
+                             f'{", ".join(variants)}; got {variant!r}')
+  if not variants and variant:
+    raise errors.ConfigError(f'--config={study} takes no variant, got {variant!r}')

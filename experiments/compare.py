@@ -9,7 +9,7 @@ and writes to `--out`:
                    (90% interval), choices to close 50% and 80% of the KL gap, the 80% ratio
                    vs. passive and vs. uniform, and the worst group's coverage relative to p*'s
   comparison.csv   the same numbers, one column each
-  kl_vs_choices.png  KL vs. queries (human choices), one panel per work directory (shared y
+  kl_vs_queries.png  KL vs. queries (human choices), one panel per work directory (shared y
                    axis), each titled with its seed count; a strategy has one colour throughout
 
 Work directories are named by their last path component (`--names` overrides).
@@ -96,7 +96,7 @@ def compare(workdirs: list[str], names: list[str], out: str) -> list[str]:
     strategies += plotting.config_strategies(workdir) or ()
   rows = comparison_rows(summaries)
   os.makedirs(out, exist_ok=True)
-  paths = [os.path.join(out, n) for n in ('comparison.md', 'comparison.csv', 'kl_vs_choices.png')]
+  paths = [os.path.join(out, n) for n in ('comparison.md', 'comparison.csv', 'kl_vs_queries.png')]
   files.write_atomic(paths[0], markdown(rows))
   text = io.StringIO()
   writer = csv.DictWriter(text, fieldnames=COLUMNS)

@@ -2,7 +2,7 @@ r"""Redraws the plots of a work directory from its results.csv (`lmrl.plotting.p
 
   python -m experiments.plot --workdir=runs/default
 
-Writes `<metric>_vs_choices.png` for every metric: mean ± 1 s.e. over the seeds (the count in
+Writes `<metric>_vs_queries.png` for every metric: mean ± 1 s.e. over the seeds (the count in
 the title, failed seeds left out) vs. queries (human choices), coverage as a ratio to p*'s,
 strategies coloured and ordered as in the run's config, a sweep's values told apart by style.
 """

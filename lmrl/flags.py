@@ -80,6 +80,9 @@ def config_path(value: str) -> str:
   if colon and known is not None and variant not in known:
     raise errors.ConfigError(f'config {name!r} has no variant {variant!r}; known: '
                              f'{", ".join(known) or "none"}')
+  if not colon and known:  # A study of several runs: say which.
+    raise errors.ConfigError(f'config {name!r} needs a variant, --config={name}:VARIANT; known: '
+                             f'{", ".join(known)}')
   return path + colon + variant
 
 

@@ -160,7 +160,7 @@ def config_strategies(workdir: str) -> tuple[str, ...] | None:
 
 
 def plot_workdir(workdir: str) -> list[str]:
-  """Redraws every plot of a work directory from its `results.csv` (`<metric>_vs_choices.png`);
+  """Redraws every plot of a work directory from its `results.csv` (`<metric>_vs_queries.png`);
   returns the paths."""
   rows = rows_lib.read_rows(os.path.join(workdir, 'results.csv'))
   if not rows:
@@ -171,6 +171,6 @@ def plot_workdir(workdir: str) -> list[str]:
   paths = []
   for metric in todo:
     if metric in rows[0]:
-      paths.append(os.path.join(workdir, f'{metric}_vs_choices.png'))
+      paths.append(os.path.join(workdir, f'{metric}_vs_queries.png'))
       save(plot_metric(rows, metric, strategies=strategies), paths[-1])
   return paths

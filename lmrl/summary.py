@@ -8,31 +8,38 @@ plain JSON (never NaN or inf: a missing number is None and a `text` field says w
     coverage are listed and left out of every statistic. If every seed failed, these fields and
     `note` are all there is.
   final_queries: human choices made by the last evaluated round (the budget).
-  final_kl: {mean, se, ci90} of the final KL(p*||p) over seeds (se with ddof=1, 0 for one seed;
-    ci90 = 5th and 95th percentiles of the bootstrap mean).
+  final_kl: {mean, se, ci90, ci90_t, num_seeds} of the final KL(p*||p) over seeds (se with
+    ddof=1, 0 for one seed; ci90 = 5th and 95th percentiles of the bootstrap mean; ci90_t the
+    Student-t interval).
   close_<f%> (e.g. close_80): choices needed to close fraction f of the gap from the pre-trained
     LM's KL to 0, i.e. to reach `target_kl = (1 - f) * pretrained_kl` (one target for every
     strategy), read off the mean-over-seeds KL curve with linear interpolation between evaluated
     rounds: `choices` (None when not reached), `reached`, `reached_fraction` (of bootstrap
     resamples of the seeds whose mean curve reaches it), `ci90` (a resample that does not reach
-    counts as +inf; an infinite bound is None) and `text`.
+    counts as +inf; an infinite bound is None), `ci90_bca` (bias-corrected and accelerated,
+    `lmrl.bootstrap.bca`), `num_seeds` and `text` (with the seed count; with fewer than 8 seeds
+    the BCa interval too).
   close_<f%>_vs_<baseline>: how many times more choices the baseline strategy (same agent) needs
     for the same target: `ratio` = baseline's choices / this strategy's. When the baseline did not
     reach within its budget, `ratio` is None and `lower_bound` = baseline budget / this strategy's
-    choices. `ci90` bootstraps both strategies' seeds independently (an unreached baseline
-    resample counts as an infinite ratio, an unreached own resample as 0, both unreached as
-    undefined: left out, see `defined_fraction`; an infinite bound is None). `text` says it in
-    words ('2.1 (90%: 1.7–2.6)', '0.71 (90%: 0–0.77; this strategy unreached, counted as 0, in
-    21%)', '>= 3.1 (uniform did not reach within 1280 choices)',
-    'not reached').
+    choices. `ci90` bootstraps the seeds *paired*: both strategies ran on the same seeds (the same
+    prompts, priors and bootstrap weights), so each resample draws the same seeds for both
+    (`paired` True; False when either strategy lost a seed, and then each is resampled on its
+    own). An unreached baseline resample counts as an infinite ratio, an unreached own resample
+    as 0, both unreached as undefined: left out, see `defined_fraction`; an infinite bound is
+    None. `ci90_bca` is the BCa interval of the paired ratio (jackknife: the same seed left out of
+    both). `text` says it in words ('2.1 (90%: 1.7–2.6; 16 seeds, paired)', '0.71 (90%: 0–0.77;
+    4 seeds, paired; BCa 0–0.74; this strategy unreached, counted as 0, in 21%)', '>= 3.1
+    (uniform did not reach within 1280 choices)', 'not reached').
   worst_group_coverage: per group, the final mean-over-seeds coverage (mass the deployed LM gives
     the group's favourites) over p*'s; `ratio` is the smallest (`worst_group`), with `ci90`.
   auc_log_kl: {mean, se, ci90} over seeds of the mean log KL over the budget (trapezoid area under
     log KL vs. choices, over the final choice count): lower means lower KL sooner.
 
 Every bootstrap resamples seeds with replacement `num_bootstrap` times from one generator seeded
-by `seed`, with one draw of resample indices per strategy shared by all of its statistics, so the
-summary is a deterministic function of its inputs. `format_summary` gives one line per strategy.
+by `seed`, with one draw of resample indices per agent and grid point shared by every strategy
+there and all of their statistics (a strategy with a failed seed draws its own), so the summary
+is a deterministic function of its inputs. `format_summary` gives one line per strategy.
 """
 
 import math
@@ -87,28 +94,39 @@ def curves_from_metrics(metrics: dict[str, np.ndarray], queries_per_round: int,
 _KL_FLOOR = 1e-12  # log KL is taken of max(KL, this), so a KL of exactly 0 stays finite.
 
 
+SMALL_SAMPLE = 8  # Below this many seeds, texts show the BCa interval beside the percentile one.
+
+
 class _Reach(NamedTuple):
   """What the ratios of other strategies need of one strategy (seeds used only)."""
   choices: dict  # {fraction: float}: choices to the target on the mean curve, NaN if not reached.
   choices_B: dict  # {fraction: float[B]}: the same per bootstrap resample, inf if not reached.
+  choices_J: dict  # {fraction: float[S]}: the same with each seed left out, inf if not reached.
   budget: float  # Final query count.
+  draw: tuple  # Which shared resample indices it used (equal draws: a paired ratio).
+  num_seeds: int  # Seeds used.
 
 
 def summarize(curves: dict[tuple[str, str], Curves], *, pretrained_kl: float,
               target_coverage_G: np.ndarray, fractions=(0.5, 0.8, 0.9),
               baselines=('passive', 'uniform', 'boltzmann'), num_bootstrap: int = 500,
               seed: int = 0) -> dict:
-  """{agent: {strategy: statistics}} of `curves` keyed by (agent, strategy); see the module doc.
+  """{agent: {strategy: statistics}} of `curves` keyed by (agent, strategy), in their order; see
+  the module doc.
 
   Plain JSON: no NaN or inf anywhere (None, with a `text` in words, instead).
   """
   rng = np.random.default_rng(seed)
   targets = {f: (1.0 - f) * float(pretrained_kl) for f in fractions}
-  summary, reach = {}, {}
+  summary, reach, shared = {}, {}, {}
   for key in sorted(curves):  # Sorted: the generator's draws go to the same strategy each time.
     agent, strategy = key
-    entry, reach[key] = _summarize_one(curves[key], targets, target_coverage_G, rng,
-                                       num_bootstrap)
+    # Strategies of one agent at one grid point ran on the same seeds: one draw for them all.
+    draw = (agent, hyperparams.split_variant(strategy)[1], np.asarray(curves[key].kl_SxR).shape[0])
+    if draw not in shared:
+      shared[draw] = bootstrap.resample_indices(rng, draw[2], num_bootstrap)
+    entry, reach[key] = _summarize_one(curves[key], targets, target_coverage_G, shared[draw],
+                                       draw)
     summary.setdefault(agent, {})[strategy] = entry
   for (agent, strategy), mine in reach.items():
     if mine is None:
@@ -120,7 +138,11 @@ def summarize(curves: dict[tuple[str, str], Curves], *, pretrained_kl: float,
       for f in fractions:
         summary[agent][strategy][f'{_close_key(f)}_vs_{baseline}'] = _versus(
             mine, reach[(agent, baseline + point)], f, baseline)
-  return files.finite_or_none(summary)  # Already finite; this only makes sure.
+  # In the order of `curves` (the config's), though drawn in sorted order.
+  ordered = {}
+  for agent, strategy in curves:
+    ordered.setdefault(agent, {})[strategy] = summary[agent][strategy]
+  return files.finite_or_none(ordered)  # Already finite; this only makes sure.
 
 
 def format_summary(summary: dict) -> list[str]:
@@ -147,9 +169,10 @@ def format_summary(summary: dict) -> list[str]:
 
 
 def _summarize_one(one: Curves, targets: dict, target_coverage_G: np.ndarray,
-                   rng: np.random.Generator, num_bootstrap: int) -> tuple[dict, _Reach | None]:
+                   idx_BxS: np.ndarray, draw: tuple) -> tuple[dict, _Reach | None]:
   """(statistics, what ratios need) of one strategy; (failed-seed fields and a note, None) if no
-  seed is usable."""
+  seed is usable. Resamples with `idx_BxS` (its agent and grid point's shared draw, `draw`); a
+  failed seed is left out of every statistic, and out of each resample it is drawn into."""
   queries_R = np.asarray(one.queries_R, dtype=float)
   kl_SxR = np.asarray(one.kl_SxR, dtype=float)
   coverage_SxRxG = np.asarray(one.coverage_SxRxG, dtype=float)
@@ -163,43 +186,70 @@ def _summarize_one(one: Curves, targets: dict, target_coverage_G: np.ndarray,
   if bad_S.all():
     entry['note'] = 'every seed failed'
     return entry, None
-  kl_SxR, coverage_SxRxG = kl_SxR[~bad_S], coverage_SxRxG[~bad_S]
-  num_seeds = kl_SxR.shape[0]
-  idx_BxS = bootstrap.resample_indices(rng, num_seeds, num_bootstrap)
+  good_S = ~bad_S
+  used_kl_SxR = kl_SxR[good_S]
+  num_seeds = used_kl_SxR.shape[0]
   budget = float(queries_R[-1])
   entry['final_queries'] = budget
-  entry['final_kl'] = bootstrap.mean_stats(kl_SxR[:, -1], idx_BxS)
-  mean_kl_R, mean_kl_BxR = kl_SxR.mean(0), kl_SxR[idx_BxS].mean(1)
-  choices, choices_B = {}, {}
+  entry['final_kl'] = bootstrap.mean_stats(kl_SxR[:, -1], idx_BxS, good_S)
+  mean_kl_R = used_kl_SxR.mean(0)
+  mean_kl_BxR = bootstrap.resample_means(kl_SxR, idx_BxS, good_S)
+  # Each seed left out in turn (of every seed, so that paired strategies leave out the same one).
+  mean_kl_JxR = (bootstrap.resample_means(kl_SxR, bootstrap.jackknife_indices(bad_S.size), good_S)
+                 if num_seeds > 1 else np.full_like(kl_SxR, np.nan))
+  choices, choices_B, choices_J = {}, {}, {}
+  reached_or_inf = lambda kl_XxR, target: np.nan_to_num(
+      np.array([queries_to_reach(queries_R, kl_R, target) for kl_R in kl_XxR]), nan=np.inf)
   for f, target in targets.items():
     choices[f] = queries_to_reach(queries_R, mean_kl_R, target)
-    choices_B[f] = np.array([queries_to_reach(queries_R, kl_R, target) for kl_R in mean_kl_BxR])
-    choices_B[f][np.isnan(choices_B[f])] = np.inf
-    entry[_close_key(f)] = _closing(choices[f], choices_B[f], target, budget)
-  entry['worst_group_coverage'] = _worst_group(coverage_SxRxG[:, -1], target_coverage_G, idx_BxS)
-  entry['auc_log_kl'] = _auc_log_kl(queries_R, kl_SxR, idx_BxS)
-  return entry, _Reach(choices, choices_B, budget)
+    choices_B[f] = reached_or_inf(mean_kl_BxR, target)
+    choices_J[f] = reached_or_inf(mean_kl_JxR, target)
+    entry[_close_key(f)] = _closing(choices[f], choices_B[f], choices_J[f], target, budget,
+                                    num_seeds)
+  entry['worst_group_coverage'] = _worst_group(coverage_SxRxG[:, -1], target_coverage_G, idx_BxS,
+                                               good_S)
+  entry['auc_log_kl'] = _auc_log_kl(queries_R, kl_SxR, idx_BxS, good_S)
+  return entry, _Reach(choices, choices_B, choices_J, budget, draw, num_seeds)
 
 
 def _close_key(fraction: float) -> str:
   return f'close_{int(round(fraction * 100))}'
 
 
-def _closing(choices: float, choices_B: np.ndarray, target: float, budget: float) -> dict:
-  """Choices to `target` (NaN: not reached) with its bootstrap (`choices_B`, inf: not reached)."""
+def _seeds(num_seeds: int, paired: bool | None = None) -> str:
+  """'16 seeds', '4 seeds, paired', '1 seed'."""
+  text = f'{num_seeds} seed{"s" if num_seeds != 1 else ""}'
+  return text + (', paired' if paired else '')
+
+
+def _bca_text(num_seeds: int, lo: float, hi: float, fmt) -> str:
+  """'; BCa a–b' with fewer than `SMALL_SAMPLE` seeds (and a defined interval), else ''."""
+  if num_seeds >= SMALL_SAMPLE or math.isnan(lo) or math.isnan(hi):
+    return ''
+  return f'; BCa {fmt(lo)}–{fmt(hi)}'
+
+
+def _closing(choices: float, choices_B: np.ndarray, choices_J: np.ndarray, target: float,
+             budget: float, num_seeds: int) -> dict:
+  """Choices to `target` (NaN: not reached) with its bootstrap (`choices_B`, inf: not reached)
+  and jackknife (`choices_J`)."""
   reached = math.isfinite(choices)
   lo, hi = bootstrap.percentiles(choices_B)
+  bca_lo, bca_hi = bootstrap.bca(choices, choices_B, choices_J)
   fraction = bootstrap.fraction(np.isfinite(choices_B))
   if reached:
-    text = f'{_count(choices)} (90%: {_count(lo)}–{_count(hi)})'
+    text = (f'{_count(choices)} (90%: {_count(lo)}–{_count(hi)}; {_seeds(num_seeds)}'
+            f'{_bca_text(num_seeds, bca_lo, bca_hi, _count)})')
     if fraction is not None and fraction < 1:
       text += f', reached in {_percent(fraction)} of resamples'
   else:
     text = f'not reached within {_count(budget)} choices'
     if fraction is not None:
-      text += f' (reached in {_percent(fraction)} of resamples)'
+      text += f' (reached in {_percent(fraction)} of resamples; {_seeds(num_seeds)})'
   return {'target_kl': target, 'choices': choices if reached else None, 'reached': reached,
-          'reached_fraction': fraction, 'ci90': bootstrap.finite_interval(lo, hi), 'text': text}
+          'reached_fraction': fraction, 'ci90': bootstrap.finite_interval(lo, hi),
+          'ci90_bca': bootstrap.finite_interval(bca_lo, bca_hi), 'num_seeds': int(num_seeds),
+          'text': text}
 
 
 def _versus(mine: _Reach, base: _Reach | None, fraction: float, baseline: str) -> dict:
@@ -207,11 +257,15 @@ def _versus(mine: _Reach, base: _Reach | None, fraction: float, baseline: str) -
   if base is None:
     return {'ratio': None, 'lower_bound': None, 'ci90': [None, None], 'defined_fraction': None,
             'text': f'every seed of {baseline} failed'}
+  paired = mine.draw == base.draw
+  num_seeds = mine.num_seeds
   ratio_B = bootstrap.ratio(base.choices_B[fraction], mine.choices_B[fraction])
   defined_B = ~np.isnan(ratio_B)
   lo, hi = bootstrap.percentiles(ratio_B[defined_B])
+  bca_lo = bca_hi = float('nan')
   out = {'ratio': None, 'lower_bound': None, 'ci90': bootstrap.finite_interval(lo, hi),
-         'defined_fraction': bootstrap.fraction(defined_B)}
+         'ci90_bca': [None, None], 'defined_fraction': bootstrap.fraction(defined_B),
+         'paired': paired, 'num_seeds': int(num_seeds)}
   choices, base_choices = mine.choices[fraction], base.choices[fraction]
   if not math.isfinite(choices):
     out['text'] = 'not reached'
@@ -226,7 +280,12 @@ def _versus(mine: _Reach, base: _Reach | None, fraction: float, baseline: str) -
     out['text'] = f'reached at 0 choices ({baseline} at {_count(base_choices)})'
   else:
     out['ratio'] = float(bootstrap.ratio(np.array(base_choices), np.array(choices)))
-    out['text'] = f'{_times(out["ratio"])} (90%: {_times(lo)}–{_times(hi)}'
+    if paired:  # The jackknife leaves the same seed out of both strategies.
+      bca_lo, bca_hi = bootstrap.bca(out['ratio'], ratio_B, bootstrap.ratio(
+          base.choices_J[fraction], mine.choices_J[fraction]))
+      out['ci90_bca'] = bootstrap.finite_interval(bca_lo, bca_hi)
+    out['text'] = (f'{_times(out["ratio"])} (90%: {_times(lo)}–{_times(hi)}; '
+                   f'{_seeds(num_seeds, paired)}{_bca_text(num_seeds, bca_lo, bca_hi, _times)}')
     if out['defined_fraction'] is not None and out['defined_fraction'] < 1:
       out['text'] += f', defined in {_percent(out["defined_fraction"])} of resamples'
     unreached = bootstrap.fraction(~np.isfinite(mine.choices_B[fraction]))
@@ -237,7 +296,7 @@ def _versus(mine: _Reach, base: _Reach | None, fraction: float, baseline: str) -
 
 
 def _worst_group(coverage_SxG: np.ndarray, target_coverage_G: np.ndarray,
-                 idx_BxS: np.ndarray) -> dict:
+                 idx_BxS: np.ndarray, good_S: np.ndarray) -> dict:
   """Smallest ratio of mean final coverage over p*'s, over groups with a positive target."""
   target_G = np.asarray(target_coverage_G, dtype=float)
   if target_G.shape != coverage_SxG.shape[1:]:
@@ -247,23 +306,27 @@ def _worst_group(coverage_SxG: np.ndarray, target_coverage_G: np.ndarray,
     return {'ratio': None, 'worst_group': None, 'per_group_ratio': [None] * target_G.size,
             'ci90': [None, None], 'text': 'no group with a positive target coverage'}
   ratio_G = np.full(target_G.shape, np.nan)
-  ratio_G[valid_G] = coverage_SxG[:, valid_G].mean(0) / target_G[valid_G]
+  num_seeds = int(np.sum(good_S))
+  ratio_G[valid_G] = coverage_SxG[good_S][:, valid_G].mean(0) / target_G[valid_G]
   group = int(np.nanargmin(ratio_G))
-  min_B = (coverage_SxG[idx_BxS][:, :, valid_G].mean(1) / target_G[valid_G]).min(1)
-  lo, hi = bootstrap.percentiles(min_B)
+  min_B = (bootstrap.resample_means(coverage_SxG[:, valid_G], idx_BxS, good_S)
+           / target_G[valid_G]).min(1)
+  lo, hi = bootstrap.percentiles(min_B[~np.isnan(min_B)])
   return {'ratio': float(ratio_G[group]), 'worst_group': group,
           'per_group_ratio': [bootstrap.finite(r) for r in ratio_G],
-          'ci90': bootstrap.finite_interval(lo, hi),
-          'text': f'{ratio_G[group]:.3g} (group {group}; 90%: {lo:.3g}–{hi:.3g})'}
+          'ci90': bootstrap.finite_interval(lo, hi), 'num_seeds': num_seeds,
+          'text': f'{ratio_G[group]:.3g} (group {group}; 90%: {lo:.3g}–{hi:.3g}; '
+                  f'{_seeds(num_seeds)})'}
 
 
-def _auc_log_kl(queries_R: np.ndarray, kl_SxR: np.ndarray, idx_BxS: np.ndarray) -> dict:
-  """Mean over seeds of (trapezoid area under log KL vs. choices) / final choices."""
+def _auc_log_kl(queries_R: np.ndarray, kl_SxR: np.ndarray, idx_BxS: np.ndarray,
+                good_S: np.ndarray) -> dict:
+  """Mean over the good seeds of (trapezoid area under log KL vs. choices) / final choices."""
   if queries_R[-1] <= 0:
     return {'mean': None, 'se': None, 'ci90': [None, None], 'text': 'no choices were made'}
   log_kl_SxR = np.log(np.maximum(kl_SxR, _KL_FLOOR))
   area_S = (0.5 * (log_kl_SxR[:, 1:] + log_kl_SxR[:, :-1]) * np.diff(queries_R)).sum(1)
-  return bootstrap.mean_stats(area_S / queries_R[-1], idx_BxS)
+  return bootstrap.mean_stats(area_S / queries_R[-1], idx_BxS, good_S)
 
 
 def _percent(fraction: float) -> str:

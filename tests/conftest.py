@@ -6,7 +6,6 @@ width-16, depth-1, 2-head transformer. Everything expensive (the pre-trained LM)
 session.
 """
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -58,22 +57,27 @@ def pytest_unconfigure(config):
   shutil.rmtree(config.stash.get(_CACHE_DIR, ''), ignore_errors=True)
 
 
+def fixture_config():
+  """The config the shared world, LM and agents are built from: lmrl/configs/tiny.py with
+  uniform prompts (tests/test_pipeline.py pins the world and LM it builds)."""
+  config = tiny.get_config()
+  config.world.prompt_logit_scale = 0.0
+  return config
+
+
 @pytest.fixture(scope='session')
 def spec() -> world_lib.WorldSpec:
-  return world_lib.WorldSpec(vocab_size=3, prompt_length=1, response_length=2,
-                             group_weights=(0.7, 0.3), teacher_temperature=0.5,
-                             prompt_logit_scale=0.0, favourite_mass=0.5)
+  return lmrl.pipeline.build_specs(fixture_config())[0]
 
 
 @pytest.fixture(scope='session')
 def world(spec) -> world_lib.World:
-  return world_lib.make_world(jax.random.key(0), spec)
+  return lmrl.pipeline.make_world(fixture_config(), spec)
 
 
 @pytest.fixture(scope='session')
-def lm_spec(spec) -> lm_lib.LMSpec:
-  return lm_lib.LMSpec(vocab_size=spec.vocab_size, sequence_length=spec.sequence_length,
-                       width=16, depth=1, num_heads=2)
+def lm_spec() -> lm_lib.LMSpec:
+  return lmrl.pipeline.build_specs(fixture_config())[1]
 
 
 @pytest.fixture(scope='session')
@@ -109,20 +113,12 @@ def exact_fn(spec, lm_spec, all_prompts):
   return exact
 
 
-def _load_default_config():
-  path = os.path.join(REPO_ROOT, 'lmrl', 'configs', 'default.py')
-  module_spec = importlib.util.spec_from_file_location('lmrl_default_config', path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config()
-
-
 @pytest.fixture(scope='session')
 def agent_config():
-  """`config.agent` of lmrl/configs/default.py, shrunk for tests (call with a kind)."""
+  """`config.agent` of `fixture_config()`, shrunk for tests (call with a kind)."""
 
   def make(epistemic: str, num_members: int = 3):
-    config = _load_default_config()
+    config = fixture_config()
     with config.agent.unlocked():
       config.agent.epistemic = epistemic
       config.agent.num_members = num_members

@@ -38,7 +38,8 @@ def test_mean_stats_equal_a_brute_force_resample():
   np.testing.assert_allclose(stats['se'], np.std(values_S, ddof=1) / np.sqrt(5), rtol=1e-12)
   np.testing.assert_allclose(stats['ci90'], np.percentile(means_B, [5, 95]), rtol=1e-12)
   one = bootstrap.mean_stats(values_S[:1], np.zeros((10, 1), int))
-  assert one == {'mean': values_S[0], 'se': 0.0, 'ci90': [values_S[0], values_S[0]]}
+  assert one == {'mean': values_S[0], 'se': 0.0, 'ci90': [values_S[0], values_S[0]],
+                 'ci90_t': [None, None], 'num_seeds': 1}
 
 
 def test_fraction_and_finite_for_strict_json():
@@ -46,3 +47,49 @@ def test_fraction_and_finite_for_strict_json():
   assert bootstrap.fraction(np.array([], bool)) is None
   assert bootstrap.finite(2.5) == 2.5 and bootstrap.finite(INF) is None
   assert bootstrap.finite_interval(NAN, 3.0) == [None, 3.0]
+
+
+def test_t_interval_is_students():
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  values = np.random.default_rng(3).normal(size=4)
+  expected = stats.t.interval(0.9, 3, loc=values.mean(), scale=stats.sem(values))
+  np.testing.assert_allclose(bootstrap.t_interval(values), expected, rtol=1e-12)
+  assert all(np.isnan(bootstrap.t_interval(values[:1])))
+
+
+def test_a_failed_seed_is_left_out_of_each_resample_it_is_drawn_into():
+  values = np.array([1.0, 2.0, np.nan, 4.0])
+  good = np.isfinite(values)
+  idx_BxS = bootstrap.resample_indices(np.random.default_rng(4), 4, 50)
+  expected = [np.mean([values[i] for i in row if good[i]]) if good[row].any() else np.nan
+              for row in idx_BxS]
+  np.testing.assert_allclose(bootstrap.resample_means(values, idx_BxS, good), expected)
+  stats = bootstrap.mean_stats(values, idx_BxS, good)
+  assert stats['mean'] == np.mean([1.0, 2.0, 4.0]) and stats['num_seeds'] == 3
+
+
+def _bca_brute_force(estimate, values_B, jackknife_S, q):
+  """Efron's BCa with the textbook formulas, one bound at a time (finite values only)."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  z0 = stats.norm.ppf((np.sum(values_B < estimate) + 0.5 * np.sum(values_B == estimate))
+                      / len(values_B))
+  d = np.mean(jackknife_S) - np.asarray(jackknife_S)
+  a = np.sum(d ** 3) / (6 * np.sum(d ** 2) ** 1.5)
+  z = stats.norm.ppf(q / 100)
+  return np.percentile(values_B, 100 * stats.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))))
+
+
+def test_bca_equals_the_textbook_formula_and_shifts_with_skew():
+  rng = np.random.default_rng(5)
+  values_S = rng.exponential(size=6)  # Skewed: BCa moves the interval right of the percentiles.
+  idx_BxS = bootstrap.resample_indices(rng, 6, 2000)
+  means_B = values_S[idx_BxS].mean(1)
+  jack_S = values_S[bootstrap.jackknife_indices(6)].mean(1)
+  lo, hi = bootstrap.bca(values_S.mean(), means_B, jack_S)
+  np.testing.assert_allclose([lo, hi], [_bca_brute_force(values_S.mean(), means_B, jack_S, q)
+                                        for q in (5.0, 95.0)], rtol=1e-12)
+  plain_lo, plain_hi = bootstrap.percentiles(means_B)
+  assert lo > plain_lo and hi > plain_hi
+  # Unreached resamples (+inf) stay +inf; an estimate outside every resample has no BCa.
+  assert bootstrap.bca(1.0, np.array([0.5, 1.5, np.inf, np.inf]), np.ones(3))[1] == np.inf
+  assert all(np.isnan(bootstrap.bca(9.0, np.array([1.0, 2.0]), np.ones(2))))

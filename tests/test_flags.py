@@ -85,14 +85,17 @@ def test_a_library_config_name_still_works():
 def test_a_study_name_resolves_to_its_file_and_variant(study_dir):
   path = str(study_dir / 'mystudy' / 'config.py')
   assert lmrl_flags.config_names() == ('default', 'tiny', 'mystudy')
-  assert lmrl_flags.config_path('mystudy') == path
   assert lmrl_flags.config_path('mystudy:large') == f'{path}:large'
   assert lmrl_flags.config_path('dir/any.py:x') == 'dir/any.py:x'  # A path stays a path.
   with flagsaver.flagsaver():
-    assert _parse('--config=mystudy').world.vocab_size == 3
+    assert _parse('--config=mystudy:small').world.vocab_size == 2
     assert _parse('--config=mystudy:large').world.vocab_size == 4
-    with pytest.raises(SystemExit) as exit_info:
-      _parse('--config=mystudy:medium')
+  with flagsaver.flagsaver(), pytest.raises(SystemExit) as exit_info:
+    _parse('--config=mystudy')  # A study of several runs needs its variant.
+  assert exit_info.value.code == ("error: config 'mystudy' needs a variant, "
+                                  '--config=mystudy:VARIANT; known: small, large')
+  with flagsaver.flagsaver(), pytest.raises(SystemExit) as exit_info:
+    _parse('--config=mystudy:medium')
   assert exit_info.value.code == ("error: config 'mystudy' has no variant 'medium'; known: "
                                   'small, large')
   with flagsaver.flagsaver(), pytest.raises(SystemExit) as exit_info:
@@ -105,7 +108,10 @@ def test_the_real_studies_resolve_to_their_folders():
   root = lmrl_flags.experiments_dir()
   assert os.path.samefile(root, os.path.join(conftest.REPO_ROOT, 'experiments'))
   for name in lmrl_flags.config_names()[2:]:
-    assert os.path.samefile(lmrl_flags.config_path(name), os.path.join(root, name, 'config.py'))
+    path = os.path.join(root, name, 'config.py')
+    variant = (lmrl_flags.variants(path) or ('',))[0]
+    resolved = lmrl_flags.config_path(f'{name}:{variant}' if variant else name)
+    assert os.path.samefile(resolved.partition(':')[0], path)
 
 
 def test_a_repeated_config_override_keeps_its_last_value():

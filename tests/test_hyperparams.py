@@ -74,7 +74,7 @@ def test_a_learning_rate_sweep_compiles_once_and_its_rows_carry_the_learning_rat
     live = [json.loads(line) for line in f]
   assert {(o['strategy'], o['learning_rate']) for o in live} == {
       (r['strategy'], r['learning_rate']) for r in rows}
-  assert os.path.exists(os.path.join(workdir, 'kl_vs_choices.png'))
+  assert os.path.exists(os.path.join(workdir, 'kl_vs_queries.png'))
   labels = [line.get_label() for line in plotting.plot_metric(rows, 'kl', 'KL').axes[0].lines]
   assert sorted(labels) == sorted(names)
   assert all(math.isfinite(r['kl']) for r in rows)

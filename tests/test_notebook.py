@@ -118,7 +118,7 @@ def test_the_notebook_executes_with_the_saved_outputs_structure(tiny_run, tmp_pa
                     for o in c.outputs if o.output_type == 'stream' and o.name == 'stdout')
   assert 'already done, skipped' in printed  # The tiny run was resumed, not rerun.
   assert 'close 50%' in printed and 'ranked best first' in printed
-  assert os.path.exists(tmp_path / 'comparison' / 'kl_vs_choices.png')
+  assert os.path.exists(tmp_path / 'comparison' / 'kl_vs_queries.png')
 
 
 if __name__ == '__main__':

@@ -112,8 +112,8 @@ def test_the_legend_follows_the_configs_strategies_not_the_alphabet(tmp_path):
   paths = plotting.plot_workdir(str(tmp_path))
   # The file names the docs and tests use.
   assert {os.path.basename(p) for p in paths} == {
-      'kl_vs_choices.png', 'tv_vs_choices.png', 'coverage_g0_vs_choices.png',
-      'coverage_g1_vs_choices.png'}
+      'kl_vs_queries.png', 'tv_vs_queries.png', 'coverage_g0_vs_queries.png',
+      'coverage_g1_vs_queries.png'}
   assert all(os.path.getsize(p) > 0 for p in paths)
 
 

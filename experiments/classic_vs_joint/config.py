@@ -9,15 +9,14 @@ anchor, uncentred priors, 8 seeds x 40 rounds x 32 choices). The code has change
 keys, sampling by member), so a rerun measures the same setting, not the same numbers.
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ()  # One run.
 
 
 def get_config(arg=None):
-  if arg:
-    raise errors.ConfigError(f'--config=classic_vs_joint takes no variant, got {arg!r}')
+  experiments.check_variant('classic_vs_joint', arg, VARIANTS)
   c = default.get_config()
   c.agent.kind = 'both'  # The joint agent and the classic pipeline, side by side.
   c.experiment.strategies = ('passive',)  # Passive exploration only.

@@ -10,16 +10,14 @@ Variants (`--config=deploy:VARIANT`), 4 seeds, 40 rounds of 64 rankings (2,560):
                (the mixture's other strategies are the prior_scale study's)
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ('mean_logits', 'mixture')
 
 
 def get_config(arg=None):
-  if arg not in VARIANTS:
-    raise errors.ConfigError(
-        f'--config=deploy:VARIANT needs a variant, one of {", ".join(VARIANTS)}; got {arg!r}')
+  experiments.check_variant('deploy', arg, VARIANTS)
   c = default.get_config()
   c.experiment.num_seeds = 4  # 4 seeds.
   if arg == 'mean_logits':

@@ -7,13 +7,12 @@ The schema default (`lmrl/configs/default.py`) unchanged: this study is that con
 name of its own so that its command, results and write-up sit together (README.md, results/).
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ()  # One run.
 
 
 def get_config(arg=None):
-  if arg:
-    raise errors.ConfigError(f'--config=headline takes no variant, got {arg!r}')
+  experiments.check_variant('headline', arg, VARIANTS)
   return default.get_config()  # Nothing overridden.

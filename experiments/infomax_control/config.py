@@ -8,15 +8,14 @@ uniformly random tuple of the pool, i.e. K samples of the LM at the pool's tempe
 temperature 2 and 3. The same control at 32 joint steps a round is `steps:steps32_control`.
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ()  # One run.
 
 
 def get_config(arg=None):
-  if arg:
-    raise errors.ConfigError(f'--config=infomax_control takes no variant, got {arg!r}')
+  experiments.check_variant('infomax_control', arg, VARIANTS)
   c = default.get_config()
   c.experiment.num_seeds = 4  # 4 seeds.
   c.experiment.rounds = 80  # 80 rounds of 64 rankings: 5,120 rankings.

@@ -9,17 +9,14 @@ Variants (`--config=infomax_units:VARIANT`), infomax only, 4 seeds, 80 rounds of
   best   tau = 0.05, 0.1, 0.2 in units of each prompt's best tuple's information, as sweep lanes
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ('nats', 'best')
 
 
 def get_config(arg=None):
-  if arg not in VARIANTS:
-    raise errors.ConfigError(
-        f'--config=infomax_units:VARIANT needs a variant, one of {", ".join(VARIANTS)}; '
-        f'got {arg!r}')
+  experiments.check_variant('infomax_units', arg, VARIANTS)
   c = default.get_config()
   c.experiment.num_seeds = 4  # 4 seeds.
   c.experiment.rounds = 80  # 80 rounds of 64 rankings: 5,120 rankings.

@@ -6,15 +6,14 @@
 Every setting the headline's; only the rounds, the seeds and the strategies change.
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ()  # One run.
 
 
 def get_config(arg=None):
-  if arg:
-    raise errors.ConfigError(f'--config=long_budget takes no variant, got {arg!r}')
+  experiments.check_variant('long_budget', arg, VARIANTS)
   c = default.get_config()
   c.experiment.num_seeds = 4  # 4 seeds (16 would take ~3.5 hours on 2 CPU cores).
   c.experiment.rounds = 320  # 320 rounds of 64 rankings: 20,480 rankings.

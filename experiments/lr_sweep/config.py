@@ -8,15 +8,14 @@ The same as the headline with
 "--config.experiment.strategies=('uniform','infomax')"`.
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ()  # One run.
 
 
 def get_config(arg=None):
-  if arg:
-    raise errors.ConfigError(f'--config=lr_sweep takes no variant, got {arg!r}')
+  experiments.check_variant('lr_sweep', arg, VARIANTS)
   c = default.get_config()
   c.experiment.num_seeds = 4  # 4 seeds.
   c.experiment.strategies = ('uniform', 'infomax')  # Two strategies.

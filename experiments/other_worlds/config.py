@@ -11,17 +11,14 @@ Variants (`--config=other_worlds:VARIANT`), passive / uniform / infomax, 4 seeds
   v8_ly4   V = 8, Ly = 4: 4,096 responses per prompt (and 8 prompts)
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ('pairs', 'non_iia', 'groups3', 'v8_ly4')
 
 
 def get_config(arg=None):
-  if arg not in VARIANTS:
-    raise errors.ConfigError(
-        f'--config=other_worlds:VARIANT needs a variant, one of {", ".join(VARIANTS)}; '
-        f'got {arg!r}')
+  experiments.check_variant('other_worlds', arg, VARIANTS)
   c = default.get_config()
   c.experiment.strategies = ('passive', 'uniform', 'infomax')  # Three strategies.
   c.experiment.num_seeds = 4  # 4 seeds.

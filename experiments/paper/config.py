@@ -6,15 +6,14 @@
 With several devices add `--config.experiment.shard_seeds=True` (seeds must divide evenly).
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ()  # One run.
 
 
 def get_config(arg=None):
-  if arg:
-    raise errors.ConfigError(f'--config=paper takes no variant, got {arg!r}')
+  experiments.check_variant('paper', arg, VARIANTS)
   c = default.get_config()
   c.world.vocab_size = 8  # V.
   c.world.response_length = 4  # Ly: 4096 responses per prompt, all enumerated.

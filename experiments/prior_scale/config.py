@@ -4,15 +4,14 @@
   python -m experiments.study --study=prior_scale --runs=runs/studies
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ()  # One run.
 
 
 def get_config(arg=None):
-  if arg:
-    raise errors.ConfigError(f'--config=prior_scale takes no variant, got {arg!r}')
+  experiments.check_variant('prior_scale', arg, VARIANTS)
   c = default.get_config()
   c.experiment.num_seeds = 4  # 4 seeds.
   c.experiment.strategies = ('uniform', 'thompson', 'infomax')  # Three strategies.

@@ -12,7 +12,7 @@ Variants (`--config=steps:VARIANT`), each 4 seeds and 80 rounds of 64 rankings:
                    (info_temperature 1000 nats: infomax_control's control, at 32 steps)
 """
 
-from lmrl import errors
+import experiments
 from lmrl.configs import default
 
 VARIANTS = ('steps8', 'steps32', 'steps32_more', 'steps32_rest', 'steps32_control')
@@ -27,9 +27,7 @@ _STRATEGIES = {
 
 
 def get_config(arg=None):
-  if arg not in VARIANTS:
-    raise errors.ConfigError(
-        f'--config=steps:VARIANT needs a variant, one of {", ".join(VARIANTS)}; got {arg!r}')
+  experiments.check_variant('steps', arg, VARIANTS)
   c = default.get_config()
   c.experiment.num_seeds = 4  # 4 seeds.
   c.experiment.rounds = 80  # 80 rounds of 64 rankings: 5,120 rankings.

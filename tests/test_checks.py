@@ -1,0 +1,78 @@
+"""Config validation (`lmrl.checks`): a bad value stops `lmrl.run` with one line naming the field,
+before anything is compiled or written. (How a binary prints it is tests/test_binaries.py's; bad
+`--config.x=` flags are tests/test_flags.py's; the classic agent's fields, the sweep's values and
+the agent kinds are checked in tests/test_classic.py, test_hyperparams.py and test_registry.py.)
+"""
+
+import jax
+import pytest
+
+import lmrl
+from lmrl import errors
+from lmrl.configs import tiny
+
+_COMPILE_EVENTS = []  # Every XLA compilation of this process (jax.monitoring).
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kwargs: _COMPILE_EVENTS.append(event)
+    if event.startswith('/jax/core/compile/') else None)
+
+
+def _tiny_config(**overrides):
+  """The tiny config; `section__field=value` overrides a field of a section, `field=value` a
+  top-level one."""
+  config = tiny.get_config()
+  for name, value in overrides.items():
+    section, field = name.split('__') if '__' in name else (None, name)
+    setattr(config[section] if section else config, field, value)
+  return config
+
+
+@pytest.mark.parametrize('override, field', [
+    ({'seed': -1}, 'seed'),
+    ({'world__seed': -3}, 'world.seed'),
+    ({'world__vocab_size': 1}, 'world.vocab_size'),
+    ({'world__vocab_size': 400}, 'world.response_length'),
+    ({'world__prompt_length': 0}, 'world.prompt_length'),
+    ({'world__group_weights': (0.5, 0.6)}, 'world.group_weights'),
+    ({'world__group_weights': (1.2, -0.2)}, 'world.group_weights'),
+    ({'world__corpus_group_mix': (1.0,)}, 'world.corpus_group_mix'),
+    ({'world__teacher_temperature': 0.0}, 'world.teacher_temperature'),
+    ({'world__favourite_mass': 1.5}, 'world.favourite_mass'),
+    ({'world__num_eval_prompts': 99}, 'world.num_eval_prompts'),
+    ({'lm__num_heads': 3}, 'lm.num_heads'),
+    ({'pretrain__steps': 0}, 'pretrain.steps'),
+    ({'pretrain__learning_rate': float('nan')}, 'pretrain.learning_rate'),
+    ({'agent__kind': 'ppo'}, 'agent.kind'),
+    ({'agent__epistemic': 'dropout'}, 'agent.epistemic'),
+    ({'agent__bootstrap': 'bayes'}, 'agent.bootstrap'),
+    ({'agent__deploy': 'median'}, 'agent.deploy'),
+    ({'experiment__info_units': 'bits'}, 'experiment.info_units'),
+    ({'agent__num_members': 0}, 'agent.num_members'),
+    ({'agent__prior_scale': -1.0}, 'agent.prior_scale'),
+    ({'agent__prior_width': 6, 'lm__num_heads': 4}, 'agent.prior_width'),
+    ({'finetune__learning_rate': -1.0}, 'finetune.learning_rate'),
+    ({'finetune__lambda_lm': float('inf')}, 'finetune.lambda_lm'),
+    ({'finetune__steps_per_round': 0}, 'finetune.steps_per_round'),
+    ({'classic__entropy_weight': -0.5}, 'classic.entropy_weight'),
+    ({'experiment__responses_per_prompt': 1}, 'experiment.responses_per_prompt'),
+    ({'experiment__strategies': ('nope',)}, 'experiment.strategies'),
+    ({'experiment__strategies': ()}, 'experiment.strategies'),
+    ({'experiment__strategies': ('passive', 'passive')}, 'experiment.strategies'),
+    ({'experiment__pool_size': 1}, 'experiment.pool_size'),
+    ({'experiment__pool_size': 300}, 'experiment.pool_size'),
+    ({'experiment__rounds_per_chunk': 3}, 'experiment.rounds_per_chunk'),
+    ({'experiment__temperature': 0.0}, 'experiment.temperature'),
+    ({'experiment__num_seeds': 0}, 'experiment.num_seeds'),
+    ({'sweep__learning_rate': (1e-3, -1.0)}, 'sweep.learning_rate'),
+    ({'sweep__lambda_lm': (0.0, 0.0)}, 'sweep.lambda_lm'),
+])
+def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, field):
+  workdir = tmp_path / 'run'
+  compiled = len(_COMPILE_EVENTS)
+  with pytest.raises(errors.ConfigError) as error:
+    lmrl.run(_tiny_config(**override), str(workdir), log=lambda line: None)
+  message = str(error.value)
+  assert message.startswith(f'config.{field} '), message
+  assert ', got ' in message and '\n' not in message
+  assert len(_COMPILE_EVENTS) == compiled  # Nothing was compiled...
+  assert not workdir.exists()  # ...and nothing written.

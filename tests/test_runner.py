@@ -1,0 +1,132 @@
+"""`lmrl.run` (`lmrl.runner`): the files a run writes, with their columns, live metrics and timing,
+and a run killed at any moment resuming to the same files.
+
+The uninterrupted run is the session's `tiny_run` (tiny config, passive + infomax, through
+`lmrl.run`; its fixture checks the progress lines: one compilation, an ETA per chunk). The killed
+run is `python -m experiments.explore` in a subprocess: SIGKILL needs a process of its own.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from tests import conftest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STRATEGIES = conftest.TINY_RUN_STRATEGIES
+STRATEGIES_FLAG = "--config.experiment.strategies=(" + ','.join(f"'{s}'" for s in STRATEGIES) + ')'
+
+
+def _explore_command(workdir, *extra):
+  return [sys.executable, '-m', 'experiments.explore', '--config=tiny', f'--workdir={workdir}',
+          STRATEGIES_FLAG, *extra]
+
+
+def _read(path):
+  with open(path) as f:
+    return f.read()
+
+
+def test_run_writes_every_file_with_its_columns(tiny_run):
+  for name in ('config.json', 'pretrain.json', 'results.csv', 'summary.json', 'timing.json',
+               'kl_vs_queries.png', 'coverage_g0_vs_queries.png', 'coverage_g1_vs_queries.png',
+               'tv_vs_queries.png', 'spread_error_corr_vs_queries.png'):
+    assert os.path.exists(os.path.join(tiny_run, name)), name
+  with open(os.path.join(tiny_run, 'results.csv')) as f:
+    rows = list(csv.DictReader(f))
+  for column in ('agent', 'strategy', 'seed', 'round', 'queries', 'kl', 'tv', 'coverage_g0',
+                 'coverage_g1', 'target_coverage_g1', 'choice_loss', 'spread', 'failed',
+                 'disagreement_shown', 'disagreement_unshown'):
+    assert column in rows[0], column
+  # Nothing is shown before round 1; afterwards both sets hold pairs on the tiny world.
+  assert {r['disagreement_shown'] for r in rows if r['round'] == '0'} == {'nan'}
+  assert all(float(r['disagreement_shown']) >= 0 for r in rows if r['round'] != '0')
+  # 2 strategies x 2 seeds x (4 rounds + the pre-trained LM).
+  assert len(rows) == 2 * 2 * 5
+  assert {r['strategy'] for r in rows} == set(STRATEGIES)
+  assert {r['failed'] for r in rows} == {'0'}
+  by_seed = {s: [float(r['kl']) for r in rows if r['seed'] == s and r['strategy'] == 'passive']
+             for s in ('0', '1')}
+  assert by_seed['0'][1:] != by_seed['1'][1:]  # Seeds differ after the first round.
+  summary = json.loads(_read(os.path.join(tiny_run, 'summary.json')))
+  for strategy in STRATEGIES:
+    entry = summary['joint'][strategy]
+    for key in ('final_kl', 'close_50', 'close_80', 'close_90', 'worst_group_coverage',
+                'auc_log_kl', 'failed_seeds'):
+      assert key in entry
+    assert entry['failed_seeds'] == []
+    assert entry['close_50']['text']  # Words, reached or not.
+  assert 'close_80_vs_passive' in summary['joint']['infomax']
+  # What was shown: every seed's queries, in round order, ranked; favourites flagged per group.
+  config = json.loads(_read(os.path.join(tiny_run, 'config.json')))
+  e, B = config['experiment'], config['experiment']['prompts_per_round']
+  for strategy in STRATEGIES:
+    with np.load(os.path.join(tiny_run, 'results', f'joint_{strategy}_shown.npz')) as shown:
+      S, H, K = shown['ranking_SxHxK'].shape
+      assert (S, H, K) == (e['num_seeds'], e['rounds'] * B, e['responses_per_prompt'])
+      assert shown['valid_SxH'].all()
+      np.testing.assert_array_equal(np.sort(shown['ranking_SxHxK'], -1),
+                                    np.broadcast_to(np.arange(K), (S, H, K)))
+      np.testing.assert_array_equal(shown['round_H'], np.repeat(np.arange(1, e['rounds'] + 1), B))
+      assert shown['shows_favourite_SxHxG'].shape == (S, H, 2)
+      rate = summary['joint'][strategy]['queries_showing_a_favourite_of_group']
+      np.testing.assert_allclose(rate, shown['shows_favourite_SxHxG'].mean((0, 1)), rtol=1e-6)
+  timing = json.loads(_read(os.path.join(tiny_run, 'timing.json')))
+  assert timing['joint']['compile_seconds'] > 0  # One compilation for both strategies.
+  assert set(timing['joint']) == {'compile_seconds', 'compile_cache', *STRATEGIES}
+  assert not [n for n in os.listdir(tiny_run) if '.tmp' in n]  # No temporary files left.
+  # metrics.jsonl: one object per strategy, seed and evaluated round (round 0 included), in order.
+  with open(os.path.join(tiny_run, 'metrics.jsonl')) as f:
+    live = [json.loads(line) for line in f]
+  assert len(live) == 2 * 2 * 5
+  assert [(r['strategy'], r['round']) for r in live[:4]] == [('passive', 0), ('passive', 0),
+                                                            ('passive', 1), ('passive', 1)]
+  by_key = {(r['strategy'], r['seed'], r['round']): r['kl'] for r in live}
+  for row in rows:
+    assert float(row['kl']) == by_key[(row['strategy'], int(row['seed']), int(row['round']))]
+
+
+def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
+  """SIGKILL right after the first checkpoint of the second sweep, rerun: identical files."""
+  workdir = tmp_path / 'run'
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  checkpoint = workdir / 'checkpoints' / 'joint_infomax' / '2'  # After 2 of 4 rounds.
+  process = subprocess.Popen(_explore_command(workdir), env=env, cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  try:
+    deadline = time.time() + 400
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+      time.sleep(0.02)
+    assert checkpoint.exists(), 'the run ended or timed out before its first infomax chunk'
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+  finally:
+    if process.poll() is None:
+      process.kill()
+  assert process.returncode == -signal.SIGKILL
+  assert not (workdir / 'results' / 'joint_infomax.npz').exists()  # Killed mid-sweep.
+  assert not (workdir / 'results.csv').exists()
+  with open(workdir / 'metrics.jsonl') as f:  # Grew chunk by chunk; every line whole.
+    assert len([json.loads(line) for line in f]) >= 2 * 2 * 2
+
+  resumed = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
+                           text=True, timeout=600)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'joint/passive: already done' in resumed.stdout
+  # The resumed process compiled no sweep: it came from the persistent cache.
+  cache = json.loads(_read(workdir / 'timing.json'))['joint']['compile_cache']
+  assert cache['misses'] == 0 and cache['hits'] >= 1, cache
+  assert 'round 2/4' not in resumed.stdout and 'round 4/4' in resumed.stdout
+  for name in ('results.csv', 'summary.json', 'config.json', 'pretrain.json'):
+    assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name
+
+  again = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+  assert again.returncode == 0 and again.stdout.count('already done') == 2
+  assert _read(workdir / 'results.csv') == _read(os.path.join(tiny_run, 'results.csv'))

@@ -1,0 +1,67 @@
+"""`python -m experiments.study`: which variants run (unknown ones and variants of a one-run study
+refused in one line), what is published into a study's results/, and an unknown study refused in
+one line. Nothing here runs an experiment. (That every study's config passes `lmrl.checks` for
+each of its variants is tests/test_binaries.py's `test_every_named_config_and_variant_is_valid`.)
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments import study as study_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_chosen_variants_are_checked_against_the_studys_own():
+  worlds = study_lib.load_study('other_worlds')
+  assert study_lib.chosen_variants('other_worlds', worlds, None) == list(worlds.VARIANTS)
+  assert study_lib.chosen_variants('other_worlds', worlds, ['non_iia', 'pairs']) == [
+      'non_iia', 'pairs']
+  with pytest.raises(SystemExit) as refused:
+    study_lib.chosen_variants('other_worlds', worlds, ['pairs', 'triples'])
+  assert str(refused.value) == ('error: --variants: unknown variant triples of other_worlds; '
+                                'known: pairs, non_iia, groups3, v8_ly4')
+
+  headline = study_lib.load_study('headline')
+  assert headline.VARIANTS == ()
+  assert study_lib.chosen_variants('headline', headline, None) == [None]  # The one run.
+  with pytest.raises(SystemExit) as refused:
+    study_lib.chosen_variants('headline', headline, ['pairs'])
+  assert str(refused.value) == ('error: --variants: the study headline is one run and has no '
+                                'variants')
+
+
+def test_publish_copies_the_summary_and_figures_with_the_variants_prefix(tmp_path):
+  run = tmp_path / 'runs' / 'other_worlds' / 'pairs'
+  run.mkdir(parents=True)
+  files = {'summary.json': '{"joint": {}}\n', 'kl_vs_queries.png': 'png 1',
+           'coverage_g1_vs_queries.png': 'png 2', 'results.csv': 'not published',
+           'config.json': '{}'}
+  for name, text in files.items():
+    (run / name).write_text(text)
+  results = tmp_path / 'experiments' / 'other_worlds' / 'results'
+  study_lib.publish(str(run), str(results), 'pairs')
+  assert sorted(os.listdir(results)) == ['pairs_coverage_g1_vs_queries.png',
+                                         'pairs_kl_vs_queries.png', 'pairs_summary.json']
+  for name in ('summary.json', 'kl_vs_queries.png', 'coverage_g1_vs_queries.png'):
+    assert (results / f'pairs_{name}').read_text() == files[name]
+  one_run = tmp_path / 'headline_results'
+  study_lib.publish(str(run), str(one_run), None)  # A study of one run: no prefix.
+  assert sorted(os.listdir(one_run)) == ['coverage_g1_vs_queries.png', 'kl_vs_queries.png',
+                                         'summary.json']
+
+
+def test_an_unknown_study_fails_in_one_line_listing_the_known_ones(tmp_path):
+  out = subprocess.run([sys.executable, '-m', 'experiments.study', '--study=nope',
+                        f'--runs={tmp_path / "runs"}'], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+  assert out.returncode != 0
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1, out.stderr
+  assert lines[0] == ('error: --study=nope: unknown study; known: '
+                      + ', '.join(study_lib.known_studies()))
+  assert 'headline' in lines[0] and 'other_worlds' in lines[0]
+  assert not (tmp_path / 'runs').exists()
