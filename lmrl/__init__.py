@@ -52,8 +52,8 @@ from lmrl.update import make_joint_update, plackett_luce_nll
 from lmrl.world import World, WorldSpec, make_world
 
 # Imported on first access (`lmrl.runner`, `lmrl.run`): they load orbax, matplotlib or absl.
-_LAZY_MODULES = ('checkpoints', 'flags', 'pipeline', 'plotting', 'progress', 'runner', 'sweep',
-                 'tensorboard', 'workdir')
+_LAZY_MODULES = ('checkpoints', 'flags', 'pipeline', 'pretrained_cache', 'plotting', 'progress',
+                 'runner', 'sweep', 'tensorboard', 'workdir')
 _LAZY_NAMES = {'run': 'runner', 'make_sweep': 'sweep', 'run_strategy': 'sweep'}
 
 

@@ -145,7 +145,7 @@ def define_pretrained_cache_flags():
 
 def clear_pretrained_cache_first(cache_dir: str, which: str | None, workdir: str | None) -> bool:
   """`--pretrained_cache_clear=which` (None: not asked), before a binary's run: empties the cache
-  (`pipeline.clear_pretrained_cache`) and prints what it freed, in one line. True when that was
+  (`lmrl.pretrained_cache.clear`) and prints what it freed, in one line. True when that was
   all the command asked (no `--workdir`); without either, `--workdir is required`."""
   if which:
     print(_clear_pretrained_cache(cache_dir, which), flush=True)
@@ -155,10 +155,10 @@ def clear_pretrained_cache_first(cache_dir: str, which: str | None, workdir: str
 
 
 def _clear_pretrained_cache(cache_dir: str, which: str) -> str:
-  from lmrl import pipeline  # pylint: disable=g-import-not-at-top
+  from lmrl import pretrained_cache  # pylint: disable=g-import-not-at-top
   if not cache_dir:
     raise errors.ConfigError('--pretrained_cache_clear needs a --pretrained_cache directory')
-  removed, freed, kept = pipeline.clear_pretrained_cache(cache_dir, stale_only=which == 'stale')
+  removed, freed, kept = pretrained_cache.clear(cache_dir, stale_only=which == 'stale')
   entries = lambda n: f'{n} entr{"y" if n == 1 else "ies"}'
   stale = ' not written by this code' if which == 'stale' else ''
   return (f'--pretrained_cache_clear={which}: removed {entries(removed)}{stale} from {cache_dir}, '

@@ -15,6 +15,7 @@ import numpy as np
 from experiments import explore
 from lmrl import lm as lm_lib
 from lmrl import pipeline
+from lmrl import pretrained_cache
 from lmrl import pretraining
 from lmrl.configs import tiny
 
@@ -33,7 +34,7 @@ def test_a_second_run_of_the_same_world_loads_the_cached_lm_and_another_world_pr
   cache = tmp_path / 'cache'
   first, report, lines = _pretrained(config, tmp_path / 'a', cache)
   assert any('pre-training the LM' in line for line in lines)
-  assert os.listdir(cache) == [pipeline.pretrained_cache_key(config)]  # No temporary left.
+  assert os.listdir(cache) == [pretrained_cache.key(config)]  # No temporary left.
 
   again, report_again, lines = _pretrained(config, tmp_path / 'b', cache)
   assert not any('pre-training the LM' in line for line in lines)
@@ -45,7 +46,7 @@ def test_a_second_run_of_the_same_world_loads_the_cached_lm_and_another_world_pr
   # Settings that do not touch pre-training share the entry; another world does not.
   config.experiment.num_seeds = 7
   config.finetune.learning_rate = 0.5
-  assert pipeline.pretrained_cache_key(config) == pipeline.pretrained_cache_key(tiny.get_config())
+  assert pretrained_cache.key(config) == pretrained_cache.key(tiny.get_config())
   config.world.seed = 1
   _, _, lines = _pretrained(config, tmp_path / 'c', cache)
   assert any('pre-training the LM' in line for line in lines)
@@ -67,10 +68,10 @@ def test_an_entry_written_by_other_code_is_never_served(tmp_path, monkeypatch):
     return lm_lib.init_lm(jax.random.key(len(pretrained)), lm_spec), np.ones(2)
 
   monkeypatch.setattr(pretraining, 'pretrain_from_config', pretrain_from_config)
-  current = pipeline.pretrained_cache_key(config)
+  current = pretrained_cache.key(config)
   with monkeypatch.context() as other_code:
-    other_code.setattr(pipeline, 'pretraining_code_hash', lambda: 'edited lm.py')
-    other = pipeline.pretrained_cache_key(config)
+    other_code.setattr(pretrained_cache, 'code_hash', lambda: 'edited lm.py')
+    other = pretrained_cache.key(config)
     assert other != current  # The source is part of the key.
     _pretrained(config, tmp_path / 'a', cache)  # Pre-trained by "other code".
     _, _, lines = _pretrained(config, tmp_path / 'a2', cache)
@@ -84,7 +85,7 @@ def test_an_entry_written_by_other_code_is_never_served(tmp_path, monkeypatch):
   assert sorted(os.listdir(cache)) == sorted([current, other])
   manifest = json.loads((cache / current / 'manifest.json').read_text())
   assert manifest['key'] == current and manifest['written']
-  assert manifest['inputs'] == _normalised(pipeline.pretrained_cache_inputs(config))
+  assert manifest['inputs'] == _normalised(pretrained_cache.inputs(config))
   assert set(manifest['inputs']['code']) == {'source', 'lmrl', 'libraries', 'platform'}
   assert set(manifest['inputs']['config']) == {'seed', 'world', 'lm', 'pretrain'}
 
@@ -96,7 +97,7 @@ def test_an_entry_written_by_other_code_is_never_served(tmp_path, monkeypatch):
   assert any('other inputs' in line for line in lines)
   assert len(pretrained) == 3
   manifest = json.loads((cache / current / 'manifest.json').read_text())
-  assert manifest['inputs']['code']['source'] == pipeline.pretraining_code_hash()
+  assert manifest['inputs']['code']['source'] == pretrained_cache.code_hash()
 
 
 def _fake_entry(cache, name, inputs=None, size=1000):
@@ -110,12 +111,12 @@ def _fake_entry(cache, name, inputs=None, size=1000):
 
 def test_the_clear_flag_removes_stale_entries_then_every_entry(tmp_path, capsys):
   cache = tmp_path / 'cache'
-  inputs = _normalised(pipeline.pretrained_cache_inputs(tiny.get_config()))
+  inputs = _normalised(pretrained_cache.inputs(tiny.get_config()))
   kept = _fake_entry(cache, 'current', inputs)
   stale = _fake_entry(cache, 'other_code', {**inputs, 'code': {**inputs['code'], 'source': 'x'}})
   stale += _fake_entry(cache, 'old_layout')  # No manifest: an entry of an earlier lmrl.
   kept += _fake_entry(cache, 'current.tmp123', inputs)  # Perhaps being written by a live run.
-  listed = {os.path.basename(e['path']): e for e in pipeline.pretrained_cache_entries(str(cache))}
+  listed = {os.path.basename(e['path']): e for e in pretrained_cache.entries(str(cache))}
   assert {n: e['current'] for n, e in listed.items()} == {
       'current': True, 'other_code': False, 'old_layout': False, 'current.tmp123': True}
   assert listed['other_code']['manifest']['inputs']['code']['source'] == 'x'
