@@ -150,7 +150,7 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
   update = update_lib.make_joint_update(
       epi, spec, full_ranking=config.world.full_ranking, batch_size=config.finetune.batch_size,
       lm_batch_size=config.finetune.lm_batch_size, lm_loss_tokens=config.finetune.lm_loss_tokens,
-      corpus_group_mix=tuple(config.world.corpus_group_mix))
+      corpus_group_mix=tuple(config.world.corpus_group_mix), rows=config.finetune.rows)
   steps = config.finetune.steps_per_round
   deploy = config.agent.deploy
 

@@ -1,8 +1,18 @@
 """A fixed-capacity buffer of human choices: shapes never change as data arrives.
 
 Rows are written in order (a ring: once full, the oldest rows are overwritten); `valid_H` marks
-the rows that hold data. Each row carries one bootstrap weight per ensemble member, drawn when
-the row is written.
+the rows that hold data, and `last_start` where the latest batch (a round's queries) begins.
+Each row carries one bootstrap weight per ensemble member, drawn when the row is written.
+
+Which rows a learning step fits (`REPLAY`, `config.finetune.rows`):
+
+  'uniform'  `sample_rows`: a batch drawn uniformly from every row. Over a run of T rounds a row
+             written in round r is drawn ~(steps x batch / rows per round) ln(T / r) times: the
+             first rounds are fitted most, the last ones barely;
+  'recent'   `sample_rows(..., recent=True)`: half of the batch from the latest batch's rows, half
+             uniformly from every row (no extra compute);
+  'all'      every row, exactly (`lmrl.update`: the full-buffer gradient through the members'
+             exact log-probability tables), where the world can be enumerated.
 """
 
 from typing import NamedTuple
@@ -18,6 +28,7 @@ class ChoiceBuffer(NamedTuple):
   bootstrap_HxM: jax.Array  # float32 per-member example weights.
   valid_H: jax.Array  # bool: row holds data.
   next_row: jax.Array  # int32[]: where the next batch is written.
+  last_start: jax.Array  # int32[]: where the latest batch was written (its rows: up to next_row).
 
 
 def empty(capacity: int, prompt_length: int, num_shown: int, response_length: int,
@@ -28,10 +39,12 @@ def empty(capacity: int, prompt_length: int, num_shown: int, response_length: in
       ranking_HxK=jnp.tile(jnp.arange(num_shown, dtype=jnp.int32), (capacity, 1)),
       bootstrap_HxM=jnp.zeros((capacity, num_members), jnp.float32),
       valid_H=jnp.zeros((capacity,), bool),
-      next_row=jnp.zeros((), jnp.int32))
+      next_row=jnp.zeros((), jnp.int32),
+      last_start=jnp.zeros((), jnp.int32))
 
 
 BOOTSTRAP_KINDS = ('exponential', 'poisson', 'none')
+REPLAY = ('uniform', 'recent', 'all')  # Which rows a step fits (module doc).
 
 
 def bootstrap_weights(key: jax.Array, shape: tuple[int, ...], kind: str) -> jax.Array:
@@ -58,10 +71,31 @@ def append(buffer: ChoiceBuffer, prompts_BxLx, responses_BxKxLy, ranking_BxK, bo
       ranking_HxK=put(buffer.ranking_HxK, ranking_BxK),
       bootstrap_HxM=put(buffer.bootstrap_HxM, bootstrap_BxM),
       valid_H=put(buffer.valid_H, jnp.ones((B,), bool)),
-      next_row=(start + B) % capacity)
+      next_row=(start + B) % capacity,
+      last_start=start)
 
 
-def sample_rows(key: jax.Array, buffer: ChoiceBuffer, num: int) -> jax.Array:
-  """`num` row indices drawn uniformly (with replacement) from the valid rows, int32[num]."""
+def latest_rows(buffer: ChoiceBuffer) -> jax.Array:
+  """bool[H]: the rows of the latest batch written (none before the first)."""
+  row_H = jnp.arange(buffer.valid_H.shape[0])
+  start, end = buffer.last_start, buffer.next_row
+  inside_H = jnp.where(start < end, (row_H >= start) & (row_H < end),  # Else it wrapped round.
+                       (row_H >= start) | (row_H < end))
+  return inside_H & buffer.valid_H
+
+
+def sample_rows(key: jax.Array, buffer: ChoiceBuffer, num: int, recent: bool = False
+                ) -> jax.Array:
+  """`num` row indices drawn uniformly (with replacement) from the valid rows, int32[num].
+
+  With `recent`, the last `num // 2` are drawn from the latest batch's rows instead (replay that
+  favours new data; `REPLAY`'s 'recent').
+  """
   logits_H = jnp.where(buffer.valid_H, 0.0, -jnp.inf)
-  return jax.random.categorical(key, logits_H, shape=(num,)).astype(jnp.int32)
+  if not recent:
+    return jax.random.categorical(key, logits_H, shape=(num,)).astype(jnp.int32)
+  key_all, key_latest = jax.random.split(key)
+  latest_logits_H = jnp.where(latest_rows(buffer), 0.0, -jnp.inf)
+  return jnp.concatenate([
+      jax.random.categorical(key_all, logits_H, shape=(num - num // 2,)),
+      jax.random.categorical(key_latest, latest_logits_H, shape=(num // 2,))]).astype(jnp.int32)

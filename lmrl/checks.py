@@ -137,6 +137,11 @@ def validate(config) -> None:
            f'must be one of {epistemic.DEPLOY_KINDS}', a.deploy)
   _require(config.finetune.lm_loss_tokens in update.LM_LOSS_TOKENS, 'finetune.lm_loss_tokens',
            f'must be one of {update.LM_LOSS_TOKENS}', config.finetune.lm_loss_tokens)
+  _require(config.finetune.rows in buffer.REPLAY, 'finetune.rows',
+           f'must be one of {buffer.REPLAY}', config.finetune.rows)
+  _require(config.finetune.rows != 'all' or a.kind == 'joint', 'finetune.rows',
+           "'all' (the exact full-buffer gradient) is the joint agent's: agent.kind must be "
+           "'joint'", config.finetune.rows)
   _validate_traced(config)
   _require(len(tuple(e.strategies)) >= 1, 'experiment.strategies', 'must name >= 1 strategy',
            e.strategies)

@@ -159,15 +159,16 @@ def leave_one_out_baseline(values_B: jax.Array, group_B: jax.Array) -> jax.Array
 
 
 def make_reward_update(rew: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *, full_ranking: bool,
-                       batch_size: int) -> Callable:
+                       batch_size: int, recent: bool = False) -> Callable:
   """`update(key, state, buffer, hparams) -> (state, info)`: one Adam step of the reward models'
-  loss (traced `learning_rate` and `lambda_l2` from `hparams`)."""
+  loss (traced `learning_rate` and `lambda_l2` from `hparams`); with `recent`, half of each batch
+  comes from the latest round (`lmrl.buffer.sample_rows`)."""
   optimizer = update_lib.make_optimizer()
 
   def loss_fn(train, state: ClassicState, key, buffer: buffer_lib.ChoiceBuffer, hparams):
     key_rows, key_index = jax.random.split(key)
     params = state.reward._replace(train=train)
-    rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
+    rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size, recent=recent)
     prompts_BxLx = buffer.prompts_HxLx[rows_B]
     responses_BxKxLy = buffer.responses_HxKxLy[rows_B]
     ranking_BxK = buffer.ranking_HxK[rows_B]
@@ -281,7 +282,7 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
   rew = make_epistemic_reward(config.agent, lm_spec)
   u, k = config.finetune, config.classic
   reward_update = make_reward_update(rew, spec, full_ranking=config.world.full_ranking,
-                                     batch_size=u.batch_size)
+                                     batch_size=u.batch_size, recent=u.rows == 'recent')
   policy_update = make_policy_update(rew, spec, lm_spec, batch_size=k.policy_batch_size,
                                      lm_batch_size=u.lm_batch_size,
                                      lm_loss_tokens=u.lm_loss_tokens,

@@ -2,7 +2,9 @@
 
 One jitted step, over all epistemic indices at once, minimises (averaged over the M indices)
 
-  mean_b w_bm * PL_NLL(r_m(x_b, y_b1..y_bK), ranking_b)        (Luce / Plackett-Luce)
+  mean_b w_bm * PL_NLL(r_m(x_b, y_b1..y_bK), ranking_b)        (Luce / Plackett-Luce; b over a
+                                                                batch of buffered rankings, or
+                                                                over all of them: `rows`)
   + lambda_lm * next-token loss of index m on pre-training data  (keeps the transition role:
                                                                   on the prompt tokens only, or
                                                                   on the whole sequence)
@@ -15,6 +17,15 @@ LM); `n0 = 0` keeps its weight constant. The learning rate and the lambdas come 
 traced hyper-parameters (`hparams`, `lmrl.hyperparams`), passed to every step: a sweep vmaps
 over them without recompiling (the learning rate is written into the optax state of
 `optax.inject_hyperparams` at each step, so that state never holds a value of its own).
+
+Which rankings a step fits (`rows`, `lmrl.buffer.REPLAY`): a batch of `batch_size` drawn
+uniformly from the buffer ('uniform'), half of them from the latest round ('recent'), or every
+buffered ranking ('all'). 'all' is the exact full-buffer gradient: each member's log-probability
+table over every (prompt, response) is computed once per step through the prefix tree
+(`lm.exact_log_probs`: `V**(Ly-1)` sequences per prompt) and each ranking's utilities are looked
+up in it, so a step uses all the data with its bootstrap weights and no sampling noise; its cost
+is that of the table, whatever the buffer holds (for the default world 216 sequences per member,
+against 128 for a sampled batch of 32 four-way rankings).
 """
 
 from typing import Any, Callable, NamedTuple
@@ -91,31 +102,54 @@ def l2_weight(hparams, buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
 
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_batch_size: int,
-                      lm_loss_tokens: str = 'sequence',
-                      corpus_group_mix: tuple[float, ...]) -> Callable:
+                      lm_loss_tokens: str = 'sequence', corpus_group_mix: tuple[float, ...],
+                      rows: str = 'uniform') -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
   step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`."""
+  if rows not in buffer_lib.REPLAY:
+    raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
   optimizer = make_optimizer()
   group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
+  prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))
+
+  def sampled_choice_loss(key, logits_fn, buffer):
+    """float32[M]: the bootstrap-weighted PL loss of a batch of rows."""
+    rows_B = buffer_lib.sample_rows(key, buffer, batch_size, recent=rows == 'recent')
+    log_u_MxBxK = lm_lib.shown_log_probs(logits_fn, buffer.prompts_HxLx[rows_B],
+                                         buffer.responses_HxKxLy[rows_B], spec)
+    return member_choice_loss(log_u_MxBxK, buffer.ranking_HxK[rows_B],
+                              buffer.bootstrap_HxM[rows_B].T, jnp.ones((batch_size,), bool))
+
+  def exact_choice_loss(logits_fn, buffer):
+    """float32[M]: the bootstrap-weighted PL loss of every buffered row, by table lookup."""
+    log_p_MxPxN = lm_lib.exact_log_probs(logits_fn, prompts_PxLx, spec)
+    prompt_H = world_lib.sequence_index(buffer.prompts_HxLx, spec.vocab_size)
+    response_HxK = world_lib.sequence_index(buffer.responses_HxKxLy, spec.vocab_size)
+    log_u_MxHxK = log_p_MxPxN[:, prompt_H[:, None], response_HxK]
+    return member_choice_loss(log_u_MxHxK, buffer.ranking_HxK, buffer.bootstrap_HxM.T,
+                              buffer.valid_H)
+
+  def member_choice_loss(log_u_MxBxK, ranking_BxK, bootstrap_MxB, valid_B):
+    """Mean over the valid rows of `w_bm * PL_NLL`, float32[M] (w = 1 without a bootstrap)."""
+    weights_MxB = bootstrap_MxB if epi.uses_bootstrap else jnp.ones(
+        (epi.num_members, ranking_BxK.shape[0]), jnp.float32)
+    nll_MxB = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(log_u_MxBxK, ranking_BxK,
+                                                                   full_ranking)
+    if rows != 'all':  # A sampled batch: every row counts (as before the option existed).
+      return jnp.mean(weights_MxB * nll_MxB, axis=-1)
+    return (jnp.sum(jnp.where(valid_B, weights_MxB * nll_MxB, 0.0), axis=-1)
+            / jnp.maximum(jnp.sum(valid_B), 1))
 
   def loss_fn(train, state: AgentState, key, buffer: buffer_lib.ChoiceBuffer, world, hparams):
     key_rows, key_corpus, key_index = jax.random.split(key, 3)
     params = state.params._replace(train=train)
-    rows_B = buffer_lib.sample_rows(key_rows, buffer, batch_size)
-    prompts_BxLx = buffer.prompts_HxLx[rows_B]
-    responses_BxKxLy = buffer.responses_HxKxLy[rows_B]
-    ranking_BxK = buffer.ranking_HxK[rows_B]
     corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
     indices_M = epi.train_indices(key_index, params)
     logits_fn = lambda tokens_BxL: epi.apply(params, indices_M, tokens_BxL)  # [M, B, L, V]
-    log_u_MxBxK = lm_lib.shown_log_probs(logits_fn, prompts_BxLx, responses_BxKxLy, spec)
-    if epi.uses_bootstrap:
-      weights_MxB = buffer.bootstrap_HxM[rows_B].T
+    if rows == 'all':
+      choice_M = exact_choice_loss(logits_fn, buffer)
     else:
-      weights_MxB = jnp.ones((epi.num_members, batch_size), jnp.float32)
-    nll_MxB = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(log_u_MxBxK, ranking_BxK,
-                                                                   full_ranking)
-    choice_M = jnp.mean(weights_MxB * nll_MxB, axis=-1)
+      choice_M = sampled_choice_loss(key_rows, logits_fn, buffer)
     lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_loss_tokens, spec))
     l2 = epistemic.anchor_penalty(epi, params, train)
     loss = (jnp.mean(choice_M) + hparams['lambda_lm'] * jnp.mean(lm_M)

@@ -294,3 +294,53 @@ def tiny_run(tmp_path_factory):
   assert sum('compiling the sweep' in line for line in lines) == 1
   assert any('ETA' in line and 'strategy 2/2' in line for line in lines)
   return workdir
+
+
+# ----------------------------------------------------------------------------- one round, lanes
+
+# The experiment of `strategy_round`: every strategy, none at its index in the default config's
+# order; ROUND_PROMPTS prompts in its one round; ROUND_LANES lanes (seeds or grid points).
+ROUND_STRATEGIES = ('thompson', 'boltzmann', 'infomax', 'uniform', 'passive')
+ROUND_PROMPTS = 600
+ROUND_LANES = 4
+
+
+class StrategyRound(NamedTuple):
+  config: object  # `fixture_config()`, joint agent, ROUND_STRATEGIES, 1 round of ROUND_PROMPTS.
+  spec: world_lib.WorldSpec
+  lm_spec: lm_lib.LMSpec
+  experiment: object  # `lmrl.experiment.make_experiment(config, ...)` of the joint agent.
+  init: Callable  # (keys_L, hparams_L) -> RunState [L]: `lmrl.sweep.make_sweep(...).init`.
+  round: Callable  # (keys_L, state_L, strategy) -> (buffer [L], agent state [L]) after round 0.
+
+
+@pytest.fixture(scope='session')
+def strategy_round(world, base_params) -> StrategyRound:
+  """Round 0 of the compiled experiment (`one_round`, strategy a traced index into its
+  `lax.switch`) on ROUND_LANES lanes, each with its own key and traced hyper-parameters, as a
+  sweep lays them out: one compilation of the sweep's init and one of the round serve every
+  test (the round's metrics are not returned, so its evaluation is compiled away)."""
+  from lmrl import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
+  from lmrl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
+  config = fixture_config()
+  config.agent.kind = 'joint'
+  config.experiment.strategies = ROUND_STRATEGIES
+  config.experiment.prompts_per_round = ROUND_PROMPTS
+  config.experiment.rounds = 1
+  config.experiment.eval_every = 1
+  spec, lm_spec = lmrl.pipeline.build_specs(config)
+  exp = experiment_lib.make_experiment(config, spec,
+                                       lmrl.pipeline.make_agent(config, spec, lm_spec))
+  sweeper = sweep_lib.make_sweep(exp)
+
+  def init(keys_L, hparams_L):
+    return sweeper.init(keys_L, base_params, world, hparams_L)
+
+  @jax.jit
+  def round_(keys_L, state_L, strategy):
+    def one(key, state):
+      state = exp.one_round(key, state, world, 0, strategy)[0]
+      return state.buffer, state.agent
+    return jax.vmap(one)(keys_L, state_L)
+
+  return StrategyRound(config, spec, lm_spec, exp, init, round_)

@@ -96,7 +96,7 @@ def test_shown_queries_index_the_world_and_flag_favourites():
                                   [[1, 0], [0, 1]]]]),
       ranking_HxK=np.array([[[1, 0], [0, 1], [0, 1], [1, 0]]]),
       bootstrap_HxM=np.ones((1, 4, 1)), valid_H=np.array([[True, True, True, False]]),
-      next_row=np.array([3]))
+      next_row=np.array([3]), last_start=np.array([2]))
   favourites_GxPxN = np.zeros((2, 2, 4), bool)
   favourites_GxPxN[0, 0, 3] = True  # Group 0 likes response 3 ([1, 1]) for prompt 0.
   favourites_GxPxN[1, 1, 2] = True  # Group 1 likes response 2 ([1, 0]) for prompt 1.

@@ -295,3 +295,28 @@ def test_l2_anchor_fades_as_choices_accumulate():
   np.testing.assert_allclose(weight(hparams, 300), 0.125, rtol=1e-6)
   constant = dict(hparams, l2_prior_choices=jnp.float32(0.0))
   assert weight(constant, 0) == weight(constant, 300) == 0.5
+
+
+@pytest.mark.parametrize('full_ranking', [pytest.param(False, marks=pytest.mark.slow), True])
+def test_the_full_buffer_step_is_the_sampled_step_over_every_row(spec, world, joint_agent,
+                                                                 make_choice_buffer, monkeypatch,
+                                                                 full_ranking):
+  """rows='all' (the members' exact tables, one lookup per ranking) gives the loss, and the step,
+  of a sampled step whose batch is every valid row once: the same bootstrap-weighted mean over
+  rows, with no sampling. The buffer is half full: empty rows count for nothing."""
+  epi, state, _, hparams = joint_agent('ensemble')
+  buffer = make_choice_buffer(jax.random.key(7), world, 12, 3, epi.num_members, capacity=24)
+  settings = dict(full_ranking=full_ranking, lm_batch_size=4, corpus_group_mix=(1.0, 0.0))
+  exact = jax.jit(update.make_joint_update(epi, spec, batch_size=8, rows='all', **settings))
+  every_row = lambda key, buffer, num, recent=False: jnp.arange(12, dtype=jnp.int32)
+  monkeypatch.setattr(buffer_lib, 'sample_rows', every_row)
+  sampled = jax.jit(update.make_joint_update(epi, spec, batch_size=12, rows='uniform',
+                                             **settings))
+  for _ in range(2):  # At the initial parameters, then at the ones the exact step moved to.
+    moved, info_a = exact(jax.random.key(1), state, buffer, world, hparams)
+    _, info_b = sampled(jax.random.key(1), state, buffer, world, hparams)
+    np.testing.assert_allclose(info_a['choice_loss'], info_b['choice_loss'], rtol=1e-5)
+    np.testing.assert_allclose(info_a['loss'], info_b['loss'], rtol=1e-5)
+    state = moved
+  # (Parameters after one Adam step are not compared: Adam's first step is ~lr * sign(g), which
+  # turns the float noise of a zero gradient, e.g. an attention key's bias, into +-lr.)

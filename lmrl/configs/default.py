@@ -60,6 +60,8 @@ def get_config() -> ml_collections.ConfigDict:
   u.lambda_l2 = 0.01  # Weight of ||theta - theta_0||^2 before any choice (traced).
   u.l2_prior_choices = 1000.0  # n0: the L2 weight is lambda_l2 n0/(n0 + choices); 0 = constant.
   u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
+  u.rows = 'uniform'  # Rows a step fits: 'uniform' batches, 'recent' (half from the latest
+  #                     round) or 'all' (every ranking, exactly: the joint agent only).
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
   u.lm_loss_tokens = 'prompt'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
