@@ -10,6 +10,7 @@ import math
 from lmrl import buffer
 from lmrl import errors
 from lmrl import epistemic
+from lmrl import experiment
 from lmrl import hyperparams
 from lmrl import registry
 from lmrl import strategies
@@ -155,6 +156,14 @@ def validate(config) -> None:
            'must be >= experiment.responses_per_prompt (K)', e.pool_size)
   _require(math.comb(e.pool_size, e.responses_per_prompt) <= 20_000, 'experiment.pool_size',
            'gives more than 20000 K-tuples to score per prompt', e.pool_size)
+  _int_at_least(config, 'experiment.refit_steps', 1)
+  schedule = set(experiment.evaluated_rounds(config))
+  for r in tuple(e.refit_rounds):
+    _require(isinstance(r, int) and not isinstance(r, bool) and r in schedule and r > 0,
+             'experiment.refit_rounds', 'must hold evaluated rounds after round 0 (0, every '
+             'eval_every-th, the last)', tuple(e.refit_rounds))
+  _require(not tuple(e.refit_rounds) or a.kind == 'joint', 'experiment.refit_rounds',
+           "refits the joint agent: agent.kind must be 'joint'", tuple(e.refit_rounds))
   _require(e.rounds % e.rounds_per_chunk == 0, 'experiment.rounds_per_chunk',
            f'must divide experiment.rounds ({e.rounds})', e.rounds_per_chunk)
   for field in ('classic.policy_steps_per_round', 'classic.policy_batch_size'):

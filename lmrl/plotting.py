@@ -143,6 +143,34 @@ def plot_metric(rows: list[dict], metric: str, ylabel: str | None = None, ax=Non
   return ax.figure
 
 
+def plot_learner_lag(rows: list[dict], strategies=None) -> figure.Figure:
+  """The online KL (lines) beside the KL of a refit of the same data from the pre-trained LM
+  (`lmrl.refit`; markers joined by dashes, at the refit rounds): the gap is the learner's lag."""
+  ax = figure.Figure(figsize=(6, 4)).subplots()
+  online, refit = rows_lib.curves(rows, 'kl'), rows_lib.curves(rows, 'refit_kl')
+  order = curve_order([k for k in dict.fromkeys((r['agent'], r['strategy']) for r in rows)
+                       if k in refit], strategies)
+  bases = list(dict.fromkeys([*(strategies or ()),
+                              *(hyperparams.split_variant(s)[0] for _, s in order)]))
+  for key in order:
+    color = f'C{bases.index(hyperparams.split_variant(key[1])[0]) % 10}'
+    queries, kl_SxR = online[key]
+    ax.plot(queries, kl_SxR.mean(0), color=color, label=f'{key[1]} (online)')
+    queries, refit_SxR = refit[key]
+    with warnings.catch_warnings():  # Rounds without a refit: NaN for every seed.
+      warnings.simplefilter('ignore', RuntimeWarning)
+      mean_R = np.nanmean(refit_SxR, axis=0)
+    done = np.isfinite(mean_R)
+    ax.plot(np.asarray(queries)[done], mean_R[done], color=color, linestyle='--', marker='o',
+            label=f'{key[1]} (refit)')
+  ax.set_title(seed_note({k: online[k][1].shape[0] for k in order}).replace('± 1 s.e. ', ''),
+               fontsize=9)
+  ax.set_xlabel(XLABEL)
+  ax.set_ylabel('KL(p* || p): online vs. refit of the same data')
+  ax.legend(fontsize=8, ncol=2 if len(order) > 4 else 1)
+  return ax.figure
+
+
 def save(fig: figure.Figure, path: str) -> None:
   """Writes `fig` as a PNG, whole or not at all."""
   fig.tight_layout()
@@ -173,4 +201,7 @@ def plot_workdir(workdir: str) -> list[str]:
     if metric in rows[0]:
       paths.append(os.path.join(workdir, f'{metric}_vs_queries.png'))
       save(plot_metric(rows, metric, strategies=strategies), paths[-1])
+  if 'refit_kl' in rows[0]:
+    paths.append(os.path.join(workdir, 'learner_lag_vs_queries.png'))
+    save(plot_learner_lag(rows, strategies), paths[-1])
   return paths

@@ -53,6 +53,7 @@ from lmrl import hyperparams
 from lmrl import pipeline
 from lmrl import plotting
 from lmrl import progress as progress_lib
+from lmrl import refit as refit_lib
 from lmrl import registry
 from lmrl import rows as rows_lib
 from lmrl import summary as summary_lib
@@ -101,6 +102,7 @@ class _Run(NamedTuple):
   config: object
   workdir: str
   spec: object  # The world's `WorldSpec`.
+  lm_spec: object  # The LM's `LMSpec`.
   world: object  # The world's tables.
   pretrain_report: dict  # KL of the pre-trained LM to the majority and to p*, its coverage.
   lanes: sweep_lib.Lanes  # Keys, traced hyper-parameters, pre-trained LM, world, sharding.
@@ -177,7 +179,7 @@ def _setup(config, workdir, spec, lm_spec, log, pretrained_cache) -> _Run:
       sweep_lib.seed_keys(config.seed, S)[np.tile(np.arange(S), J)], params, world,
       hparams_S=hyperparams.lane_values(config, S),
       sharding=sweep_lib.seed_sharding(S * J) if e.shard_seeds else None)
-  return _Run(config, workdir, spec, world, report, lanes, grid, writer, log)
+  return _Run(config, workdir, spec, lm_spec, world, report, lanes, grid, writer, log)
 
 
 def _run(r: _Run, agents: dict, timing: dict) -> dict:
@@ -193,7 +195,7 @@ def _run(r: _Run, agents: dict, timing: dict) -> dict:
   progress = progress_lib.Progress(r.workdir, progress_lib.run_shape(r.config, any_exp),
                                    target_G, chunks_left=chunks_left, writer=r.writer,
                                    log=r.log)
-  curves, rows, shown = {}, [], {}
+  curves, rows, shown, refitted = {}, [], {}, {}
   for kind, exp in experiments.items():
     for name, (out, queries) in _sweep_agent(r, kind, exp, progress, timing).items():
       for j in range(r.grid.size):  # Each grid point's seeds: lanes j*S .. (j+1)*S - 1.
@@ -203,6 +205,8 @@ def _run(r: _Run, agents: dict, timing: dict) -> dict:
             out_j, e.prompts_per_round, list(exp.evaluated_rounds))
         rows += rows_lib.metric_rows(kind, variant, out_j, target_G, e.prompts_per_round,
                                      list(exp.evaluated_rounds), r.grid.points[j])
+        if 'refit_kl' in out_j:
+          refitted[(kind, variant)] = out_j
         if queries is not None:
           shown[(kind, variant)] = {**hyperparams.point_lanes(queries, j, e.num_seeds),
                                     'round_H': queries['round_H']}  # Shared by every lane.
@@ -214,6 +218,8 @@ def _run(r: _Run, agents: dict, timing: dict) -> dict:
     if variant in summary.get(kind, {}):
       summary[kind][variant]['queries_showing_a_favourite_of_group'] = (
           rows_lib.shown_favourites(queries))
+  for (kind, variant), out_j in refitted.items():
+    summary[kind][variant]['learner_lag'] = summary_lib.learner_lag(out_j, e.prompts_per_round)
   for line in summary_lib.format_summary(summary):
     r.log(line)
   if r.writer:
@@ -242,6 +248,8 @@ def _sweep_agent(r: _Run, kind: str, exp, progress: progress_lib.Progress,
         checkpoint_dir=os.path.join(r.workdir, 'checkpoints', f'{kind}_{strategy}'),
         on_chunk=progress.strategy(kind, strategy, index), log=r.log)
     timing.setdefault(kind, {})[strategy] = progress.strategy_timing(kind, strategy)
+    if e.refit_rounds:
+      out = {**out, 'refit_kl': _refit_kl(r, state.buffer)}
     buffer = jax.tree_util.tree_map(sweep_lib.to_host, state.buffer)
     queries = rows_lib.shown_queries(buffer, np.asarray(r.world.favourites_GxPxN),
                                      r.config.world.vocab_size, e.prompts_per_round)
@@ -251,6 +259,21 @@ def _sweep_agent(r: _Run, kind: str, exp, progress: progress_lib.Progress,
       files.write_json(_timing_path(r.workdir), timing)
     done[strategy] = (out, queries)
   return done
+
+
+def _refit_kl(r: _Run, buffer_S) -> np.ndarray:
+  """float32[S, T+1]: every lane's refit KL at `experiment.refit_rounds` (NaN elsewhere)."""
+  e = r.config.experiment
+  r.log(f'refitting every lane\'s data at rounds {tuple(e.refit_rounds)} ({e.refit_steps} exact '
+        'steps each) ...')
+  start = time.perf_counter()
+  kl_S_by_round = refit_lib.refit_lanes(r.config, r.spec, r.lm_spec, r.lanes, buffer_S,
+                                        tuple(e.refit_rounds))
+  out = np.full((r.lanes.keys_S.shape[0], e.rounds + 1), np.nan, np.float32)
+  for round_, kl_S in kl_S_by_round.items():
+    out[:, round_] = sweep_lib.to_host(kl_S)
+  r.log(f'refitted in {time.perf_counter() - start:.1f}s')
+  return out
 
 
 def _compile(r: _Run, kind: str, exp, timing: dict) -> sweep_lib.Sweep:

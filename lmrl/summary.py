@@ -329,6 +329,33 @@ def _auc_log_kl(queries_R: np.ndarray, kl_SxR: np.ndarray, idx_BxS: np.ndarray,
   return bootstrap.mean_stats(area_S / queries_R[-1], idx_BxS, good_S)
 
 
+def learner_lag(metrics: dict[str, np.ndarray], queries_per_round: int) -> dict:
+  """The online learner's lag behind a refit of the same data (`lmrl.refit`), per refit round.
+
+  `metrics` are one grid point's arrays ([S, T+1]) with `kl` and `refit_kl` (finite at the
+  refit rounds). Returns {'rounds': [{round, queries, online_kl, refit_kl, lag, lag_fraction,
+  num_seeds}], 'final': the last of them, 'text'}: means over the seeds where both are finite;
+  `lag = online_kl - refit_kl` (>0: the learner has not caught up with its data) and
+  `lag_fraction = lag / online_kl`.
+  """
+  kl_SxT, refit_SxT = np.asarray(metrics['kl'], float), np.asarray(metrics['refit_kl'], float)
+  out = []
+  for r in np.flatnonzero(np.isfinite(refit_SxT).any(0)):
+    ok_S = np.isfinite(kl_SxT[:, r]) & np.isfinite(refit_SxT[:, r])
+    online, refit = kl_SxT[ok_S, r].mean(), refit_SxT[ok_S, r].mean()
+    out.append({'round': int(r), 'queries': int(r * queries_per_round),
+                'online_kl': float(online), 'refit_kl': float(refit),
+                'lag': float(online - refit), 'lag_fraction': float((online - refit) / online),
+                'num_seeds': int(ok_S.sum())})
+  if not out:
+    return {'rounds': [], 'final': None, 'text': 'no refit'}
+  last = out[-1]
+  text = (f'online KL {last["online_kl"]:.4g}, refit {last["refit_kl"]:.4g}: lag '
+          f'{last["lag"]:.3g} ({last["lag_fraction"]:.0%} of the online KL) at '
+          f'{last["queries"]} choices; {_seeds(last["num_seeds"])}')
+  return files.finite_or_none({'rounds': out, 'final': last, 'text': text})
+
+
 def _percent(fraction: float) -> str:
   """'83%', never '100%' or '0%' for a fraction that is not exactly 1 or 0."""
   text = f'{fraction:.0%}'

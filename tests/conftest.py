@@ -278,6 +278,9 @@ def choice_fits(spec, lm_spec, world, base_params, agent_config, make_choice_buf
 
 
 TINY_RUN_STRATEGIES = ('passive', 'infomax')
+# The same strategies as a binary's override flag.
+TINY_RUN_STRATEGIES_FLAG = ('--config.experiment.strategies=('
+                            + ','.join(f"'{s}'" for s in TINY_RUN_STRATEGIES) + ')')
 
 
 @pytest.fixture(scope='session')
@@ -311,7 +314,7 @@ class StrategyRound(NamedTuple):
   lm_spec: lm_lib.LMSpec
   experiment: object  # `lmrl.experiment.make_experiment(config, ...)` of the joint agent.
   init: Callable  # (keys_L, hparams_L) -> RunState [L]: `lmrl.sweep.make_sweep(...).init`.
-  round: Callable  # (keys_L, state_L, strategy) -> (buffer [L], agent state [L]) after round 0.
+  round: Callable  # (keys_L, state_L, strategy) -> the choice buffer [L] after round 0.
 
 
 @pytest.fixture(scope='session')
@@ -319,7 +322,7 @@ def strategy_round(world, base_params) -> StrategyRound:
   """Round 0 of the compiled experiment (`one_round`, strategy a traced index into its
   `lax.switch`) on ROUND_LANES lanes, each with its own key and traced hyper-parameters, as a
   sweep lays them out: one compilation of the sweep's init and one of the round serve every
-  test (the round's metrics are not returned, so its evaluation is compiled away)."""
+  test (only the round's buffer is returned, so its learning and evaluation are compiled away)."""
   from lmrl import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
   from lmrl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
   config = fixture_config()
@@ -339,8 +342,7 @@ def strategy_round(world, base_params) -> StrategyRound:
   @jax.jit
   def round_(keys_L, state_L, strategy):
     def one(key, state):
-      state = exp.one_round(key, state, world, 0, strategy)[0]
-      return state.buffer, state.agent
+      return exp.one_round(key, state, world, 0, strategy)[0].buffer
     return jax.vmap(one)(keys_L, state_L)
 
   return StrategyRound(config, spec, lm_spec, exp, init, round_)

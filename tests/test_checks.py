@@ -8,7 +8,9 @@ import jax
 import pytest
 
 import lmrl
+from lmrl import checks
 from lmrl import errors
+from lmrl.configs import default
 from lmrl.configs import tiny
 
 _COMPILE_EVENTS = []  # Every XLA compilation of this process (jax.monitoring).
@@ -25,6 +27,12 @@ def _tiny_config(**overrides):
     section, field = name.split('__') if '__' in name else (None, name)
     setattr(config[section] if section else config, field, value)
   return config
+
+
+def test_the_library_configs_pass_the_checks():
+  """default and tiny (each study's config is tests/test_study.py's)."""
+  checks.validate(default.get_config())
+  checks.validate(tiny.get_config())
 
 
 @pytest.mark.parametrize('override, field', [

@@ -182,9 +182,9 @@ def test_explorer_shapes_and_thompson_picks_its_members_best(setup, fitted):
   # A Thompson that ignored the members would draw each response from a law q of its own,
   # whatever its members: q = pi (the policy's sample), the best of C under the members' mean
   # reward (here pi's law again: the centred priors cancel in the mean, and the trained heads
-  # start at zero), or under one fixed member. The test needs, against each such q, the log-likelihood
-  # ratio LLR = sum_i log p_T(y_i | x_i) / q(y_i | x_i) of the B*K = 1200 responses to be at
-  # least log(1e6) = 13.8. Were the responses drawn from q (i.i.d. given the prompts: the pools
+  # start at zero), or under one fixed member. The test needs, against each such q, the
+  # log-likelihood ratio LLR = sum_i log p_T(y_i | x_i) / q(y_i | x_i) of the B*K = 1200
+  # responses to be at least log(1e6) = 13.8. Were the responses drawn from q (i.i.d. given the prompts: the pools
   # are), E_q[exp(LLR)] = prod_i E_q[p_T / q] = 1, so by Markov's inequality
   # P_q(LLR >= log 1e6) <= 1e-6: a Thompson ignoring the members passes with probability below
   # 1e-6. Drawn from p_T, LLR is about 1200 * KL(p_T || q): measured 158 against pi (and the

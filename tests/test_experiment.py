@@ -8,7 +8,6 @@ import numpy as np
 import scipy.stats
 
 from lmrl import epistemic
-from lmrl import experiment
 from lmrl import hyperparams
 from lmrl import lm as lm_lib
 from lmrl import world as world_lib
@@ -46,7 +45,7 @@ def _round_of_every_strategy(strategy_round):
   log_p = tempered_members(state_L.agent.params)
   pairs = []
   for i in range(len(r.experiment.strategies)):
-    buffer_L, _ = r.round(keys_L, state_L, np.int32(i))
+    buffer_L = r.round(keys_L, state_L, np.int32(i))
     pairs.append(world_lib.sequence_index(buffer_L.responses_HxKxLy, r.spec.vocab_size))
   prompt_LxB = world_lib.sequence_index(buffer_L.prompts_HxLx, r.spec.vocab_size)
   assert r.round._cache_size() == 1  # One program, every strategy.
@@ -112,7 +111,8 @@ def _laws(log_p, pool_size, info_temperature):
 
 def test_each_strategy_index_runs_its_named_strategy_at_its_own_temperature(strategy_round):
   """Strategy index i of the compiled `lax.switch` (round 0 of `one_round` on the real joint
-  explorer over the pre-trained LM) shows pairs with the exact law of strategy NAMES[i]:
+  explorer over the pre-trained LM) shows pairs with the exact law of the experiment's
+  `strategies[i]` (`conftest.ROUND_STRATEGIES`: none at its index in the default order):
 
     passive     K i.i.d. draws of the deployed mixture at temperature 1;
     boltzmann   K i.i.d. draws of the members tempered at `temperature` (3);
@@ -125,16 +125,18 @@ def test_each_strategy_index_runs_its_named_strategy_at_its_own_temperature(stra
   Each index's 2400 pairs (4 lanes of 600) fit their law (a G-test per prompt, p-value above
   1e-6) and are more than 1e6 times likelier under it than under any other strategy's law or a
   swapped temperature (passive at 3, boltzmann at 1 or 0.5, infomax's pool at 1 or 3), so a swap
-  of passive's and boltzmann's temperatures, a branch order that is not NAMES', or always the
-  first branch fails (measured: every such ratio above e^200). The traced values come from the
-  run state (`TRACED`, given to `init`; beta 3 makes the members disagree), not the config.
+  of passive's and boltzmann's temperatures, branches in another order than the names', or
+  always the first branch fails (measured: every such ratio above e^300). The traced values
+  come from the run state (`TRACED`, given to `init`; beta 3 makes the members disagree), not
+  the config.
   """
   names = strategy_round.experiment.strategies
   assert names == conftest.ROUND_STRATEGIES
   prompt_LxB, pairs_SxLxBxK, log_p = _round_of_every_strategy(strategy_round)
   num_lanes, num_prompts = prompt_LxB.shape[0], strategy_round.spec.num_prompts
-  laws_L = [_laws({t: v[lane] for t, v in log_p.items()}, strategy_round.config.experiment.pool_size,
-                  TRACED['info_temperature']) for lane in range(num_lanes)]
+  pool_size = strategy_round.config.experiment.pool_size
+  laws_L = [_laws({t: v[lane] for t, v in log_p.items()}, pool_size, TRACED['info_temperature'])
+            for lane in range(num_lanes)]
   laws = {name: np.stack([laws[name] for laws in laws_L]) for name in laws_L[0]}  # [L, P, C]
   for name, law in laws.items():
     np.testing.assert_allclose(law.sum(-1), 1.0, rtol=1e-9, err_msg=name)
@@ -161,5 +163,4 @@ def test_each_strategy_index_runs_its_named_strategy_at_its_own_temperature(stra
       if np.allclose(other_law, law):  # The same law under another name (a swap's twin).
         continue
       llr = np.sum(log_law(law) - log_law(other_law))
-      print(i, name, other, llr)
       assert llr > np.log(1e6), (i, name, other, llr)

@@ -11,13 +11,16 @@ import json
 import math
 import os
 
+import jax
 import numpy as np
+import pytest
 
 import conftest
 import lmrl
 from lmrl import hyperparams
 from lmrl import plotting
 from lmrl import rows as rows_lib
+from lmrl import sweep
 from lmrl.configs import tiny
 
 
@@ -96,3 +99,90 @@ def test_every_traced_value_has_one_home_its_sweep_field_and_its_rule():
     except ValueError as error:
       assert f'config.sweep.{name}' in str(error)
   assert set(hyperparams.lane_values(config, 2)) == set(hyperparams.TRACED)
+
+
+# Two values of every traced name (neither the fixture config's), and what reads it in a lane.
+SWEPT = {
+    'learning_rate': (3e-3, 3e-2),  # The joint update.
+    'lambda_lm': (0.0, 3.0),
+    'lambda_l2': (0.0, 10.0),
+    'l2_prior_choices': (0.0, 50.0),
+    'prior_scale': (0.0, 2.0),  # The agent's init (and so its members).
+    'temperature': (0.5, 4.0),  # Boltzmann.
+    'pool_temperature': (0.5, 4.0),  # Infomax.
+    'info_temperature': (0.0, 1.0),  # Infomax.
+    'policy_learning_rate': (1e-2, 1e-1),  # The classic agent's only (tests/test_classic.py).
+    'entropy_weight': (0.5, 2.0),
+}
+READ_BY = {'temperature': 'boltzmann', 'pool_temperature': 'infomax',
+           'info_temperature': 'infomax', 'policy_learning_rate': None, 'entropy_weight': None}
+
+
+def _lanes(name: str, num_seeds: int):
+  """The lanes of a sweep of `name` over SWEPT[name] with `num_seeds` seeds, laid out as
+  `lmrl.runner` lays them out: keys `seed_keys(seed, S)` tiled over the points, traced values
+  `lane_values` (point-major: lane j * S + s is seed s at point j)."""
+  config = conftest.fixture_config()
+  config.sweep[name] = SWEPT[name]
+  grid = hyperparams.grid(config)
+  keys_L = sweep.seed_keys(config.seed, num_seeds)[np.tile(np.arange(num_seeds), grid.size)]
+  return config, grid, keys_L, hyperparams.lane_values(config, num_seeds)
+
+
+@pytest.mark.parametrize('name', list(SWEPT))
+def test_every_traced_value_reaches_its_own_lanes_and_what_reads_it(
+    name, strategy_round, joint_agent, make_choice_buffer, world):
+  """A sweep of one traced name over 2 values x 2 seeds: lane j * S + s of the run state (the
+  sweep's init, `strategy_round`) holds point j's value of it and the config's of every other,
+  and seed s's key at every point. What reads the value sees the lane's own: two lanes of the
+  same seed at the two points differ in the joint update's result (2 steps of the shared
+  `joint_agent` step from the lane's agent state with the lane's traced values) or in the shown
+  responses of the strategy that reads it (boltzmann, infomax), and not otherwise (passive
+  ignores the temperature; the classic agent's values leave the joint agent as it was)."""
+  assert set(SWEPT) == set(hyperparams.TRACED)
+  S = 2
+  config, grid, keys_L, hparams_L = _lanes(name, S)
+  assert grid.size == 2 and conftest.ROUND_LANES == grid.size * S
+  for j in range(grid.size):  # Every array the runner splits by point: lanes j*S .. (j+1)*S-1.
+    assert hyperparams.point_lanes(hparams_L, j, S)[name].tolist() == [
+        pytest.approx(SWEPT[name][j])] * S
+  state_L = strategy_round.init(keys_L, hparams_L)
+  for lane in range(grid.size * S):
+    j, s = divmod(lane, S)
+    for other, value in hyperparams.values(config, grid.points[j]).items():
+      np.testing.assert_allclose(state_L.hparams[other][lane], value, rtol=1e-6,
+                                 err_msg=f'{other} in lane {lane}')
+    # Seed s's key at every point: its held-out queries are the same, other seeds' differ.
+    same_seed = jax.tree_util.tree_map(lambda x: np.array_equal(x[lane], x[s]),
+                                       state_L.held_out)
+    assert all(jax.tree_util.tree_leaves(same_seed))
+  assert not np.array_equal(state_L.held_out.response_index_QxK[0],
+                            state_L.held_out.response_index_QxK[1])
+  np.testing.assert_allclose(state_L.agent.params.prior_scale,
+                             hparams_L['prior_scale'], rtol=1e-6)
+
+  def differs_across_points(out_L):
+    """Per seed s: does lane (0, s) differ from lane (1, s)?"""
+    leaves = jax.tree_util.tree_leaves(out_L)
+    return [any(not np.array_equal(x[s], x[S + s]) for x in leaves) for s in range(S)]
+
+  epi, _, step, _ = joint_agent('ensemble')
+  buffer = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 2,
+                              epi.num_members)
+  learned_L, compiled = [], step._cache_size()
+  for lane in range(grid.size * S):
+    agent = jax.tree_util.tree_map(lambda x: x[lane], state_L.agent)
+    hparams = {n: v[lane] for n, v in state_L.hparams.items()}
+    for i in range(2):  # Two steps: the anchor's weight acts once the parameters moved.
+      agent, _ = step(jax.random.key(i), agent, buffer, world, hparams)
+    learned_L.append(agent.params.train)
+  assert step._cache_size() == max(compiled, 1)  # The shared step's one program.
+  learned_L = jax.tree_util.tree_map(lambda *x: np.stack(x), *learned_L)
+  reads = READ_BY.get(name, 'update')
+  assert differs_across_points(learned_L) == [reads == 'update'] * S, name
+  strategies = conftest.ROUND_STRATEGIES
+  for strategy in (reads,) if reads in strategies else ('passive',):
+    buffer_L = strategy_round.round(jax.random.split(jax.random.key(1), S)[
+        np.tile(np.arange(S), grid.size)], state_L, np.int32(strategies.index(strategy)))
+    assert differs_across_points(buffer_L.responses_HxKxLy) == [
+        reads in strategies or name == 'prior_scale'] * S, (name, strategy)

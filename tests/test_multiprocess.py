@@ -22,9 +22,8 @@ from tests import conftest
 pytestmark = pytest.mark.slow
 
 NUM_PROCESSES = 2
-STRATEGIES_FLAG = ('--config.experiment.strategies=(' +
-                   ','.join(f"'{s}'" for s in conftest.TINY_RUN_STRATEGIES) + ')')
-SHARDED = ['--config=tiny', '--config.experiment.shard_seeds=True', STRATEGIES_FLAG]
+SHARDED = ['--config=tiny', '--config.experiment.shard_seeds=True',
+           conftest.TINY_RUN_STRATEGIES_FLAG]
 RESULTS = ('results.csv', 'summary.json', 'config.json', 'pretrain.json')
 
 

@@ -20,12 +20,11 @@ from tests import conftest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STRATEGIES = conftest.TINY_RUN_STRATEGIES
-STRATEGIES_FLAG = "--config.experiment.strategies=(" + ','.join(f"'{s}'" for s in STRATEGIES) + ')'
 
 
 def _explore_command(workdir, *extra):
   return [sys.executable, '-m', 'experiments.explore', '--config=tiny', f'--workdir={workdir}',
-          STRATEGIES_FLAG, *extra]
+          conftest.TINY_RUN_STRATEGIES_FLAG, *extra]
 
 
 def _read(path):

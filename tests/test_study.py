@@ -1,8 +1,6 @@
 """`python -m experiments.study`: which variants run (unknown ones and variants of a one-run study
 refused in one line), what is published into a study's results/, and an unknown study refused in
-one line. Nothing here runs an experiment. (That every study's config passes `lmrl.checks` for
-each of its variants is tests/test_binaries.py's `test_every_named_config_and_variant_is_valid`.)
-"""
+one line, and every study's config of every variant valid. Nothing here runs an experiment."""
 
 import os
 import subprocess
@@ -11,6 +9,7 @@ import sys
 import pytest
 
 from experiments import study as study_lib
+from lmrl import checks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,3 +64,10 @@ def test_an_unknown_study_fails_in_one_line_listing_the_known_ones(tmp_path):
                       + ', '.join(study_lib.known_studies()))
   assert 'headline' in lines[0] and 'other_worlds' in lines[0]
   assert not (tmp_path / 'runs').exists()
+
+
+def test_every_studys_config_of_every_variant_passes_the_checks():
+  for name in study_lib.known_studies():
+    study = study_lib.load_study(name)
+    for variant in study_lib.chosen_variants(name, study, None):
+      checks.validate(study.get_config(variant))

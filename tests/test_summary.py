@@ -297,3 +297,18 @@ def test_ratios_are_a_paired_resample_equal_to_a_brute_force_one():
   np.testing.assert_allclose(
       close['ci90'], np.percentile([crossing(infomax_taus, row) for row in idx_BxS], [5, 95]),
       rtol=1e-9)
+
+
+def test_learner_lag_is_the_online_kl_minus_the_refit_kl_at_the_refit_rounds():
+  kl = np.array([[1.0, 0.8, 0.6, 0.5], [1.0, 0.9, 0.7, 0.5]])
+  refit = np.full_like(kl, np.nan)
+  refit[:, 2], refit[:, 3] = [0.5, 0.5], [0.4, np.nan]  # Seed 1's last refit failed.
+  lag = summary_lib.learner_lag({'kl': kl, 'refit_kl': refit}, queries_per_round=64)
+  assert [r['round'] for r in lag['rounds']] == [2, 3]
+  first, last = lag['rounds']
+  np.testing.assert_allclose([first['online_kl'], first['refit_kl'], first['lag']],
+                             [0.65, 0.5, 0.15])
+  np.testing.assert_allclose(first['lag_fraction'], 0.15 / 0.65)
+  assert last == lag['final'] and last['num_seeds'] == 1 and last['queries'] == 192
+  np.testing.assert_allclose(last['lag'], 0.1)
+  assert '1 seed' in lag['text']

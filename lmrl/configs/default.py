@@ -89,6 +89,9 @@ def get_config() -> ml_collections.ConfigDict:
   e.eval_every = 5  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
   e.num_bootstrap = 500  # Bootstrap resamples of seeds for error bars in summary.json.
+  e.refit_rounds = ()  # Rounds (evaluated ones) at which each lane's data is refitted from the
+  #                      pre-trained LM to convergence (`lmrl.refit`: learner_lag); () = none.
+  e.refit_steps = 300  # Exact full-buffer steps of each refit.
   e.shard_seeds = False  # Shard the seed axis across all local devices (jax.sharding).
   e.distributed = False  # Call jax.distributed.initialize() first (multi-host).
 
