@@ -20,6 +20,9 @@ import shutil
 from absl import app
 from absl import flags
 
+from lmrl import configs
+from lmrl import flags as lmrl_flags
+
 STUDIES_DIR = os.path.dirname(os.path.abspath(__file__))
 
 _STUDY = flags.DEFINE_string('study', None, 'The study: a folder of experiments/ with a config.py.')
@@ -28,9 +31,8 @@ _RUNS = flags.DEFINE_string('runs', 'runs/studies', 'Work directories: RUNS/<stu
 
 
 def known_studies() -> list[str]:
-  """The folders of experiments/ that hold a config.py."""
-  return sorted(name for name in os.listdir(STUDIES_DIR)
-                if os.path.isfile(os.path.join(STUDIES_DIR, name, 'config.py')))
+  """The folders of experiments/ that hold a config.py (`lmrl.flags.config_names`' studies)."""
+  return [name for name in lmrl_flags.config_names() if name not in configs.NAMES]
 
 
 def load_study(name: str):
