@@ -19,6 +19,7 @@ import shutil
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from lmrl import configs
 from lmrl import flags as lmrl_flags
@@ -75,6 +76,7 @@ def main(argv):
     raise SystemExit(f'error: --study is required; known: {", ".join(known_studies())}')
   study = load_study(_STUDY.value)
   variants = chosen_variants(_STUDY.value, study, _VARIANTS.value)
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO.
   from lmrl import errors  # pylint: disable=g-import-not-at-top (after the flags are checked)
   from lmrl import runner  # pylint: disable=g-import-not-at-top
   runner.use_compilation_cache(runner.DEFAULT_COMPILATION_CACHE)

@@ -3,15 +3,13 @@ refused in one line), what is published into a study's results/, and an unknown 
 one line, and every study's config of every variant valid. Nothing here runs an experiment."""
 
 import os
-import subprocess
-import sys
 
+from absl import flags
+from absl.testing import flagsaver
 import pytest
 
 from experiments import study as study_lib
 from lmrl import checks
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_chosen_variants_are_checked_against_the_studys_own():
@@ -54,15 +52,13 @@ def test_publish_copies_the_summary_and_figures_with_the_variants_prefix(tmp_pat
 
 
 def test_an_unknown_study_fails_in_one_line_listing_the_known_ones(tmp_path):
-  out = subprocess.run([sys.executable, '-m', 'experiments.study', '--study=nope',
-                        f'--runs={tmp_path / "runs"}'], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
-  assert out.returncode != 0
-  lines = out.stderr.strip().splitlines()
-  assert len(lines) == 1, out.stderr
-  assert lines[0] == ('error: --study=nope: unknown study; known: '
-                      + ', '.join(study_lib.known_studies()))
-  assert 'headline' in lines[0] and 'other_worlds' in lines[0]
+  with flagsaver.flagsaver():
+    flags.FLAGS(['study', '--study=nope', f'--runs={tmp_path / "runs"}'])
+    with pytest.raises(SystemExit) as refused:
+      study_lib.main(['study'])
+  assert str(refused.value) == ('error: --study=nope: unknown study; known: '
+                                + ', '.join(study_lib.known_studies()))
+  assert 'headline' in str(refused.value) and 'other_worlds' in str(refused.value)
   assert not (tmp_path / 'runs').exists()
 
 
