@@ -5,11 +5,11 @@ import itertools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 import scipy.stats
 
 from lmrl import epistemic
 from lmrl import hyperparams
-from lmrl import lm as lm_lib
 from lmrl import world as world_lib
 from tests import conftest
 
@@ -32,25 +32,34 @@ def _round_of_every_strategy(strategy_round):
   state_L = r.init(keys_L, hparams_L)
   epi = epistemic.make_epistemic_lm(r.config.agent, r.lm_spec)
   prompts_PxLx = jnp.asarray(world_lib.all_prompts(r.spec))
-
-  @jax.jit
-  def tempered_members(params_L):
-    def one(params):
-      logits_fn = epistemic.mixture_logits_fn(epi, params)
-      return {tau: lm_lib.exact_log_probs(lambda t, tau=tau: logits_fn(t) / tau, prompts_PxLx,
-                                          r.spec)
-              for tau in (1.0, TRACED['temperature'], TRACED['pool_temperature'])}
-    return jax.vmap(one)(params_L)
-
-  log_p = tempered_members(state_L.agent.params)
+  members = jax.jit(jax.vmap(lambda params: epistemic.member_exact_log_probs(
+      epi, params, prompts_PxLx, r.spec)))
+  log_p_LxMxPxN = np.asarray(members(state_L.agent.params), np.float64)
+  log_p = {tau: _tempered(log_p_LxMxPxN, tau, r.spec)
+           for tau in (1.0, TRACED['temperature'], TRACED['pool_temperature'])}
   pairs = []
   for i in range(len(r.experiment.strategies)):
     buffer_L = r.round(keys_L, state_L, np.int32(i))
     pairs.append(world_lib.sequence_index(buffer_L.responses_HxKxLy, r.spec.vocab_size))
   prompt_LxB = world_lib.sequence_index(buffer_L.prompts_HxLx, r.spec.vocab_size)
   assert r.round._cache_size() == 1  # One program, every strategy.
-  return (np.asarray(prompt_LxB), np.asarray(pairs),
-          {t: np.asarray(v, np.float64) for t, v in log_p.items()})
+  return np.asarray(prompt_LxB), np.asarray(pairs), log_p
+
+
+def _tempered(log_p_xN, tau, spec):
+  """The law of responses sampled with every token's logits divided by `tau`, [..., N], from the
+  untempered law `log_p_xN`: each token's conditional (a ratio of marginals of the joint)
+  raised to 1 / tau and renormalised, as softmax(logits / tau) is."""
+  V, Ly = spec.vocab_size, spec.response_length
+  joint = log_p_xN.reshape(log_p_xN.shape[:-1] + (V,) * Ly)  # Base V: first token leading.
+  out, lead = np.zeros_like(joint), log_p_xN.ndim - 1
+  for t in range(Ly):
+    upto = scipy.special.logsumexp(joint, axis=tuple(range(lead + t + 1, lead + Ly)),
+                                   keepdims=True)  # log p(y_1..y_t+1).
+    before = scipy.special.logsumexp(upto, axis=lead + t, keepdims=True)  # log p(y_1..y_t).
+    cond = (upto - before) / tau
+    out = out + cond - scipy.special.logsumexp(cond, axis=lead + t, keepdims=True)
+  return out.reshape(log_p_xN.shape)
 
 
 def _infomax_pair_law(log_p_MxN, pool_MxN, pool_size, info_temperature):
