@@ -299,6 +299,21 @@ def tiny_run(tmp_path_factory):
   return workdir
 
 
+@pytest.fixture(scope='session')
+def tiny_lr_sweep(tmp_path_factory):
+  """(workdir, log lines, summary) of `tiny_run`'s strategies at two learning rates x 1 seed (two
+  lanes: the tiny run's shapes), run once: the sweep test_hyperparams checks and the notebook's
+  sweep resumes."""
+  workdir = str(tmp_path_factory.mktemp('lr_sweep') / 'run')
+  config = tiny.get_config()
+  config.experiment.strategies = TINY_RUN_STRATEGIES
+  config.experiment.num_seeds = 1
+  config.sweep.learning_rate = (1e-3, 1e-2)  # 1e-3 is the tiny config's own value.
+  lines = []
+  summary = lmrl.run(config, workdir, log=lines.append)
+  return workdir, lines, summary
+
+
 # ----------------------------------------------------------------------------- one round, lanes
 
 # The experiment of `strategy_round`: every strategy, none at its index in the default config's

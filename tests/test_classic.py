@@ -312,10 +312,15 @@ def test_classic_pipeline_moves_kl_to_pstar_down(setup, fitted):
   kl_reward = metrics.kl_divergence(world.log_pstar_PxN, reward_target(log_members_MxPxN))
   kl_policy_to_reward = metrics.kl_divergence(reward_target(log_members_MxPxN), log_pi_PxN)
   # Measured: 0.37 -> 0.18 (the reward target exp(r_bar) itself is at 0.20; pi tracks it to
-  # KL ~0.01, the rest of the gap to p* being the reward model's error and lambda_lm).
+  # KL ~0.01, the rest of the gap to p* being the reward model's error and lambda_lm). On another
+  # CPU the same code and seeds give 0.080 (at 158b3f8 too): REINFORCE's sampled steps amplify
+  # the float rounding of the CPU's own XLA code, so the bound allows that spread; a policy that
+  # ignored the reward would stay at KL(exp(r_bar) || pi_0), which it must close most of.
   assert kl_after < 0.7 * kl_before, (kl_before, kl_after)
   assert kl_reward < 0.7 * kl_before, (kl_before, kl_reward)
-  assert kl_policy_to_reward < 0.05, kl_policy_to_reward
+  kl_start_to_reward = metrics.kl_divergence(reward_target(log_members_MxPxN), log_pi0_PxN)
+  assert kl_policy_to_reward < 0.1, (kl_policy_to_reward, kl_start_to_reward)
+  assert kl_policy_to_reward < 0.5 * kl_start_to_reward, (kl_policy_to_reward, kl_start_to_reward)
 
 
 def test_frozen_parts_do_not_move_while_reward_and_policy_do(fitted):

@@ -42,15 +42,9 @@ def test_the_grid_is_the_product_of_the_swept_values_lane_major_by_point():
 
 
 def test_a_learning_rate_sweep_compiles_once_and_its_rows_carry_the_learning_rate(
-    tiny_run, tmp_path):
-  config = tiny.get_config()
-  config.experiment.strategies = conftest.TINY_RUN_STRATEGIES
-  config.experiment.num_seeds = 1
-  config.sweep.learning_rate = (1e-3, 1e-2)  # 1e-3 is the tiny config's own value.
-  assert config.finetune.learning_rate == 1e-3
-  workdir = str(tmp_path / 'lr')
-  lines = []
-  summary = lmrl.run(config, workdir, log=lines.append)
+    tiny_run, tiny_lr_sweep):
+  workdir, lines, summary = tiny_lr_sweep
+  assert tiny.get_config().finetune.learning_rate == 1e-3  # The first point: the run's own.
 
   assert sum('compiling the sweep' in line for line in lines) == 1  # Both values, one program.
   assert any('x 2 hyper-parameter points (learning_rate)' in line for line in lines)

@@ -3,11 +3,8 @@
 nbclient executes it in a Jupyter kernel (the install cell, tagged `skip-execution`, is skipped)
 and the fresh outputs must have the saved ones' structure: the same code cells with outputs,
 the same output types and MIME types, tables with the same columns (the numbers' digits may
-differ). To keep it cheap its runs start from the session's `tiny_run` (same config): a copy of
-that work directory is resumed (every strategy already done), and the notebook's sweep (two
-learning rates x one seed: two lanes, the tiny run's shapes) loads its compiled programs from the
-persistent compilation cache the suite shares (`conftest.pytest_configure`), which the kernel
-inherits through the environment.
+differ). To keep it cheap its runs start from the session's `tiny_run` and `tiny_lr_sweep` (the
+same configs): copies of those work directories are resumed (every strategy already done).
 
 To refresh the saved outputs after changing the notebook (a fresh tiny run and sweep in a new
 temporary directory, as a first-time reader would get them):
@@ -108,15 +105,17 @@ def test_the_saved_notebook_shows_its_outputs():
   assert kinds.count('display_data') + kinds.count('execute_result') >= 6  # Tables, figures.
 
 
-def test_the_notebook_executes_with_the_saved_outputs_structure(tiny_run, tmp_path):
+def test_the_notebook_executes_with_the_saved_outputs_structure(tiny_run, tiny_lr_sweep,
+                                                                 tmp_path):
   shutil.copytree(tiny_run, tmp_path / 'tiny')
+  shutil.copytree(tiny_lr_sweep[0], tmp_path / 'lr_sweep')  # The notebook's sweep, resumed.
   saved = nbformat.read(NOTEBOOK, as_version=4)
   fresh = nbformat.read(NOTEBOOK, as_version=4)
   execute(fresh, str(tmp_path))
   assert structure(fresh) == structure(saved)
   printed = ''.join(o.text for c in fresh.cells if c.cell_type == 'code'
                     for o in c.outputs if o.output_type == 'stream' and o.name == 'stdout')
-  assert 'already done, skipped' in printed  # The tiny run was resumed, not rerun.
+  assert printed.count('already done, skipped') == 4  # Both runs resumed (2 strategies each).
   assert 'close 50%' in printed and 'ranked best first' in printed
   assert os.path.exists(tmp_path / 'comparison' / 'kl_vs_queries.png')
 

@@ -36,7 +36,7 @@ def _explorer(log_u_MxN):
 def _params(num_shown=2, pool_size=N, info_units='nats', **traced):
   """StrategyParams with the traced values `traced` (temperature 2, pool temperature 1,
   info temperature 0 unless given)."""
-  hparams = dict(temperature=2.0, pool_temperature=1.0, info_temperature=0.0, **traced)
+  hparams = {'temperature': 2.0, 'pool_temperature': 1.0, 'info_temperature': 0.0, **traced}
   return strategies.StrategyParams(num_shown, pool_size, info_units, hparams)
 
 
