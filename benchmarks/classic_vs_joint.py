@@ -32,10 +32,10 @@ import jax.numpy as jnp
 
 
 from benchmarks import common
-from lmrl import experiment
 from lmrl import flags as lmrl_flags
 from lmrl import hyperparams
 from lmrl import lm as lm_lib
+from lmrl import loop
 from lmrl import pipeline
 from lmrl import sweep
 
@@ -63,7 +63,7 @@ class Bench:
     self.buffer = common.random_full_buffer(jax.random.key(1), config, spec,
                                             self.agent.num_members)
     self.learn = jax.jit(self.agent.learn)
-    self.sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, self.agent,
+    self.sweeper = sweep.make_sweep(loop.make_experiment(config, spec, self.agent,
                                                                ('passive',)))
     self.keys_S = sweep.seed_keys(config.seed, e.num_seeds)
     self.run_state = self.sweeper.init(self.keys_S, params, world, None)

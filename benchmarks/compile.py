@@ -27,9 +27,9 @@ from absl import flags
 import jax
 
 from benchmarks import common
-from lmrl import experiment
 from lmrl import flags as lmrl_flags
 from lmrl import lm as lm_lib
+from lmrl import loop
 from lmrl import pipeline
 from lmrl import sweep
 
@@ -42,7 +42,7 @@ def compile_seconds(config, strategies: tuple[str, ...]) -> float:
   """Seconds of `sweep.compile_chunk` for an experiment over `strategies` (tracing included)."""
   spec, lm_spec, world = pipeline.build_world(config)
   agent = pipeline.make_agent(config, spec, lm_spec)
-  exp = experiment.make_experiment(config, spec, agent, strategies)
+  exp = loop.make_experiment(config, spec, agent, strategies)
   e = config.experiment
   keys_S = sweep.seed_keys(config.seed, e.num_seeds)
   params = lm_lib.init_lm(jax.random.key(0), lm_spec)

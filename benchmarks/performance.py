@@ -17,7 +17,7 @@ Measured in one process, and printed as a table and written as JSON to `--out`:
    timings are interleaved with the matmul's, so a change in machine load hits both alike.
 3. **Sweep throughput.** For each of `--strategies`, a chunk of `--sweep_rounds` rounds (all
    `experiment.num_seeds` seeds vmapped) of the compiled sweep
-   (`sweep.make_sweep(experiment.make_experiment(...)).run_chunk`): the median of the chunks
+   (`sweep.make_sweep(loop.make_experiment(...)).run_chunk`): the median of the chunks
    after the compiling one (`--sweep_repeats`, plus the two of the recompilation checks), in
    rounds/s (every seed advances a round) and human choices/s. Then the same work (every seed,
    the same rounds, from the same initial states, with the same keys) driven by a plain Python
@@ -53,10 +53,10 @@ from benchmarks import common
 from lmrl.configs import tiny
 from lmrl import checks
 from lmrl import errors
-from lmrl import experiment as experiment_lib
 from lmrl import flags as lmrl_flags
 from lmrl import hyperparams
 from lmrl import lm as lm_lib
+from lmrl import loop as loop_lib
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
@@ -210,7 +210,7 @@ class SweepBench:
     e = self.config.experiment
     S, R, B = e.num_seeds, e.rounds_per_chunk, e.prompts_per_round
     params, world = self.params, self.world
-    exp = experiment_lib.make_experiment(self.config, self.spec, self.agent, (strategy,))
+    exp = loop_lib.make_experiment(self.config, self.spec, self.agent, (strategy,))
     sweeper = sweep.make_sweep(exp)
     # `init` does not depend on the strategy: the first strategy's compiled init serves all.
     self.init = self.init or sweeper.init

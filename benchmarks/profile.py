@@ -5,7 +5,7 @@ r"""Where a round's time goes: each phase of one experiment round, timed alone, 
 
 For the config's world, a freshly initialised LM (`lm.init_lm`: not the pre-trained one; no
 timing here depends on the parameters' values), the joint agent and
-`experiment.make_experiment(config, spec, agent)` over every strategy of the config, the sweep
+`loop.make_experiment(config, spec, agent)` over every strategy of the config, the sweep
 state of all `experiment.num_seeds` seeds is initialised (`sweep.make_sweep(exp).init`) and a
 few warm-up rounds (the compiled round, first strategy) put data in the buffer. Then each phase
 of the next round is its own `jax.jit(jax.vmap(...))` over seeds, compiled ahead of time
@@ -14,7 +14,7 @@ of the next round is its own `jax.jit(jax.vmap(...))` over seeds, compiled ahead
 
   prompts         `world.sample_prompts` + `world.prompt_tokens`
   query           per strategy: `strategies.get_strategy(name)(key, agent.explorer(state,
-                  hparams), prompts_BxLx, experiment.strategy_params(config, hparams))`
+                  hparams), prompts_BxLx, loop.strategy_params(config, hparams))`
   choices+buffer  `choices.simulate_rankings` + `buffer.bootstrap_weights` + `buffer.append`
   learn           `agent.learn`: `finetune.steps_per_round` joint-update steps
   metrics         `exp.evaluate`: exact metrics (only in evaluated rounds)
@@ -59,10 +59,10 @@ from lmrl.configs import tiny
 from lmrl import buffer as buffer_lib
 from lmrl import checkpoints
 from lmrl import choices
-from lmrl import experiment as experiment_lib
 from lmrl import flags as lmrl_flags
 from lmrl import hyperparams
 from lmrl import lm as lm_lib
+from lmrl import loop as loop_lib
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
@@ -157,7 +157,7 @@ class Profile:
     self.spec, lm_spec, self.world = pipeline.build_world(config)
     self.agent = pipeline.make_agent(config, self.spec, lm_spec, 'joint')
     self.params = lm_lib.init_lm(jax.random.key(0), lm_spec)
-    self.exp = experiment_lib.make_experiment(config, self.spec, self.agent)
+    self.exp = loop_lib.make_experiment(config, self.spec, self.agent)
     self.keys_S = sweep.seed_keys(config.seed, self.S)
     self.sweeper = sweep.make_sweep(self.exp)
     start = time.perf_counter()
@@ -188,7 +188,7 @@ class Profile:
     config, spec, agent, exp, world = self.config, self.spec, self.agent, self.exp, self.world
     state_S, B = self.state_S, self.B
     hparams = hyperparams.as_arrays(hyperparams.values(config))
-    s_params = experiment_lib.strategy_params(config, hparams)
+    s_params = loop_lib.strategy_params(config, hparams)
     # The round's keys, split as `Experiment.one_round` splits them.
     keys_Sx5 = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, self.round), 5))(
         self.keys_S)

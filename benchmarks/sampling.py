@@ -34,10 +34,10 @@ import jax.numpy as jnp
 from benchmarks import common
 from lmrl import agent as agent_lib
 from lmrl import epistemic
-from lmrl import experiment
 from lmrl import flags as lmrl_flags
 from lmrl import hyperparams
 from lmrl import lm as lm_lib
+from lmrl import loop
 from lmrl import pipeline
 from lmrl import strategies
 from lmrl import sweep
@@ -102,7 +102,7 @@ def main(argv):
   state_S = jax.jit(jax.vmap(agent.init, in_axes=(0, None, None)))(keys_S, base, hparams)
   prompts_SxBxLx = jax.vmap(lambda k: world_lib.prompt_tokens(
       world_lib.sample_prompts(k, world, e.prompts_per_round), spec))(keys_S)
-  s_params = experiment.strategy_params(config, hparams)
+  s_params = loop.strategy_params(config, hparams)
   explorers = {'every member': every_member_explorer,
                'grouped': lambda epi, params, spec: agent_lib.epistemic_explorer(
                    epi, params, spec)}

@@ -32,10 +32,10 @@ from lmrl import classic
 from lmrl import configs
 from lmrl import epistemic
 from lmrl import errors
-from lmrl import experiment
 from lmrl import files
 from lmrl import hyperparams
 from lmrl import lm
+from lmrl import loop
 from lmrl import metrics
 from lmrl import pretraining
 from lmrl import registry
@@ -46,7 +46,7 @@ from lmrl import update
 from lmrl import world
 from lmrl.agent import Agent, make_joint_agent
 from lmrl.epistemic import EpistemicNet, make_ensemble, make_epinet, make_epistemic_lm
-from lmrl.experiment import make_experiment
+from lmrl.loop import make_experiment
 from lmrl.strategies import STRATEGIES
 from lmrl.update import make_joint_update, plackett_luce_nll
 from lmrl.world import World, WorldSpec, make_world

@@ -8,10 +8,10 @@ binaries print it as one line and exit non-zero. (Unknown fields and values of t
 import math
 
 from lmrl import buffer
-from lmrl import errors
 from lmrl import epistemic
-from lmrl import experiment
+from lmrl import errors
 from lmrl import hyperparams
+from lmrl import loop
 from lmrl import registry
 from lmrl import strategies
 from lmrl import update
@@ -157,7 +157,7 @@ def validate(config) -> None:
   _require(math.comb(e.pool_size, e.responses_per_prompt) <= 20_000, 'experiment.pool_size',
            'gives more than 20000 K-tuples to score per prompt', e.pool_size)
   _int_at_least(config, 'experiment.refit_steps', 1)
-  schedule = set(experiment.evaluated_rounds(config))
+  schedule = set(loop.evaluated_rounds(config))
   for r in tuple(e.refit_rounds):
     _require(isinstance(r, int) and not isinstance(r, bool) and r in schedule and r > 0,
              'experiment.refit_rounds', 'must hold evaluated rounds after round 0 (0, every '

@@ -16,12 +16,12 @@ import jax
 
 from lmrl import agent as agent_lib
 from lmrl import checkpoints
-from lmrl import experiment
+from lmrl import files
 from lmrl import lm as lm_lib
+from lmrl import loop
 from lmrl import pretrained_cache
 from lmrl import pretraining
 from lmrl import registry
-from lmrl import files
 from lmrl import workdir as workdir_lib
 from lmrl import world as world_lib
 
@@ -54,7 +54,7 @@ def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=
   instead of pre-training it again (other strategies, agents or hyper-parameters share it), and
   a newly pre-trained LM is added there with its manifest.
   """
-  eval_index_P = experiment.eval_prompt_index(config, spec)
+  eval_index_P = loop.eval_prompt_index(config, spec)
   ckpt = os.path.join(workdir, 'pretrained') if workdir else None
   inputs = pretrained_cache.inputs(config)
   cached = os.path.join(cache_dir, pretrained_cache.key(config)) if cache_dir else None

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from lmrl import buffer as buffer_lib
 from lmrl import epistemic
-from lmrl import experiment
+from lmrl import loop
 from lmrl import metrics
 from lmrl import update as update_lib
 from lmrl import world as world_lib
@@ -43,7 +43,7 @@ def make_refit(config, spec: world_lib.WorldSpec, lm_spec) -> Callable:
       epi, spec, full_ranking=config.world.full_ranking, batch_size=config.finetune.batch_size,
       lm_batch_size=config.finetune.lm_batch_size, lm_loss_tokens=config.finetune.lm_loss_tokens,
       corpus_group_mix=tuple(config.world.corpus_group_mix), rows='all')
-  eval_index_P = experiment.eval_prompt_index(config, spec)
+  eval_index_P = loop.eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
   num_steps = config.experiment.refit_steps
 

@@ -47,9 +47,9 @@ import jax
 import numpy as np
 
 from lmrl import checks
-from lmrl import experiment as experiment_lib
 from lmrl import files
 from lmrl import hyperparams
+from lmrl import loop as loop_lib
 from lmrl import pipeline
 from lmrl import plotting
 from lmrl import progress as progress_lib
@@ -188,7 +188,7 @@ def _run(r: _Run, agents: dict, timing: dict) -> dict:
   chunks_left = e.rounds // e.rounds_per_chunk * sum(
       not os.path.exists(_arrays_path(r.workdir, kind, s))
       for kind in agents for s in e.strategies)
-  experiments = {kind: experiment_lib.make_experiment(r.config, r.spec, agent)
+  experiments = {kind: loop_lib.make_experiment(r.config, r.spec, agent)
                  for kind, agent in agents.items()}
   any_exp = next(iter(experiments.values()))
   target_G = np.asarray(any_exp.target_coverage(r.world))

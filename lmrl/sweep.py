@@ -29,7 +29,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from lmrl import checkpoints
-from lmrl import experiment as experiment_lib
+from lmrl import loop as loop_lib
 
 
 class Sweep(NamedTuple):
@@ -43,7 +43,7 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
   return jax.random.split(jax.random.key(seed), num_seeds)
 
 
-def make_sweep(experiment: experiment_lib.Experiment) -> Sweep:
+def make_sweep(experiment: loop_lib.Experiment) -> Sweep:
   return Sweep(
       init=jax.jit(jax.vmap(experiment.init, in_axes=(0, None, None, 0))),
       run_chunk=jax.jit(jax.vmap(experiment.run_rounds, in_axes=(0, 0, None, None, None)),

@@ -327,7 +327,7 @@ class StrategyRound(NamedTuple):
   config: object  # `fixture_config()`, joint agent, ROUND_STRATEGIES, 1 round of ROUND_PROMPTS.
   spec: world_lib.WorldSpec
   lm_spec: lm_lib.LMSpec
-  experiment: object  # `lmrl.experiment.make_experiment(config, ...)` of the joint agent.
+  experiment: object  # `lmrl.loop.make_experiment(config, ...)` of the joint agent.
   init: Callable  # (keys_L, hparams_L) -> RunState [L]: `lmrl.sweep.make_sweep(...).init`.
   round: Callable  # (keys_L, state_L, strategy) -> the choice buffer [L] after round 0.
 
@@ -338,7 +338,7 @@ def strategy_round(world, base_params) -> StrategyRound:
   `lax.switch`) on ROUND_LANES lanes, each with its own key and traced hyper-parameters, as a
   sweep lays them out: one compilation of the sweep's init and one of the round serve every
   test (only the round's buffer is returned, so its learning and evaluation are compiled away)."""
-  from lmrl import experiment as experiment_lib  # pylint: disable=g-import-not-at-top
+  from lmrl import loop as loop_lib  # pylint: disable=g-import-not-at-top
   from lmrl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
   config = fixture_config()
   config.agent.kind = 'joint'
@@ -347,7 +347,7 @@ def strategy_round(world, base_params) -> StrategyRound:
   config.experiment.rounds = 1
   config.experiment.eval_every = 1
   spec, lm_spec = lmrl.pipeline.build_specs(config)
-  exp = experiment_lib.make_experiment(config, spec,
+  exp = loop_lib.make_experiment(config, spec,
                                        lmrl.pipeline.make_agent(config, spec, lm_spec))
   sweeper = sweep_lib.make_sweep(exp)
 

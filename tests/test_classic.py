@@ -16,13 +16,13 @@ import scipy.stats
 from lmrl.configs import tiny
 from lmrl import buffer as buffer_lib
 from lmrl import checks
-from lmrl import errors
 from lmrl import choices
 from lmrl import classic
 from lmrl import epistemic
-from lmrl import experiment
+from lmrl import errors
 from lmrl import hyperparams
 from lmrl import lm as lm_lib
+from lmrl import loop
 from lmrl import metrics
 from lmrl import pipeline
 from lmrl import sweep
@@ -346,7 +346,7 @@ def test_experiment_with_the_classic_agent(setup, strategy):
   config, spec, lm_spec, world, params = setup
   agent = pipeline.make_agent(config, spec, lm_spec)
   e = config.experiment
-  sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, (strategy,)))
+  sweeper = sweep.make_sweep(loop.make_experiment(config, spec, agent, (strategy,)))
   lanes = sweep.make_lanes(sweep.seed_keys(config.seed, e.num_seeds), params, world)
   out, _ = sweep.run_strategy(sweeper, lanes, rounds=e.rounds,
                               rounds_per_chunk=e.rounds_per_chunk)

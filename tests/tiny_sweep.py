@@ -14,8 +14,8 @@ import sys
 import jax
 import numpy as np
 
-from lmrl import experiment
 from lmrl import lm as lm_lib
+from lmrl import loop
 from lmrl import pipeline
 from lmrl import sweep
 from lmrl.configs import tiny
@@ -33,7 +33,7 @@ def setup():
   spec, lm_spec, world = pipeline.build_world(config)
   agent = pipeline.make_agent(config, spec, lm_spec)
   base_params = lm_lib.init_lm(jax.random.key(config.seed), lm_spec)
-  sweeper = sweep.make_sweep(experiment.make_experiment(config, spec, agent, (STRATEGY,)))
+  sweeper = sweep.make_sweep(loop.make_experiment(config, spec, agent, (STRATEGY,)))
   return config, world, base_params, sweeper
 
 

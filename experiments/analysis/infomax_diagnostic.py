@@ -29,8 +29,8 @@ import ml_collections
 import numpy as np
 
 from lmrl import checkpoints
-from lmrl import experiment as experiment_lib
 from lmrl import hyperparams
+from lmrl import loop as loop_lib
 from lmrl import pipeline
 from lmrl import runner
 from lmrl import strategies
@@ -76,7 +76,7 @@ def main(argv):
   spec, lm_spec, world = pipeline.build_world(config)
   params, _ = pipeline.pretrained_lm(config, spec, lm_spec, world, log=lambda s: None)
   agent = pipeline.make_agent(config, spec, lm_spec, 'joint')
-  sweeper = sweep_lib.make_sweep(experiment_lib.make_experiment(config, spec, agent))
+  sweeper = sweep_lib.make_sweep(loop_lib.make_experiment(config, spec, agent))
   e, S = config.experiment, config.experiment.num_seeds
   grid = hyperparams.grid(config)  # Lanes as the runner makes them: grid points x seeds.
   L = S * grid.size

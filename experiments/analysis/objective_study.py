@@ -34,7 +34,7 @@ for k, v in overrides.items():
 spec, lm_spec, world = pipeline.build_world(config)
 params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, '/tmp/lmrl_study/pt', log=lambda s: None)
 agent = pipeline.make_agent(config, spec, lm_spec)
-exp = experiment.make_experiment(config, spec, agent)
+exp = loop.make_experiment(config, spec, agent)
 e = config.experiment
 keys = sweep.seed_keys(config.seed, e.num_seeds)
 t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The compiled experiment (`lmrl.experiment`): its strategy switch on the real explorer."""
+"""The compiled experiment (`lmrl.loop`): its strategy switch on the real explorer."""
 
 import itertools
 

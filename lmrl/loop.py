@@ -1,4 +1,4 @@
-"""The compiled experiment: rounds of {prompts, queries, human choices, learning, exact metrics}.
+"""The experiment loop, compiled: rounds of {prompts, queries, human choices, learning, metrics}.
 
 `make_experiment(config, spec, agent, strategy_names)` returns pure functions of one seed:
 
