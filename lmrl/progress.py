@@ -49,7 +49,7 @@ class RunShape(NamedTuple):
 def run_shape(config, experiment) -> RunShape:
   e = config.experiment
   return RunShape(tuple(experiment.strategies), e.rounds, e.rounds_per_chunk,
-                  e.prompts_per_round, tuple(loop.evaluated_rounds), e.num_seeds,
+                  e.prompts_per_round, tuple(experiment.evaluated_rounds), e.num_seeds,
                   hyperparams.grid(config))
 
 

@@ -94,9 +94,8 @@ def main(argv):
   @jax.jit
   def statistics(state, key):  # -> float32[L, D, 4]: each lane's means over prompts.
     def one(agent_state, h, key):
-      p = strategies.StrategyParams(e.responses_per_prompt, e.pool_size, h['temperature'],
-                                    h['pool_temperature'])
-      return draw_statistics(agent.explorer(agent_state), key, prompts_PxLx, p).mean(-1)
+      p = loop_lib.strategy_params(config, h)
+      return draw_statistics(agent.explorer(agent_state, h), key, prompts_PxLx, p).mean(-1)
     return jax.vmap(one)(state.agent, state.hparams, jax.random.split(key, L))
 
   print(f'{strategy}: pools of {e.pool_size} at the pool temperature, '

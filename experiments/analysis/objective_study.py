@@ -17,7 +17,7 @@ table, as overrides of the current default:
 """
 import json, sys, time
 import numpy as np, jax
-from lmrl import pipeline, experiment, sweep, summary, runner
+from lmrl import loop, pipeline, runner, summary, sweep
 from lmrl.configs import default
 
 runner.use_compilation_cache(runner.DEFAULT_COMPILATION_CACHE)
@@ -36,17 +36,17 @@ params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, '/tmp/lmrl
 agent = pipeline.make_agent(config, spec, lm_spec)
 exp = loop.make_experiment(config, spec, agent)
 e = config.experiment
-keys = sweep.seed_keys(config.seed, e.num_seeds)
+lanes = sweep.make_lanes(sweep.seed_keys(config.seed, e.num_seeds), params, world)
 t0 = time.perf_counter()
-sw = sweep.compile_chunk(sweep.make_sweep(exp), keys, params, world, rounds_per_chunk=e.rounds_per_chunk)
+sw = sweep.compile_chunk(sweep.make_sweep(exp), lanes, e.rounds_per_chunk)
 tc = time.perf_counter() - t0
 curves = {}
 tgt = np.asarray(exp.target_coverage(world))
 secs = {}
 for i, s in enumerate(exp.strategies):
   t = []
-  out = sweep.run_strategy(sw, keys, params, world, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk, strategy=i,
-                           on_chunk=lambda d, l, sec: t.append(sec))
+  out, _ = sweep.run_strategy(sw, lanes, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk, strategy=i,
+                              on_chunk=lambda d, l, sec: t.append(sec))
   secs[s] = sum(t) / e.rounds
   curves[('joint', s)] = summary.curves_from_metrics(out, e.prompts_per_round, list(exp.evaluated_rounds))
 summ = summary.summarize(curves, pretrained_kl=report['kl_to_pstar'], target_coverage_G=tgt, num_bootstrap=200)

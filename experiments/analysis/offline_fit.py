@@ -12,7 +12,7 @@ rows of experiments/analysis/README.md:
 """
 import json, sys, time
 import numpy as np, jax, jax.numpy as jnp
-from lmrl import pipeline, experiment, update, epistemic, buffer as buffer_lib, world as world_lib, choices, metrics, lm as lm_lib, runner
+from lmrl import pipeline, hyperparams, update, epistemic, buffer as buffer_lib, world as world_lib, choices, metrics, lm as lm_lib, runner
 from lmrl.configs import default
 runner.use_compilation_cache(runner.DEFAULT_COMPILATION_CACHE)
 config = default.get_config()
@@ -39,9 +39,11 @@ def make_buffer(key, n):
 @jax.jit
 def fit(key, n):
   b = make_buffer(key, n)
-  st = update.init_agent_state(key, epi, params, prior_scale=0.0, learning_rate=3e-3, lambda_lm=lam_lm, lambda_l2=lam_l2)
+  st = update.init_agent_state(key, epi, params, prior_scale=0.0)
+  hparams = dict(hyperparams.as_arrays(hyperparams.values(config)), learning_rate=3e-3,
+                 lambda_lm=lam_lm, lambda_l2=lam_l2, l2_prior_choices=0.0)
   def body(s, i):
-    return step(jax.random.fold_in(key, i), s, b, world)[0], None
+    return step(jax.random.fold_in(key, i), s, b, world, hparams)[0], None
   out = []
   s = st
   s, _ = jax.lax.scan(body, s, jnp.arange(steps))
