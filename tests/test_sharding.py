@@ -10,10 +10,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import tiny_sweep
 
 
+@pytest.mark.slow  # ~100 s on 2 cores (a second process compiles the sweep for 4 devices).
 def test_sharded_seeds_equal_unsharded(tmp_path):
   out = tmp_path / 'sharded.npz'
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4',
