@@ -147,10 +147,7 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
 def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) -> Agent:
   """The LM is policy, reward and transition; `learn` takes S joint-update steps."""
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
-  update = update_lib.make_joint_update(
-      epi, spec, full_ranking=config.world.full_ranking, batch_size=config.finetune.batch_size,
-      lm_batch_size=config.finetune.lm_batch_size, lm_loss_tokens=config.finetune.lm_loss_tokens,
-      corpus_group_mix=tuple(config.world.corpus_group_mix), rows=config.finetune.rows)
+  update = update_lib.joint_update_from_config(config, epi, spec)
   steps = config.finetune.steps_per_round
   deploy = config.agent.deploy
 

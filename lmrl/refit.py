@@ -6,8 +6,8 @@ unseen) can decide which strategy looks best. `make_refit` separates the two. Fo
 buffer at round r (its first r rounds of rankings), it fits the joint agent afresh, from the
 pre-trained LM (theta_0, with priors drawn anew), to those rankings with the exact full-buffer
 gradient (`lmrl.update`, rows='all': every ranking every step, no sampling noise) for
-`experiment.refit_steps` steps at the run's traced hyper-parameters, and reports the deployed
-LM's exact `KL(p*||p_bar)`: the refit KL, which ranks strategies by the data they collected.
+`experiment.refit_steps` steps at the run's traced hyper-parameters, and reports the exact
+`KL(p*||p)` of the LM the run deploys (`agent.deploy`): the refit KL, which ranks strategies by the data they collected.
 
   learner_lag = online KL - refit KL      (the online learner's fault; `lmrl.summary.learner_lag`)
 
@@ -22,6 +22,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from lmrl import agent as agent_lib
 from lmrl import buffer as buffer_lib
 from lmrl import epistemic
 from lmrl import loop
@@ -39,10 +40,7 @@ def make_refit(config, spec: world_lib.WorldSpec, lm_spec) -> Callable:
   `kl` is float32[], `choice_loss_steps` float32[refit_steps].
   """
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
-  step = update_lib.make_joint_update(
-      epi, spec, full_ranking=config.world.full_ranking, batch_size=config.finetune.batch_size,
-      lm_batch_size=config.finetune.lm_batch_size, lm_loss_tokens=config.finetune.lm_loss_tokens,
-      corpus_group_mix=tuple(config.world.corpus_group_mix), rows='all')
+  step = update_lib.joint_update_from_config(config, epi, spec, rows='all')
   eval_index_P = loop.eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
   num_steps = config.experiment.refit_steps
@@ -58,9 +56,9 @@ def make_refit(config, spec: world_lib.WorldSpec, lm_spec) -> Callable:
       return state, info['choice_loss']
 
     state, choice_loss_steps = jax.lax.scan(body, state, jnp.arange(num_steps))
-    log_p_MxPxN = epistemic.member_exact_log_probs(epi, state.params, eval_prompts_PxLx, spec)
-    kl = metrics.distribution_metrics(metrics.mixture_log_probs(log_p_MxPxN), world,
-                                      eval_index_P)['kl']
+    log_p_PxN, _ = agent_lib.deployed_exact_log_probs(epi, state.params, eval_prompts_PxLx, spec,
+                                                      config.agent.deploy)
+    kl = metrics.distribution_metrics(log_p_PxN, world, eval_index_P)['kl']
     return kl, choice_loss_steps
 
   return refit

@@ -166,3 +166,13 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     return state._replace(params=state.params._replace(train=train), opt_state=opt_state), info
 
   return update
+
+
+def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
+                             rows: str | None = None) -> Callable:
+  """`make_joint_update` with `config`'s settings (`rows`: `config.finetune.rows` unless given)."""
+  f = config.finetune
+  return make_joint_update(
+      epi, spec, full_ranking=config.world.full_ranking, batch_size=f.batch_size,
+      lm_batch_size=f.lm_batch_size, lm_loss_tokens=f.lm_loss_tokens,
+      corpus_group_mix=tuple(config.world.corpus_group_mix), rows=rows or f.rows)
