@@ -6,8 +6,10 @@ binaries print it as one line and exit non-zero. (Unknown fields and values of t
 """
 
 import math
+import os
 
 from lmrl import buffer
+from lmrl import epig
 from lmrl import epistemic
 from lmrl import errors
 from lmrl import hyperparams
@@ -15,9 +17,16 @@ from lmrl import loop
 from lmrl import registry
 from lmrl import strategies
 from lmrl import update
+from lmrl import world as world_lib
 
 MAX_RESPONSES = 65_536  # V**Ly above this cannot be enumerated exactly at every evaluation.
 MAX_PROMPTS = 4_096  # V**Lx above this makes the world's tables too large.
+MAX_EPIG_COLUMNS = 1_000_000  # Epig's K-tuples x outcomes per prompt (C(16, 4) x 4! = 43,680).
+MAX_WORLD_BYTES = 2 ** 30  # The world's tables (all world.num_worlds of them): 1 GiB.
+# Peak memory of an exact evaluation over the bytes of its members' MLP activations (4.3 for the
+# ensemble, 5.4 for one LM, 6.9 for the epinet, measured on CPU at V=8, Lx=2, Ly=4).
+EXACT_EVAL_OVERHEAD = 4
+MAX_EXACT_EVAL_BYTES = 2 ** 37  # One exact evaluation, every lane at once: 128 GiB (one H200).
 
 
 def _require(ok: bool, field: str, message: str, value) -> None:
@@ -62,9 +71,85 @@ def _distribution(config, field: str, length: int | None = None) -> None:
              f'must have one weight per group ({length}, as world.group_weights)', weights)
 
 
+def _gb(num_bytes: float) -> str:
+  return f'{num_bytes / 1e9:.2f} GB'
+
+
+def _world_fits(config) -> None:
+  """The world's tables (`world.table_bytes`, times `world.num_worlds`) fit `MAX_WORLD_BYTES`."""
+  w = config.world
+  spec = world_lib.spec_from_config(w)
+  num_worlds = w.get('num_worlds', 1)
+  needed = num_worlds * world_lib.table_bytes(spec)
+  _require(needed <= MAX_WORLD_BYTES, 'world.response_length',
+           f'with world.vocab_size, world.prompt_length, world.group_weights and '
+           f'world.num_worlds makes the world tables need {_gb(needed)} (W={num_worlds} worlds x '
+           f'G={spec.num_groups} groups x P={spec.num_prompts} prompts x '
+           f'N={spec.num_responses} responses: float32 log q and p*, bool favourites), over the '
+           f'{_gb(MAX_WORLD_BYTES)} limit (checks.MAX_WORLD_BYTES): lower world.vocab_size, '
+           'world.prompt_length, world.response_length or world.num_worlds',
+           (w.vocab_size, w.prompt_length, w.response_length))
+
+
+def _memory_bytes() -> tuple[int, str]:
+  """(bytes, what): the first device's memory where JAX reports it, else the host's RAM."""
+  import jax  # pylint: disable=g-import-not-at-top
+  device = jax.devices()[0]
+  stats = device.memory_stats() or {}
+  if 'bytes_limit' in stats:
+    return int(stats['bytes_limit']), f'{device.platform} device memory'
+  return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'), 'host memory'
+
+
+def exact_evaluation_bytes(config) -> tuple[int, str]:
+  """An estimate of the peak memory of one exact evaluation (`lm.exact_log_probs` over the
+  evaluation prompts for every lane at once, vmapped) and how it is counted.
+
+  The evaluation runs every lane's members on the `P_eval x V**(Ly-1)` response prefixes of
+  length `L = 1 + Lx + Ly`; its largest buffers are the MLP activations, `mlp_ratio x width`
+  floats per token, per member (the ensemble's `num_members`; the epinet evaluates its base
+  once) and per lane on this device; the peak is `EXACT_EVAL_OVERHEAD` times those.
+  """
+  w, e, m = config.world, config.experiment, config.lm
+  prompts = w.num_eval_prompts or w.vocab_size ** w.prompt_length
+  sequences = prompts * w.vocab_size ** (w.response_length - 1)
+  length = 1 + w.prompt_length + w.response_length
+  members = config.agent.num_members if config.agent.epistemic == 'ensemble' else 1
+  lanes = e.num_seeds * w.get('num_worlds', 1) * hyperparams.grid(config).size
+  if e.shard_seeds and not e.distributed:  # (Local devices only: this compiles nothing.)
+    import jax  # pylint: disable=g-import-not-at-top
+    lanes = -(-lanes // jax.device_count())
+  needed = (EXACT_EVAL_OVERHEAD * 4 * lanes * members * sequences * length * m.mlp_ratio
+            * m.width)
+  return needed, (f'{lanes} lanes x {members} members x {prompts} prompts x '
+                  f'{sequences // prompts} response prefixes x {length} tokens x '
+                  f'{m.mlp_ratio * m.width} MLP units x 4 bytes x {EXACT_EVAL_OVERHEAD}')
+
+
+def _exact_evaluation_within(config, limit: int, what: str) -> None:
+  needed, counted = exact_evaluation_bytes(config)
+  _require(needed <= limit, 'world.num_eval_prompts',
+           f'makes one exact evaluation need about {_gb(needed)} ({counted}), more than the '
+           f'{_gb(limit)} {what}: evaluate on fewer prompts (world.num_eval_prompts), or lower '
+           'experiment.num_seeds, world.num_worlds or the sweep\'s grid',
+           config.world.num_eval_prompts)
+
+
+def validate_memory(config) -> None:
+  """One exact evaluation fits this machine: the first device's memory where JAX reports it,
+  else the host's RAM (a check of the machine, not of the config: `validate` checks the fixed
+  `MAX_EXACT_EVAL_BYTES`). Call it where a run starts, after `validate`; it asks JAX for its
+  devices, so not before `jax.distributed.initialize` (it does nothing for a distributed run)."""
+  if config.experiment.distributed:
+    return
+  available, what = _memory_bytes()
+  _exact_evaluation_within(config, available, f'of {what}')
+
+
 def validate_world(config) -> None:
   """The world and pre-training fields."""
-  for field, low in [('seed', 0), ('world.seed', 0), ('world.vocab_size', 2),
+  for field, low in [('seed', 0), ('world.seed', 0), ('world.num_worlds', 1),
+                     ('world.vocab_size', 2),
                      ('world.prompt_length', 1),
                      ('world.response_length', 1), ('world.num_eval_prompts', 0),
                      ('lm.width', 1), ('lm.depth', 1), ('lm.num_heads', 1), ('lm.mlp_ratio', 1),
@@ -83,6 +168,12 @@ def validate_world(config) -> None:
   _distribution(config, 'world.corpus_group_mix', len(tuple(w.group_weights)))
   _positive(config, 'world.teacher_temperature')
   _non_negative(config, 'world.prompt_logit_scale')
+  _require(w.kind in world_lib.WORLD_KINDS, 'world.kind', f'must be one of '
+           f'{world_lib.WORLD_KINDS}', w.kind)
+  _non_negative(config, 'world.taste_scale')
+  _require(_is_number(w.minority_opposition) and -1 <= w.minority_opposition <= 1,
+           'world.minority_opposition', 'must be in [-1, 1]', w.minority_opposition)
+  _world_fits(config)
   _require(0 < w.favourite_mass <= 1, 'world.favourite_mass', 'must be in (0, 1]',
            w.favourite_mass)
   _require(w.num_eval_prompts <= w.vocab_size ** w.prompt_length, 'world.num_eval_prompts',
@@ -156,6 +247,16 @@ def validate(config) -> None:
            'must be >= experiment.responses_per_prompt (K)', e.pool_size)
   _require(math.comb(e.pool_size, e.responses_per_prompt) <= 20_000, 'experiment.pool_size',
            'gives more than 20000 K-tuples to score per prompt', e.pool_size)
+  _require(e.epig_target in epig.TARGETS, 'experiment.epig_target',
+           f'must be one of {epig.TARGETS}', e.epig_target)
+  _int_at_least(config, 'experiment.epig_samples', 0)
+  _int_at_least(config, 'experiment.epig_top', 0)
+  if 'epig' in e.strategies:
+    columns = math.comb(e.pool_size, e.responses_per_prompt) * epig.num_outcomes(
+        e.responses_per_prompt, config.world.full_ranking)
+    _require(columns <= MAX_EPIG_COLUMNS, 'experiment.pool_size',
+             f'gives epig more than {MAX_EPIG_COLUMNS} (K-tuple, outcome) pairs to score per '
+             'prompt (fewer candidates, a smaller K, or world.full_ranking=False)', e.pool_size)
   _int_at_least(config, 'experiment.refit_steps', 1)
   schedule = set(loop.evaluated_rounds(config))
   for r in tuple(e.refit_rounds):
@@ -172,7 +273,11 @@ def validate(config) -> None:
     _boolean(config, field)
   if e.shard_seeds and not e.distributed:  # Local devices only: this compiles nothing.
     import jax  # pylint: disable=g-import-not-at-top
-    lanes = e.num_seeds * hyperparams.grid(config).size
+    lanes = e.num_seeds * config.world.num_worlds * hyperparams.grid(config).size
     _require(lanes % jax.device_count() == 0, 'experiment.num_seeds',
-             f'times the sweep\'s grid points must be a multiple of the {jax.device_count()} '
+             f'times world.num_worlds and the sweep\'s grid points must be a multiple of the '
+             f'{jax.device_count()} '
              'devices when shard_seeds is set', e.num_seeds)
+  if not e.distributed:  # (A distributed run's lanes per device are known once it joins.)
+    _exact_evaluation_within(config, MAX_EXACT_EVAL_BYTES,
+                             'limit (checks.MAX_EXACT_EVAL_BYTES, about one large GPU)')

@@ -35,6 +35,13 @@ def test_the_library_configs_pass_the_checks():
   checks.validate(tiny.get_config())
 
 
+# 16**3 = 4,096 prompts x 16**4 = 65,536 responses (each within its own limit): 3.76 GB of tables.
+TOO_LARGE_WORLD = {'world__vocab_size': 16, 'world__prompt_length': 3, 'world__response_length': 4}
+# 16 prompts x 65,536 responses: small tables, but a million lanes' exact evaluation fits nowhere.
+TOO_LARGE_EVALUATION = {'world__vocab_size': 16, 'world__response_length': 4,
+                        'experiment__num_seeds': 10 ** 6}
+
+
 @pytest.mark.parametrize('override, field', [
     ({'seed': -1}, 'seed'),
     ({'world__seed': -3}, 'world.seed'),
@@ -47,6 +54,11 @@ def test_the_library_configs_pass_the_checks():
     ({'world__teacher_temperature': 0.0}, 'world.teacher_temperature'),
     ({'world__favourite_mass': 1.5}, 'world.favourite_mass'),
     ({'world__num_eval_prompts': 99}, 'world.num_eval_prompts'),
+    ({'world__kind': 'graph'}, 'world.kind'),
+    ({'world__taste_scale': -1.0}, 'world.taste_scale'),
+    ({'world__minority_opposition': 1.5}, 'world.minority_opposition'),
+    (TOO_LARGE_WORLD, 'world.response_length'),
+    (TOO_LARGE_EVALUATION, 'world.num_eval_prompts'),
     ({'lm__num_heads': 3}, 'lm.num_heads'),
     ({'pretrain__steps': 0}, 'pretrain.steps'),
     ({'pretrain__learning_rate': float('nan')}, 'pretrain.learning_rate'),
@@ -84,3 +96,47 @@ def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, fie
   assert ', got ' in message and '\n' not in message
   assert len(_COMPILE_EVENTS) == compiled  # Nothing was compiled...
   assert not workdir.exists()  # ...and nothing written.
+
+
+def test_a_world_too_large_is_refused_with_the_size_it_would_need():
+  with pytest.raises(errors.ConfigError) as error:
+    checks.validate(_tiny_config(**TOO_LARGE_WORLD))
+  message = str(error.value)
+  assert 'need 3.76 GB (W=1 worlds x G=2 groups x P=4096 prompts x N=65536 responses' in message
+  assert f'over the {checks.MAX_WORLD_BYTES / 1e9:.2f} GB limit' in message
+  for field in ('world.vocab_size', 'world.prompt_length', 'world.num_worlds'):
+    assert field in message
+  with pytest.raises(errors.ConfigError) as error:
+    checks.validate(_tiny_config(**TOO_LARGE_EVALUATION))
+  message = str(error.value)
+  needed, counted = checks.exact_evaluation_bytes(_tiny_config(**TOO_LARGE_EVALUATION))
+  assert counted == ('1000000 lanes x 3 members x 16 prompts x 4096 response prefixes x 6 tokens '
+                     f'x 64 MLP units x 4 bytes x {checks.EXACT_EVAL_OVERHEAD}')
+  assert (f'need about {needed / 1e9:.2f} GB ({counted}), more than the '
+          f'{checks.MAX_EXACT_EVAL_BYTES / 1e9:.2f} GB limit') in message
+
+
+def _structured(**overrides):
+  """The issue's structured world: 64 prompts x 4,096 responses, a 10% minority."""
+  return _tiny_config(world__kind='structured', world__vocab_size=8, world__prompt_length=2,
+                      world__response_length=4, world__group_weights=(0.9, 0.1), **overrides)
+
+
+def test_an_exact_evaluation_too_large_for_this_machine_is_refused(monkeypatch):
+  """`validate_memory` holds the estimate against this machine's memory (here a stand-in 8 GB):
+  16 lanes of 8 members on every prompt need ~60 GB; on 8 prompts, one lane, it fits."""
+  checks.validate_memory(tiny.get_config())  # Any machine.
+  monkeypatch.setattr(checks, '_memory_bytes', lambda: (8 * 10 ** 9, 'cpu test memory'))
+  config = _structured(experiment__num_seeds=16, agent__num_members=8, lm__width=32,
+                       lm__depth=2)
+  checks.validate(config)  # Within the fixed limit...
+  with pytest.raises(errors.ConfigError) as error:
+    checks.validate_memory(config)  # ...not within this machine's.
+  message = str(error.value)
+  assert message.startswith('config.world.num_eval_prompts makes one exact evaluation need about '
+                            '60.13 GB (16 lanes x 8 members x 64 prompts x 512 response prefixes')
+  assert 'more than the 8.00 GB of cpu test memory' in message and '\n' not in message
+  for fits in (_structured(experiment__num_seeds=16, world__num_eval_prompts=8),
+               _structured(experiment__num_seeds=1)):
+    checks.validate(fits)
+    checks.validate_memory(fits)

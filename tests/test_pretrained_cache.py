@@ -148,3 +148,32 @@ def test_pretrain_has_the_clear_flag_too(tmp_path):
       f'--pretrained_cache_clear=stale: removed 1 entry not written by this code from {cache}, '
       f'freed 0.0 MB ({size} bytes); kept 0 entries']
   assert os.listdir(cache) == []
+
+
+def _changed(value):
+  """Another valid-looking value of a config field's type."""
+  if isinstance(value, bool):
+    return not value
+  if isinstance(value, (int, float)):
+    return value + 1
+  if isinstance(value, str):
+    return value + '_other'
+  if isinstance(value, tuple):
+    return value[::-1] if value[::-1] != value else value + value[:1]
+  raise TypeError(type(value))
+
+
+def test_the_key_holds_the_world_kind_and_every_world_field():
+  """An LM pre-trained on one world is never served for another: every field of config.world
+  (the kind, the structured world's parameters, ...) enters the key."""
+  base = pretrained_cache.key(tiny.get_config())
+  config = tiny.get_config()
+  config.world.kind = 'structured'
+  structured = pretrained_cache.key(config)
+  assert structured != base
+  config.world.minority_opposition = 0.5
+  assert pretrained_cache.key(config) not in (base, structured)
+  for field, value in tiny.get_config().world.items():
+    config = tiny.get_config()
+    config.world[field] = _changed(value)
+    assert pretrained_cache.key(config) != base, field

@@ -17,6 +17,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   c.world = w = ml_collections.ConfigDict()
   w.seed = 0  # Seed of the world itself (teachers, prompt distribution); fixed across a sweep.
+  w.num_worlds = 1  # W: worlds (seeds world.seed .. world.seed + W - 1), each with its own
+  #                   pre-trained LM, as a lane axis of one sweep (W x num_seeds lanes).
   w.vocab_size = 6  # V: ordinary tokens (BOS is extra).
   w.prompt_length = 1  # Lx: tokens per prompt.
   w.response_length = 3  # Ly: tokens per response; V**Ly responses per prompt are enumerated.
@@ -24,6 +26,11 @@ def get_config() -> ml_collections.ConfigDict:
   w.teacher_temperature = 0.5  # Temperature of the random teachers; lower = peakier tastes.
   w.prompt_logit_scale = 0.5  # rho(x) = softmax(scale * N(0,1)); 0 = uniform prompts.
   w.favourite_mass = 0.5  # A group's favourites: its top responses holding this much of q_g.
+  w.kind = 'tabular'  # Teachers: 'tabular' (independent logits per prompt and prefix) or
+  #                     'structured' (a shared base LM + each group's token/bigram taste).
+  w.taste_scale = 1.0  # Structured: std of a group's taste logit relative to the base's (1).
+  w.minority_opposition = 1.0  # Structured: minus the correlation of each minority's taste with
+  #                              the majority's: 1 = opposite tastes, 0 = independent.
   w.num_eval_prompts = 0  # Evaluate on the first n prompts; 0 = every prompt.
   w.corpus_group_mix = (1.0, 0.0)  # Group mix of the pre-training corpus (majority only).
   w.iia = True  # True: Luce choices on p*; False: each chooser uses their group's q_g (non-IIA).
@@ -85,6 +92,11 @@ def get_config() -> ml_collections.ConfigDict:
   #                            (batch-aware: a recurring prompt gets other queries); 0 = best.
   e.info_units = 'nats'  # Infomax: tau in 'nats', or in units of each prompt's best tuple's
   #                        information ('best': the draw keeps its shape as members agree).
+  e.epig_target = 'prompt'  # Epig's Y: the query's 'prompt', or every evaluation prompt
+  #                           ('population', weighed as the kl metric weighs them).
+  e.epig_samples = 0  # Epig: Monte-Carlo draws of Y per member; 0 = every response, exactly.
+  e.epig_top = 1  # Epig: each member's most probable responses among its pool_size candidates
+  #                 (the rest are samples at pool_temperature).
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
   e.eval_every = 5  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
