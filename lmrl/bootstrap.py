@@ -23,9 +23,32 @@ import numpy as np
 from scipy import stats
 
 
-def resample_indices(rng: np.random.Generator, num_seeds: int, num_bootstrap: int) -> np.ndarray:
-  """int[num_bootstrap, num_seeds]: seeds drawn with replacement, one row per resample."""
-  return rng.integers(0, num_seeds, size=(num_bootstrap, num_seeds))
+def resample_indices(rng: np.random.Generator, num_seeds: int, num_bootstrap: int,
+                     world_S: np.ndarray | None = None) -> np.ndarray:
+  """int[num_bootstrap, num_seeds]: seeds drawn with replacement, one row per resample.
+
+  With `world_S` (each lane's world, every world holding the same number of lanes) the draw is
+  hierarchical: a resample draws W worlds with replacement, then within each drawn world as many
+  of its lanes with replacement, so the spread between worlds is in every interval.
+  """
+  if world_S is None:
+    return rng.integers(0, num_seeds, size=(num_bootstrap, num_seeds))
+  members_WxN = world_members(world_S)
+  W, N = members_WxN.shape
+  world_BxW = rng.integers(0, W, size=(num_bootstrap, W))
+  within_BxWxN = rng.integers(0, N, size=(num_bootstrap, W, N))
+  return members_WxN[world_BxW[..., None], within_BxWxN].reshape(num_bootstrap, W * N)
+
+
+def world_members(world_S: np.ndarray) -> np.ndarray:
+  """int[W, N]: the lanes of each world (in lane order); every world must hold N lanes."""
+  world_S = np.asarray(world_S)
+  worlds = np.unique(world_S)
+  members = [np.flatnonzero(world_S == w) for w in worlds]
+  if len({m.size for m in members}) != 1:
+    raise ValueError(f'every world must hold the same number of lanes, got '
+                     f'{[m.size for m in members]}')
+  return np.stack(members)
 
 
 def percentiles(values_B: np.ndarray, q=(5.0, 95.0)) -> tuple[float, ...]:
@@ -66,22 +89,29 @@ def resample_means(values_SxX: np.ndarray, idx_BxS: np.ndarray,
     return (drawn * weight).sum(1) / weight.sum(1)
 
 
-def mean_stats(values_S: np.ndarray, idx_BxS: np.ndarray, good_S: np.ndarray | None = None
-               ) -> dict:
+def mean_stats(values_S: np.ndarray, idx_BxS: np.ndarray, good_S: np.ndarray | None = None,
+               world_S: np.ndarray | None = None) -> dict:
   """{mean, se (ddof=1; 0 for one seed), ci90 of the bootstrap mean, ci90_t, num_seeds} of the
   `good` seeds' values (all by default).
 
   `idx_BxS` are the resamples' seed indices (`resample_indices`, `resample_means`); an infinite
-  bound is None.
+  bound is None. With `world_S` (lanes in worlds) the se and the t-interval are those of the
+  worlds' means (W - 1 degrees of freedom: worlds are the independent units), and `num_worlds`
+  is added.
   """
   used_S = np.asarray(values_S, float)[good_S] if good_S is not None else np.asarray(
       values_S, float)
   num_seeds = used_S.shape[0]
-  se = float(used_S.std(ddof=1) / np.sqrt(num_seeds)) if num_seeds > 1 else 0.0
+  units = world_means(values_S, world_S, good_S)
+  units = units[np.isfinite(units)] if world_S is not None else units
+  se = float(units.std(ddof=1) / np.sqrt(units.size)) if units.size > 1 else 0.0
   means_B = resample_means(values_S, idx_BxS, good_S)
   lo, hi = percentiles(means_B[~np.isnan(means_B)])
-  return {'mean': float(used_S.mean()), 'se': se, 'ci90': finite_interval(lo, hi),
-          'ci90_t': finite_interval(*t_interval(used_S)), 'num_seeds': int(num_seeds)}
+  out = {'mean': float(used_S.mean()), 'se': se, 'ci90': finite_interval(lo, hi),
+         'ci90_t': finite_interval(*t_interval(units)), 'num_seeds': int(num_seeds)}
+  if world_S is not None:
+    out['num_worlds'] = int(units.size)
+  return out
 
 
 def t_interval(values_S: np.ndarray, level: float = 0.90) -> tuple[float, float]:
@@ -95,9 +125,26 @@ def t_interval(values_S: np.ndarray, level: float = 0.90) -> tuple[float, float]
   return float(values_S.mean() - half), float(values_S.mean() + half)
 
 
-def jackknife_indices(num_seeds: int) -> np.ndarray:
-  """int[S, S-1]: row i holds every seed but seed i."""
+def jackknife_indices(num_seeds: int, world_S: np.ndarray | None = None) -> np.ndarray:
+  """int[S, S-1]: row i holds every seed but seed i. With `world_S`, int[W, S - S/W]: row w
+  holds every lane but world w's (the jackknife of the hierarchical bootstrap's units)."""
+  if world_S is not None:
+    members_WxN = world_members(world_S)
+    return np.stack([np.setdiff1d(np.arange(num_seeds), m) for m in members_WxN])
   return np.asarray([[j for j in range(num_seeds) if j != i] for i in range(num_seeds)], int)
+
+
+def world_means(values_S: np.ndarray, world_S: np.ndarray | None,
+                good_S: np.ndarray | None = None) -> np.ndarray:
+  """float[W]: each world's mean over its good lanes (NaN where none is good); the values
+  themselves (their good ones) without worlds."""
+  values_S = np.asarray(values_S, float)
+  good_S = np.ones(values_S.shape[0], bool) if good_S is None else np.asarray(good_S, bool)
+  if world_S is None:
+    return values_S[good_S]
+  with np.errstate(invalid='ignore'):
+    return np.asarray([values_S[m][good_S[m]].mean() if good_S[m].any() else np.nan
+                       for m in world_members(world_S)])
 
 
 def bca(estimate: float, values_B: np.ndarray, jackknife_S: np.ndarray,

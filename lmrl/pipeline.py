@@ -13,6 +13,8 @@ import os
 import time
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from lmrl import agent as agent_lib
 from lmrl import checkpoints
@@ -33,8 +35,23 @@ def build_specs(config) -> tuple[world_lib.WorldSpec, lm_lib.LMSpec]:
 
 
 def make_world(config, spec: world_lib.WorldSpec) -> world_lib.World:
-  """The world of `config.world`, drawn from `key(world.seed)`."""
-  return world_lib.make_world(jax.random.key(config.world.seed), spec)
+  """The world of `config.world`, drawn from `key(world.seed)`; with `world.num_worlds` = W > 1,
+  W worlds drawn from `key(world.seed + w)` (w = 0 .. W-1: world 0 is the one-world run's), every
+  table with a leading axis W (one vmapped computation)."""
+  W = config.world.num_worlds
+  if W == 1:
+    return world_lib.make_world(jax.random.key(config.world.seed), spec)
+  keys_W = jax.vmap(jax.random.key)(config.world.seed + jnp.arange(W))
+  return jax.vmap(world_lib.make_world, in_axes=(0, None))(keys_W, spec)
+
+
+def world_lanes(config, lanes_per_point: int) -> np.ndarray | None:
+  """int[lanes]: each lane's world within a grid point (lanes `w*S .. w*S + S - 1` are world w's
+  `S = experiment.num_seeds` seeds), repeated for every grid point; None with one world."""
+  W, S = config.world.num_worlds, config.experiment.num_seeds
+  if W == 1:
+    return None
+  return np.tile(np.repeat(np.arange(W), S), lanes_per_point // (W * S))
 
 
 def build_world(config):
@@ -58,7 +75,10 @@ def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=
   ckpt = os.path.join(workdir, 'pretrained') if workdir else None
   inputs = pretrained_cache.inputs(config)
   cached = os.path.join(cache_dir, pretrained_cache.key(config)) if cache_dir else None
-  like = lambda: lm_lib.init_lm(jax.random.key(0), lm_spec)
+  W = config.world.num_worlds
+  like = lambda: jax.tree_util.tree_map(  # Shapes to restore into (W LMs with W worlds).
+      lambda x: x if W == 1 else jnp.broadcast_to(x, (W,) + x.shape),
+      lm_lib.init_lm(jax.random.key(0), lm_spec))
   params = None
   if ckpt and os.path.exists(ckpt):
     params = checkpoints.load_params(ckpt, like())
@@ -75,14 +95,18 @@ def pretrained_lm(config, spec, lm_spec, world, workdir: str | None = None, log=
         'corpus sequences) ...')
     started = time.perf_counter()
     params, losses = pretraining.pretrain_from_config(config, world, spec, lm_spec)
-    log(f'pre-trained for {config.pretrain.steps} steps: next-token loss '
-        f'{float(losses[0]):.3f} -> {float(losses[-1]):.3f} '
+    first, last = float(losses[..., 0].mean()), float(losses[..., -1].mean())
+    log(f'pre-trained for {config.pretrain.steps} steps: next-token loss {first:.3f} -> '
+        f'{last:.3f}{" (mean over worlds)" if W > 1 else ""} '
         f'({time.perf_counter() - started:.1f}s, compilation included)')
     if ckpt:
       checkpoints.save_params(ckpt, params)
     if cached and workdir_lib.is_writer():
       pretrained_cache.save(cached, inputs, params)
-  report = pretraining.report(params, world, spec, lm_spec, eval_index_P)
+  if config.world.num_worlds > 1:
+    report = pretraining.report_worlds(params, world, spec, lm_spec, eval_index_P)
+  else:
+    report = pretraining.report(params, world, spec, lm_spec, eval_index_P)
   if workdir and workdir_lib.is_writer():
     files.write_json(os.path.join(workdir, 'pretrain.json'), report)
   return params, report

@@ -56,12 +56,32 @@ def make_pretrain(spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec, *, steps: i
 
 def pretrain_from_config(config, world: world_lib.World, spec: world_lib.WorldSpec,
                          lm_spec: lm_lib.LMSpec):
-  """Pre-trains with `config.pretrain` from the key `fold_in(key(seed), PRETRAIN_STREAM)`."""
-  pretrain = jax.jit(make_pretrain(
+  """Pre-trains with `config.pretrain` from the key `fold_in(key(seed), PRETRAIN_STREAM)`.
+
+  With `world.num_worlds` > 1, `world` holds W worlds (leading axis) and each gets its own LM,
+  pre-trained from the same key on its own corpus, in one vmapped computation: parameters and
+  losses gain a leading axis W.
+  """
+  pretrain = make_pretrain(
       spec, lm_spec, steps=config.pretrain.steps, batch_size=config.pretrain.batch_size,
       learning_rate=config.pretrain.learning_rate,
-      corpus_group_mix=tuple(config.world.corpus_group_mix)))
-  return pretrain(jax.random.fold_in(jax.random.key(config.seed), PRETRAIN_STREAM), world)
+      corpus_group_mix=tuple(config.world.corpus_group_mix))
+  if config.world.num_worlds > 1:
+    pretrain = jax.vmap(pretrain, in_axes=(None, 0))
+  return jax.jit(pretrain)(jax.random.fold_in(jax.random.key(config.seed), PRETRAIN_STREAM),
+                           world)
+
+
+def report_worlds(params_W, worlds_W: world_lib.World, spec: world_lib.WorldSpec,
+                  lm_spec: lm_lib.LMSpec, eval_prompt_index_P: jax.Array) -> dict:
+  """`report` of W worlds' LMs (leading axis W on both): each field's mean over the worlds, and
+  `per_world`, the W reports."""
+  per_world = [report(jax.tree_util.tree_map(lambda x, w=w: x[w], params_W),
+                      jax.tree_util.tree_map(lambda x, w=w: x[w], worlds_W), spec, lm_spec,
+                      eval_prompt_index_P)
+               for w in range(worlds_W.log_rho_P.shape[0])]
+  means = {k: float(sum(r[k] for r in per_world) / len(per_world)) for k in per_world[0]}
+  return {**means, 'per_world': per_world}
 
 
 def report(params, world: world_lib.World, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec,

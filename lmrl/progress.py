@@ -42,23 +42,27 @@ class RunShape(NamedTuple):
   rounds_per_chunk: int
   queries_per_round: int  # B.
   evaluated_rounds: tuple[int, ...]
-  num_seeds: int  # S: seeds per grid point.
+  num_seeds: int  # Lanes per grid point: S seeds, or W worlds x S seeds (`world.num_worlds`).
   grid: hyperparams.Grid
 
 
 def run_shape(config, experiment) -> RunShape:
   e = config.experiment
   return RunShape(tuple(experiment.strategies), e.rounds, e.rounds_per_chunk,
-                  e.prompts_per_round, tuple(experiment.evaluated_rounds), e.num_seeds,
-                  hyperparams.grid(config))
+                  e.prompts_per_round, tuple(experiment.evaluated_rounds),
+                  e.num_seeds * config.world.num_worlds, hyperparams.grid(config))
 
 
 class Progress:
   """Progress lines, the ETA, metrics.jsonl and TensorBoard of one run (see the module doc)."""
 
   def __init__(self, workdir: str, shape: RunShape, target_coverage_G: np.ndarray, *,
-               chunks_left: int, writer: bool, log: Callable[[str], None]):
+               chunks_left: int, writer: bool, log: Callable[[str], None],
+               world_S: np.ndarray | None = None):
+    """`target_coverage_G`: p*'s coverage of each group, [G], or [S, G] per lane of a grid point
+    with `world_S` (each lane's world: lanes in several worlds)."""
     self._shape, self._target_G = shape, np.asarray(target_coverage_G)
+    self._world_S = world_S
     self._chunks_left, self._log = chunks_left, log
     self._jsonl = os.path.join(workdir, 'metrics.jsonl') if writer else None
     self._board = tensorboard.Writer(workdir) if writer and tensorboard.available() else None
@@ -99,7 +103,7 @@ class Progress:
     if self._jsonl:
       files.append_jsonl(self._jsonl, rows_lib.metric_rows(
           kind, name, metrics, self._target_G, sh.queries_per_round, rounds,
-          sh.grid.points[j], round_major=True))
+          sh.grid.points[j], round_major=True, world_S=self._world_S))
     if self._board:
       self._board.add(f'{kind}_{name}', metrics, rounds, sh.queries_per_round)
 
@@ -108,8 +112,12 @@ class Progress:
     ok = lane['failed'] == 0
     kl = lane['kl'][ok]
     se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
-    worst = (np.min(lane['coverage_G'][ok].mean(0) / self._target_G) if ok.any()
-             else float('nan'))
+    if self._target_G.ndim == 2:  # Per lane: each over its own world's p*'s.
+      worst = (np.min((lane['coverage_G'][ok] / self._target_G[ok]).mean(0)) if ok.any()
+               else float('nan'))
+    else:
+      worst = (np.min(lane['coverage_G'][ok].mean(0) / self._target_G) if ok.any()
+               else float('nan'))
     return f'KL {kl.mean():.4f} +/- {se:.4f}  worst-group coverage {worst:.2f} of p*\'s'
 
   @staticmethod

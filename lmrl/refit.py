@@ -72,8 +72,9 @@ def refit_lanes(config, spec, lm_spec, lanes, buffer_S: buffer_lib.ChoiceBuffer,
   `buffer_S` the lanes' final buffers, whose first `round * prompts_per_round` rows are round
   `round`'s data.
   """
+  w = None if lanes.world_S is None else 0  # Lanes in several worlds: each lane's own.
   refit = jax.jit(jax.vmap(make_refit(config, spec, lm_spec),
-                           in_axes=(0, None, 0, None, 0, None)))
+                           in_axes=(0, w, 0, w, 0, None)))
   hparams_S = lanes.hparams_S
   B = config.experiment.prompts_per_round
   return {r: refit(lanes.keys_S, lanes.base_params, buffer_S, lanes.world, hparams_S,

@@ -1,12 +1,14 @@
 """Long-format rows of a run's metrics, the one shape of `results.csv` and `metrics.jsonl`.
 
 A row is one (agent, strategy, seed, evaluated round) with the columns
-`agent, strategy, [swept hyper-parameters,] seed, round, queries, kl, tv, choice_loss, spread,
+`agent, strategy, [swept hyper-parameters,] world, seed, round, queries, kl, tv, choice_loss, spread,
 coverage_g<g>, ...` (a hyper-parameter sweep names a grid point's strategy
 `passive[learning_rate=0.001]` and adds a column per swept name: `lmrl.hyperparams`),
 `target_coverage_g<g>` (what `p*` gives group g's favourites) and `failed` (1 once the seed's
 loss or metrics have been NaN or inf). Round 0 is the pre-trained LM; `queries` is the number of
-human choices made by that round.
+human choices made by that round. `seed` is the lane within its grid point; with many worlds
+(`world.num_worlds` = W > 1) lanes `w*S .. w*S + S - 1` are world `w`'s S seeds, and `world` says
+which (0 with one world).
 
 `metric_rows` builds them; `results.csv` holds them seed by seed (`lmrl.files.write_csv`) and
 `metrics.jsonl` round by round (`round_major=True`, `lmrl.files.append_jsonl`: strict JSON, a
@@ -23,23 +25,27 @@ import numpy as np
 
 from lmrl import world as world_lib
 
-BASE_COLUMNS = ('agent', 'strategy', 'seed', 'round', 'queries')
+BASE_COLUMNS = ('agent', 'strategy', 'world', 'seed', 'round', 'queries')
 
 
 def metric_rows(agent: str, strategy: str, metrics: dict[str, np.ndarray],
                 target_coverage_G: np.ndarray, queries_per_round: int,
                 rounds: list[int], hparams: dict[str, float] | None = None, *,
-                round_major: bool = False) -> list[dict]:
+                round_major: bool = False, world_S: np.ndarray | None = None) -> list[dict]:
   """Rows for every seed and each of `rounds` (the evaluated ones) of `metrics` ([S, R, ...]).
 
   `hparams` (a grid point of a hyper-parameter sweep, `lmrl.hyperparams`) become columns. Rows go
-  seed by seed (every round of seed 0 first), or with `round_major` round by round.
+  seed by seed (every round of seed 0 first), or with `round_major` round by round. `world_S` is
+  each lane's world (None: one world, 0); `target_coverage_G` is [G], or [S, G] per lane.
   """
-  targets = {f'target_coverage_g{g}': float(v) for g, v in enumerate(np.asarray(target_coverage_G))}
+  target_SxG = np.asarray(target_coverage_G, float)
+  num_lanes = np.asarray(metrics['kl']).shape[0]
+  target_SxG = np.broadcast_to(target_SxG, (num_lanes, target_SxG.shape[-1]))
+  world_S = np.zeros(num_lanes, int) if world_S is None else np.asarray(world_S)
 
   def row(s: int, r: int) -> dict:
-    out = {'agent': agent, 'strategy': strategy, **(hparams or {}), 'seed': s, 'round': r,
-           'queries': r * queries_per_round}
+    out = {'agent': agent, 'strategy': strategy, **(hparams or {}), 'world': int(world_S[s]),
+           'seed': s, 'round': r, 'queries': r * queries_per_round}
     for name, value in metrics.items():
       value = np.asarray(value[s, r])
       if name == 'failed':  # 1 from the round the seed failed on.
@@ -49,10 +55,10 @@ def metric_rows(agent: str, strategy: str, metrics: dict[str, np.ndarray],
       else:
         for g, v in enumerate(value):
           out[f'{name.removesuffix("_G")}_g{g}'] = float(v)
-    out.update(targets)
+    out.update({f'target_coverage_g{g}': float(v) for g, v in enumerate(target_SxG[s])})
     return out
 
-  seeds = range(np.asarray(metrics['kl']).shape[0])
+  seeds = range(num_lanes)
   if round_major:
     return [row(s, r) for r in rounds for s in seeds]
   return [row(s, r) for s in seeds for r in rounds]
@@ -106,6 +112,9 @@ def shown_queries(buffer, favourites_GxPxN: np.ndarray, vocab_size: int,
                   queries_per_round: int) -> dict[str, np.ndarray]:
   """What each seed was shown and how it was ranked, from its final choice buffer.
 
+  `favourites_GxPxN` is the world's (bool[G, P, N]) or, with lanes in several worlds, each lane's
+  world's (bool[S, G, P, N]).
+
   `buffer` is a `ChoiceBuffer` of host arrays with a leading seed axis ([S, H, ...]); row h was
   shown in round h // B + 1. Returns int32 `prompts_SxHxLx`, `responses_SxHxKxLy`,
   `ranking_SxHxK` (positions of the shown responses, best first), `prompt_index_SxH`,
@@ -115,7 +124,13 @@ def shown_queries(buffer, favourites_GxPxN: np.ndarray, vocab_size: int,
   """
   prompt_SxH = np.asarray(world_lib.sequence_index(buffer.prompts_HxLx, vocab_size))
   response_SxHxK = np.asarray(world_lib.sequence_index(buffer.responses_HxKxLy, vocab_size))
-  favourite_GxSxHxK = np.asarray(favourites_GxPxN)[:, prompt_SxH[..., None], response_SxHxK]
+  favourites = np.asarray(favourites_GxPxN)
+  if favourites.ndim == 4:  # Per lane, [S, G, P, N]: lanes in several worlds.
+    lane_Sx1x1 = np.arange(prompt_SxH.shape[0])[:, None, None]
+    favourite_GxSxHxK = np.moveaxis(
+        favourites[lane_Sx1x1, :, prompt_SxH[..., None], response_SxHxK], -1, 0)
+  else:
+    favourite_GxSxHxK = favourites[:, prompt_SxH[..., None], response_SxHxK]
   H = prompt_SxH.shape[1]
   return {'prompts_SxHxLx': np.asarray(buffer.prompts_HxLx, np.int32),
           'responses_SxHxKxLy': np.asarray(buffer.responses_HxKxLy, np.int32),
@@ -138,7 +153,7 @@ def to_dataframe(workdir: str):
 
   `agent` and `strategy` are ordered categoricals in the run's order (the config's strategies,
   then a sweep's grid points), so `groupby` and sorting keep that order rather than the
-  alphabet's; `seed`, `round` and `queries` are integers, `failed` is boolean, every other
+  alphabet's; `world`, `seed`, `round` and `queries` are integers, `failed` is boolean, every other
   column (metrics, targets, swept hyper-parameters) is float64 (NaN where undefined).
   """
   import pandas as pd  # pylint: disable=g-import-not-at-top  (optional: the [analysis] extra)
@@ -149,7 +164,7 @@ def to_dataframe(workdir: str):
     if col in ('agent', 'strategy'):
       df[col] = pd.Categorical(df[col].astype(str), categories=list(dict.fromkeys(df[col])),
                                ordered=True)
-    elif col in ('seed', 'round', 'queries'):
+    elif col in ('world', 'seed', 'round', 'queries'):
       df[col] = df[col].astype('int64')
     elif col == 'failed':
       df[col] = df[col].astype(float) > 0

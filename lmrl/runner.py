@@ -103,10 +103,11 @@ class _Run(NamedTuple):
   workdir: str
   spec: object  # The world's `WorldSpec`.
   lm_spec: object  # The LM's `LMSpec`.
-  world: object  # The world's tables.
+  world: object  # The world's tables (W worlds: a leading axis W).
   pretrain_report: dict  # KL of the pre-trained LM to the majority and to p*, its coverage.
   lanes: sweep_lib.Lanes  # Keys, traced hyper-parameters, pre-trained LM, world, sharding.
   grid: hyperparams.Grid  # The hyper-parameter grid (one point without a sweep).
+  lanes_per_point: int  # S seeds, or W worlds x S seeds (`world.num_worlds`), per grid point.
   writer: bool  # This process writes the files.
   log: Callable[[str], None]
 
@@ -130,6 +131,7 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print,
             for kind in registry.agent_kinds(config)}
   if config.experiment.distributed and not jax.distributed.is_initialized():
     jax.distributed.initialize()
+  checks.validate_memory(config)  # One exact evaluation fits this machine (none distributed).
   if not workdir_lib.is_writer():
     log = lambda line: None  # pylint: disable=unnecessary-lambda-assignment
   with workdir_lib.lock(workdir), workdir_lib.on_disk_full(workdir):
@@ -165,21 +167,34 @@ def _read_timing(workdir: str) -> dict:
 
 def _setup(config, workdir, spec, lm_spec, log, pretrained_cache) -> _Run:
   """The world, the pre-trained LM (trained, or loaded) and the sweep's lanes: every seed at
-  every grid point of a hyper-parameter sweep (lane j * S + s: seed s at point j)."""
+  every grid point of a hyper-parameter sweep (lane j * S + s: seed s at point j). With W worlds
+  (`world.num_worlds`), W x S lanes per point (lane j * W * S + w * S + s), each on its world and
+  that world's pre-trained LM, with its own key."""
   writer = workdir_lib.is_writer()
   if writer:
     files.drop_partial_line(os.path.join(workdir, 'metrics.jsonl'))
   world = pipeline.make_world(config, spec)
   params, report = pipeline.pretrained_lm(config, spec, lm_spec, world, workdir, log=log,
                                           cache_dir=pretrained_cache)
-  log('pre-trained LM: ' + ', '.join(f'{k} {v:.4f}' for k, v in report.items()))
-  e, grid = config.experiment, hyperparams.grid(config)
-  S, J = e.num_seeds, grid.size
+  log('pre-trained LM: ' + ', '.join(f'{k} {v:.4f}' for k, v in report.items()
+                                     if isinstance(v, float))
+      + (f' (means over {config.world.num_worlds} worlds)' if 'per_world' in report else ''))
+  grid = hyperparams.grid(config)
+  S, J = config.experiment.num_seeds * config.world.num_worlds, grid.size
   lanes = sweep_lib.make_lanes(
       sweep_lib.seed_keys(config.seed, S)[np.tile(np.arange(S), J)], params, world,
       hparams_S=hyperparams.lane_values(config, S),
-      sharding=sweep_lib.seed_sharding(S * J) if e.shard_seeds else None)
-  return _Run(config, workdir, spec, lm_spec, world, report, lanes, grid, writer, log)
+      sharding=sweep_lib.seed_sharding(S * J) if config.experiment.shard_seeds else None,
+      world_S=pipeline.world_lanes(config, S * J))
+  return _Run(config, workdir, spec, lm_spec, world, report, lanes, grid, S, writer, log)
+
+
+def _target_coverage(r: _Run, exp) -> np.ndarray:
+  """p*'s coverage of each group: float[G], or with W worlds per lane of a grid point, [S, G]."""
+  if r.lanes.world_S is None:
+    return np.asarray(exp.target_coverage(r.world))
+  target_WxG = np.asarray(jax.vmap(exp.target_coverage)(r.world))
+  return target_WxG[r.lanes.world_S[:r.lanes_per_point]]
 
 
 def _run(r: _Run, agents: dict, timing: dict) -> dict:
@@ -191,24 +206,26 @@ def _run(r: _Run, agents: dict, timing: dict) -> dict:
   experiments = {kind: loop_lib.make_experiment(r.config, r.spec, agent)
                  for kind, agent in agents.items()}
   any_exp = next(iter(experiments.values()))
-  target_G = np.asarray(any_exp.target_coverage(r.world))
+  target_G = _target_coverage(r, any_exp)
+  world_S = None if r.lanes.world_S is None else r.lanes.world_S[:r.lanes_per_point]
   progress = progress_lib.Progress(r.workdir, progress_lib.run_shape(r.config, any_exp),
                                    target_G, chunks_left=chunks_left, writer=r.writer,
-                                   log=r.log)
+                                   log=r.log, world_S=world_S)
   curves, rows, shown, refitted = {}, [], {}, {}
   for kind, exp in experiments.items():
     for name, (out, queries) in _sweep_agent(r, kind, exp, progress, timing).items():
       for j in range(r.grid.size):  # Each grid point's seeds: lanes j*S .. (j+1)*S - 1.
         variant = hyperparams.variant(name, r.grid.label(j))
-        out_j = hyperparams.point_lanes(out, j, e.num_seeds)
+        out_j = hyperparams.point_lanes(out, j, r.lanes_per_point)
         curves[(kind, variant)] = summary_lib.curves_from_metrics(
-            out_j, e.prompts_per_round, list(exp.evaluated_rounds))
+            out_j, e.prompts_per_round, list(exp.evaluated_rounds), world_S)
         rows += rows_lib.metric_rows(kind, variant, out_j, target_G, e.prompts_per_round,
-                                     list(exp.evaluated_rounds), r.grid.points[j])
+                                     list(exp.evaluated_rounds), r.grid.points[j],
+                                     world_S=world_S)
         if 'refit_kl' in out_j:
           refitted[(kind, variant)] = out_j
         if queries is not None:
-          shown[(kind, variant)] = {**hyperparams.point_lanes(queries, j, e.num_seeds),
+          shown[(kind, variant)] = {**hyperparams.point_lanes(queries, j, r.lanes_per_point),
                                     'round_H': queries['round_H']}  # Shared by every lane.
   progress.close()
   summary = summary_lib.summarize(curves, pretrained_kl=r.pretrain_report['kl_to_pstar'],
@@ -251,7 +268,7 @@ def _sweep_agent(r: _Run, kind: str, exp, progress: progress_lib.Progress,
     if e.refit_rounds:
       out = {**out, 'refit_kl': _refit_kl(r, state.buffer)}
     buffer = jax.tree_util.tree_map(sweep_lib.to_host, state.buffer)
-    queries = rows_lib.shown_queries(buffer, np.asarray(r.world.favourites_GxPxN),
+    queries = rows_lib.shown_queries(buffer, sweep_lib.to_host(r.lanes.world.favourites_GxPxN),
                                      r.config.world.vocab_size, e.prompts_per_round)
     if r.writer:  # The queries first: the metric arrays mark the sweep as done.
       files.save_arrays(shown_path, queries)
@@ -280,10 +297,13 @@ def _compile(r: _Run, kind: str, exp, timing: dict) -> sweep_lib.Sweep:
   """The agent's sweep, compiled once for every strategy, chunk and lane (timed)."""
   e, grid = r.config.experiment, r.grid
   points = f' x {grid.size} hyper-parameter points ({", ".join(grid.names)})' if grid.names else ''
+  worlds = (f' x {r.config.world.num_worlds} worlds' if r.config.world.num_worlds > 1 else '')
   r.log(f'{kind}: compiling the sweep ({len(exp.strategies)} strategies, {e.num_seeds} '
-        f'seeds{points}, chunks of {e.rounds_per_chunk} rounds) ...')
+        f'seeds{worlds}{points}, chunks of {e.rounds_per_chunk} rounds) ...')
   start, counts = time.perf_counter(), dict(_cache_counts)
-  sweeper = sweep_lib.compile_chunk(sweep_lib.make_sweep(exp), r.lanes, e.rounds_per_chunk)
+  sweeper = sweep_lib.compile_chunk(
+      sweep_lib.make_sweep(exp, per_lane_world=r.lanes.world_S is not None), r.lanes,
+      e.rounds_per_chunk)
   seconds = time.perf_counter() - start
   timing.setdefault(kind, {})['compile_seconds'] = seconds
   timing[kind]['compile_cache'] = {k: v - counts[k] for k, v in _cache_counts.items()}

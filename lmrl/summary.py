@@ -40,6 +40,14 @@ Every bootstrap resamples seeds with replacement `num_bootstrap` times from one 
 by `seed`, with one draw of resample indices per agent and grid point shared by every strategy
 there and all of their statistics (a strategy with a failed seed draws its own), so the summary
 is a deterministic function of its inputs. `format_summary` gives one line per strategy.
+
+Many worlds (`world.num_worlds` > 1, `Curves.world_S`): the lanes are (world, seed) pairs and the
+bootstrap is hierarchical and paired: each resample draws worlds with replacement, then seeds
+within each drawn world, one draw shared by every strategy; the jackknife leaves out a world at a
+time; `se` and `ci90_t` are over the worlds' means (W - 1 degrees of freedom). Every ratio adds
+`num_worlds` and `worlds_agreeing`: the share of worlds whose own ratio (each world's mean curves)
+lies on the same side of 1 as the pooled one. `worst_group_coverage` then averages each lane's
+coverage over its own world's p*'s.
 """
 
 import math
@@ -70,10 +78,12 @@ class Curves(NamedTuple):
   kl_SxR: np.ndarray  # float[S, R]: KL(p*||p) of the deployed LM, per seed.
   coverage_SxRxG: np.ndarray  # float[S, R, G]: mass the deployed LM gives each group's favourites.
   failed_S: np.ndarray  # bool[S]: seed had a non-finite loss/metric at some round.
+  world_S: np.ndarray | None = None  # int[S]: each lane's world (`world.num_worlds` > 1).
 
 
 def curves_from_metrics(metrics: dict[str, np.ndarray], queries_per_round: int,
-                        evaluated_rounds: list[int]) -> Curves:
+                        evaluated_rounds: list[int], world_S: np.ndarray | None = None
+                        ) -> Curves:
   """`Curves` at `evaluated_rounds` of a sweep's metrics (`kl` [S, T+1], `coverage_G` [S, T+1, G],
   `failed` [S, T+1], 1.0 where failed; NaN on rounds not evaluated).
 
@@ -88,7 +98,8 @@ def curves_from_metrics(metrics: dict[str, np.ndarray], queries_per_round: int,
   failed_S = ~np.all(np.isfinite(kl_SxR), axis=1)
   if 'failed' in metrics:
     failed_S |= np.any(np.asarray(metrics['failed'], dtype=float) > 0, axis=1)  # NaN > 0 is False.
-  return Curves(rounds_R.astype(float) * queries_per_round, kl_SxR, coverage_SxRxG, failed_S)
+  return Curves(rounds_R.astype(float) * queries_per_round, kl_SxR, coverage_SxRxG, failed_S,
+                world_S)
 
 
 _KL_FLOOR = 1e-12  # log KL is taken of max(KL, this), so a KL of exactly 0 stays finite.
@@ -105,6 +116,7 @@ class _Reach(NamedTuple):
   budget: float  # Final query count.
   draw: tuple  # Which shared resample indices it used (equal draws: a paired ratio).
   num_seeds: int  # Seeds used.
+  choices_W: dict  # {fraction: float[W]}: the same on each world's mean curve ({} without worlds).
 
 
 def summarize(curves: dict[tuple[str, str], Curves], *, pretrained_kl: float,
@@ -122,9 +134,11 @@ def summarize(curves: dict[tuple[str, str], Curves], *, pretrained_kl: float,
   for key in sorted(curves):  # Sorted: the generator's draws go to the same strategy each time.
     agent, strategy = key
     # Strategies of one agent at one grid point ran on the same seeds: one draw for them all.
-    draw = (agent, hyperparams.split_variant(strategy)[1], np.asarray(curves[key].kl_SxR).shape[0])
+    world_S = curves[key].world_S
+    draw = (agent, hyperparams.split_variant(strategy)[1], np.asarray(curves[key].kl_SxR).shape[0],
+            None if world_S is None else tuple(int(w) for w in world_S))
     if draw not in shared:
-      shared[draw] = bootstrap.resample_indices(rng, draw[2], num_bootstrap)
+      shared[draw] = bootstrap.resample_indices(rng, draw[2], num_bootstrap, world_S)
     entry, reach[key] = _summarize_one(curves[key], targets, target_coverage_G, shared[draw],
                                        draw)
     summary.setdefault(agent, {})[strategy] = entry
@@ -191,25 +205,34 @@ def _summarize_one(one: Curves, targets: dict, target_coverage_G: np.ndarray,
   num_seeds = used_kl_SxR.shape[0]
   budget = float(queries_R[-1])
   entry['final_queries'] = budget
-  entry['final_kl'] = bootstrap.mean_stats(kl_SxR[:, -1], idx_BxS, good_S)
+  world_S = one.world_S
+  entry['final_kl'] = bootstrap.mean_stats(kl_SxR[:, -1], idx_BxS, good_S, world_S)
   mean_kl_R = used_kl_SxR.mean(0)
   mean_kl_BxR = bootstrap.resample_means(kl_SxR, idx_BxS, good_S)
   # Each seed left out in turn (of every seed, so that paired strategies leave out the same one).
-  mean_kl_JxR = (bootstrap.resample_means(kl_SxR, bootstrap.jackknife_indices(bad_S.size), good_S)
+  # With worlds, each world is left out in turn (the hierarchical bootstrap's units).
+  mean_kl_JxR = (bootstrap.resample_means(kl_SxR, bootstrap.jackknife_indices(bad_S.size, world_S),
+                                          good_S)
                  if num_seeds > 1 else np.full_like(kl_SxR, np.nan))
-  choices, choices_B, choices_J = {}, {}, {}
+  mean_kl_WxR = (np.stack([bootstrap.world_means(kl_R, world_S, good_S) for kl_R in kl_SxR.T], 1)
+                 if world_S is not None else np.zeros((0, kl_SxR.shape[1])))
+  choices, choices_B, choices_J, choices_W = {}, {}, {}, {}
   reached_or_inf = lambda kl_XxR, target: np.nan_to_num(
       np.array([queries_to_reach(queries_R, kl_R, target) for kl_R in kl_XxR]), nan=np.inf)
   for f, target in targets.items():
     choices[f] = queries_to_reach(queries_R, mean_kl_R, target)
     choices_B[f] = reached_or_inf(mean_kl_BxR, target)
     choices_J[f] = reached_or_inf(mean_kl_JxR, target)
+    choices_W[f] = reached_or_inf(mean_kl_WxR, target)
     entry[_close_key(f)] = _closing(choices[f], choices_B[f], choices_J[f], target, budget,
                                     num_seeds)
   entry['worst_group_coverage'] = _worst_group(coverage_SxRxG[:, -1], target_coverage_G, idx_BxS,
                                                good_S)
-  entry['auc_log_kl'] = _auc_log_kl(queries_R, kl_SxR, idx_BxS, good_S)
-  return entry, _Reach(choices, choices_B, choices_J, budget, draw, num_seeds)
+  entry['auc_log_kl'] = _auc_log_kl(queries_R, kl_SxR, idx_BxS, good_S, world_S)
+  if world_S is not None:
+    entry['num_worlds'] = int(np.unique(world_S).size)
+  return entry, _Reach(choices, choices_B, choices_J, budget, draw, num_seeds,
+                       choices_W if world_S is not None else {})
 
 
 def _close_key(fraction: float) -> str:
@@ -292,6 +315,16 @@ def _versus(mine: _Reach, base: _Reach | None, fraction: float, baseline: str) -
     if unreached:  # Their ratio is below baseline / budget, and counts as 0.
       out['text'] += f'; this strategy unreached, counted as 0, in {_percent(unreached)}'
     out['text'] += ')'
+  if mine.choices_W and base.choices_W and paired:
+    ratio_W = bootstrap.ratio(base.choices_W[fraction], mine.choices_W[fraction])
+    defined_W = ~np.isnan(ratio_W)
+    side = (out['ratio'] or out['lower_bound'] or 0.0) >= 1
+    agree_W = (ratio_W > 1) if side else (ratio_W < 1)
+    out['num_worlds'] = int(ratio_W.size)
+    out['worlds_agreeing'] = bootstrap.fraction(agree_W[defined_W])
+    if defined_W.any() and (out['ratio'] is not None or out['lower_bound'] is not None):
+      out['text'] += (f'; {int(agree_W[defined_W].sum())}/{int(defined_W.sum())} worlds '
+                      f'{"above" if side else "below"} 1')
   return out
 
 
@@ -299,6 +332,10 @@ def _worst_group(coverage_SxG: np.ndarray, target_coverage_G: np.ndarray,
                  idx_BxS: np.ndarray, good_S: np.ndarray) -> dict:
   """Smallest ratio of mean final coverage over p*'s, over groups with a positive target."""
   target_G = np.asarray(target_coverage_G, dtype=float)
+  if target_G.ndim == 2:  # Per lane (lanes in worlds): each lane's coverage over its own p*'s.
+    with np.errstate(invalid='ignore', divide='ignore'):
+      return _worst_group(coverage_SxG / target_G, np.where(target_G > 0, 1.0, 0.0).min(0),
+                          idx_BxS, good_S)
   if target_G.shape != coverage_SxG.shape[1:]:
     raise ValueError(f'{target_G.shape[0]} target coverages for {coverage_SxG.shape[1]} groups')
   valid_G = np.isfinite(target_G) & (target_G > 0)
@@ -320,13 +357,13 @@ def _worst_group(coverage_SxG: np.ndarray, target_coverage_G: np.ndarray,
 
 
 def _auc_log_kl(queries_R: np.ndarray, kl_SxR: np.ndarray, idx_BxS: np.ndarray,
-                good_S: np.ndarray) -> dict:
+                good_S: np.ndarray, world_S: np.ndarray | None = None) -> dict:
   """Mean over the good seeds of (trapezoid area under log KL vs. choices) / final choices."""
   if queries_R[-1] <= 0:
     return {'mean': None, 'se': None, 'ci90': [None, None], 'text': 'no choices were made'}
   log_kl_SxR = np.log(np.maximum(kl_SxR, _KL_FLOOR))
   area_S = (0.5 * (log_kl_SxR[:, 1:] + log_kl_SxR[:, :-1]) * np.diff(queries_R)).sum(1)
-  return bootstrap.mean_stats(area_S / queries_R[-1], idx_BxS, good_S)
+  return bootstrap.mean_stats(area_S / queries_R[-1], idx_BxS, good_S, world_S)
 
 
 def learner_lag(metrics: dict[str, np.ndarray], queries_per_round: int) -> dict:

@@ -43,12 +43,16 @@ def seed_keys(seed: int, num_seeds: int) -> jax.Array:
   return jax.random.split(jax.random.key(seed), num_seeds)
 
 
-def make_sweep(experiment: loop_lib.Experiment) -> Sweep:
+def make_sweep(experiment: loop_lib.Experiment, per_lane_world: bool = False) -> Sweep:
+  """The experiment vmapped over lanes and jitted. With `per_lane_world` every lane has its own
+  world and pre-trained LM (a leading lane axis on both, `make_lanes(world_S=...)`); else one
+  world and LM serve every lane."""
+  w = 0 if per_lane_world else None
   return Sweep(
-      init=jax.jit(jax.vmap(experiment.init, in_axes=(0, None, None, 0))),
-      run_chunk=jax.jit(jax.vmap(experiment.run_rounds, in_axes=(0, 0, None, None, None)),
+      init=jax.jit(jax.vmap(experiment.init, in_axes=(0, w, w, 0))),
+      run_chunk=jax.jit(jax.vmap(experiment.run_rounds, in_axes=(0, 0, w, None, None)),
                         donate_argnums=1),
-      evaluate=jax.jit(jax.vmap(experiment.evaluate, in_axes=(0, None))),
+      evaluate=jax.jit(jax.vmap(experiment.evaluate, in_axes=(0, w))),
   )
 
 
@@ -96,21 +100,32 @@ def to_host(x) -> np.ndarray:
 class Lanes(NamedTuple):
   """What every lane of a sweep runs on, laid out once (`make_lanes`): keys and traced
   hyper-parameters per lane (sharded along the lane axis with `sharding`), and the pre-trained
-  parameters and the world (replicated on every device of it). Without a sharding, the values
-  stay where they are."""
+  parameters and the world (replicated on every device of it; with `world_S`, each lane's own,
+  sharded along the lane axis). Without a sharding, the values stay where they are."""
   keys_S: jax.Array  # One key per lane.
   hparams_S: dict | None  # {name: float32[S]} (`lmrl.hyperparams.lane_values`); None: config's.
-  base_params: object  # The pre-trained LM's parameters.
-  world: object  # The world's tables.
+  base_params: object  # The pre-trained LM's parameters ([S, ...] per lane with world_S).
+  world: object  # The world's tables ([S, ...] per lane with world_S).
   sharding: NamedSharding | None  # The lane axis's layout (`seed_sharding`), or None.
+  world_S: np.ndarray | None = None  # int[S]: each lane's world; None: one world for all.
 
 
 def make_lanes(keys_S: jax.Array, base_params, world, hparams_S: dict | None = None,
-          sharding: NamedSharding | None = None) -> Lanes:
-  """The `Lanes` of a sweep, every value laid out as it will be used."""
+               sharding: NamedSharding | None = None,
+               world_S: np.ndarray | None = None) -> Lanes:
+  """The `Lanes` of a sweep, every value laid out as it will be used.
+
+  With `world_S` (int[S]), `base_params` and `world` hold W worlds' values (leading axis W) and
+  lane s runs on world `world_S[s]`'s: they are gathered to a leading lane axis.
+  """
   everywhere = None if sharding is None else replicated(sharding)
-  return Lanes(shard(keys_S, sharding), shard(hparams_S, sharding),
-               shard(base_params, everywhere), shard(world, everywhere), sharding)
+  if world_S is None:
+    return Lanes(shard(keys_S, sharding), shard(hparams_S, sharding),
+                 shard(base_params, everywhere), shard(world, everywhere), sharding)
+  world_S = np.asarray(world_S, np.int32)
+  per_lane = lambda tree: shard(jax.tree_util.tree_map(lambda x: x[world_S], tree), sharding)
+  return Lanes(shard(keys_S, sharding), shard(hparams_S, sharding), per_lane(base_params),
+               per_lane(world), sharding, world_S)
 
 
 def _everywhere(lanes: Lanes, x):

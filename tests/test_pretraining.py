@@ -79,3 +79,28 @@ def test_pretraining_is_vmappable_over_keys(world, pretrain_fn, base_params, exa
   log_p_vmapped = exact_fn(jax.tree_util.tree_map(lambda x: x[0], params_S))
   np.testing.assert_allclose(np.exp(log_p_vmapped), np.exp(exact_fn(base_params)), atol=1e-2)
   assert not np.allclose(losses_S[0], losses_S[1])
+
+
+def test_worlds_and_their_pretraining_vmapped_equal_each_alone():
+  """`world.num_worlds` = 2: the worlds are those of seeds world.seed and world.seed + 1, and
+  the vmapped pre-training gives each the LM its own one-world pre-training gives."""
+  from lmrl import pipeline  # pylint: disable=g-import-not-at-top
+  from lmrl import pretraining  # pylint: disable=g-import-not-at-top
+  config = conftest.fixture_config()
+  config.pretrain.steps = 30
+  config.world.num_worlds = 2
+  spec, lm_spec = pipeline.build_specs(config)
+  worlds = pipeline.make_world(config, spec)
+  params_W, losses_W = pretraining.pretrain_from_config(config, worlds, spec, lm_spec)
+  chex.assert_shape(losses_W, (2, 30))
+  alone = config.copy_and_resolve_references()
+  alone.world.num_worlds, alone.world.seed = 1, 1
+  world_1 = pipeline.make_world(alone, spec)
+  chex.assert_trees_all_equal(jax.tree_util.tree_map(lambda x: x[1], worlds), world_1)
+  params_1, losses_1 = pretraining.pretrain_from_config(alone, world_1, spec, lm_spec)
+  np.testing.assert_allclose(losses_W[1], losses_1, rtol=1e-4, atol=1e-4)
+  report = pretraining.report_worlds(params_W, worlds, spec, lm_spec, jnp.arange(3))
+  alone_report = pretraining.report(params_1, world_1, spec, lm_spec, jnp.arange(3))
+  np.testing.assert_allclose(report['per_world'][1]['kl_to_pstar'], alone_report['kl_to_pstar'],
+                             rtol=1e-3)
+  assert report['kl_to_pstar'] == np.mean([r['kl_to_pstar'] for r in report['per_world']])

@@ -33,7 +33,8 @@ def test_rows_have_every_column_in_order_seed_by_seed_or_round_by_round():
   metrics, target_G = _metrics(), np.array([0.6, 0.2])
   rows = rows_lib.metric_rows('joint', 'passive[learning_rate=0.01]', metrics, target_G, 8,
                               [0, 2], {'learning_rate': 0.01})
-  assert list(rows[0]) == ['agent', 'strategy', 'learning_rate', 'seed', 'round', 'queries',
+  assert list(rows[0]) == ['agent', 'strategy', 'learning_rate', 'world', 'seed', 'round',
+                           'queries',
                            'kl', 'choice_loss', 'coverage_g0', 'coverage_g1', 'failed',
                            'target_coverage_g0', 'target_coverage_g1']
   assert [(r['seed'], r['round'], r['queries']) for r in rows] == [
@@ -107,5 +108,19 @@ def test_shown_queries_index_the_world_and_flag_favourites():
   np.testing.assert_array_equal(shown['round_H'], [1, 1, 2, 2])
   np.testing.assert_array_equal(shown['shows_favourite_SxHxG'],
                                 [[[True, False], [False, True], [False, False], [False, False]]])
+  # Lanes in several worlds: each lane's own world's favourites ([S, G, P, N]).
+  per_lane = rows_lib.shown_queries(buffer, favourites_GxPxN[None], vocab_size=2,
+                                    queries_per_round=2)
+  np.testing.assert_array_equal(per_lane['shows_favourite_SxHxG'], shown['shows_favourite_SxHxG'])
   # Over the three valid rows: group 0's favourite in one, group 1's in one.
   np.testing.assert_allclose(rows_lib.shown_favourites(shown), [1 / 3, 1 / 3])
+
+
+def test_lanes_in_worlds_carry_their_world_and_its_target_coverage():
+  metrics = _metrics()
+  rows = rows_lib.metric_rows('joint', 'passive', metrics, np.array([[0.6, 0.2], [0.5, 0.3]]), 8,
+                              [0], world_S=np.array([0, 1]))
+  assert [(r['world'], r['seed'], r['target_coverage_g1']) for r in rows] == [
+      (0, 0, 0.2), (1, 1, 0.3)]
+  assert rows_lib.metric_rows('joint', 'passive', metrics, np.array([0.6, 0.2]), 8,
+                              [0])[1]['world'] == 0

@@ -15,6 +15,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from tests import conftest
 
@@ -39,7 +40,8 @@ def test_run_writes_every_file_with_its_columns(tiny_run):
     assert os.path.exists(os.path.join(tiny_run, name)), name
   with open(os.path.join(tiny_run, 'results.csv')) as f:
     rows = list(csv.DictReader(f))
-  for column in ('agent', 'strategy', 'seed', 'round', 'queries', 'kl', 'tv', 'coverage_g0',
+  for column in ('agent', 'strategy', 'world', 'seed', 'round', 'queries', 'kl', 'tv',
+                 'coverage_g0',
                  'coverage_g1', 'target_coverage_g1', 'choice_loss', 'spread', 'failed',
                  'disagreement_shown', 'disagreement_unshown'):
     assert column in rows[0], column
@@ -129,3 +131,32 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
                          text=True, timeout=600)
   assert again.returncode == 0 and again.stdout.count('already done') == 2
   assert _read(workdir / 'results.csv') == _read(os.path.join(tiny_run, 'results.csv'))
+
+
+@pytest.mark.slow  # ~60 s on 2 cores: pre-trains two worlds and compiles a per-lane sweep.
+def test_a_run_over_two_worlds_gives_each_lane_its_own_world_and_lm(tmp_path):
+  """`world.num_worlds` = 2, one seed each: two lanes, lane w on world `world.seed + w` with that
+  world's own pre-trained LM and p*; the summary resamples worlds (`num_worlds`)."""
+  import lmrl  # pylint: disable=g-import-not-at-top
+  from lmrl.configs import tiny  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  config.world.num_worlds = 2
+  config.experiment.num_seeds = 1
+  config.experiment.strategies = ('passive', 'uniform')
+  workdir = str(tmp_path / 'run')
+  summary = lmrl.run(config, workdir, log=lambda line: None)
+  with open(os.path.join(workdir, 'pretrain.json')) as f:
+    per_world = json.load(f)['per_world']
+  with open(os.path.join(workdir, 'results.csv')) as f:
+    rows = list(csv.DictReader(f))
+  assert {(r['world'], r['seed']) for r in rows} == {('0', '0'), ('1', '1')}
+  for r in rows:  # Each lane's target coverage is its own world's p*'s.
+    np.testing.assert_allclose(float(r['target_coverage_g1']),
+                               per_world[int(r['world'])]['target_coverage_g1'], rtol=1e-5)
+  assert per_world[0]['target_coverage_g1'] != per_world[1]['target_coverage_g1']
+  round0 = {r['world']: float(r['kl']) for r in rows if r['round'] == '0'
+            and r['strategy'] == 'passive'}
+  for w in (0, 1):  # Round 0 is that world's pre-trained LM (the members' mixture starts there).
+    np.testing.assert_allclose(round0[str(w)], per_world[w]['kl_to_pstar'], rtol=0.05)
+  assert summary['joint']['uniform']['num_worlds'] == 2
+  assert summary['joint']['uniform']['final_kl']['num_worlds'] == 2

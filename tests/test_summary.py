@@ -312,3 +312,27 @@ def test_learner_lag_is_the_online_kl_minus_the_refit_kl_at_the_refit_rounds():
   assert last == lag['final'] and last['num_seeds'] == 1 and last['queries'] == 192
   np.testing.assert_allclose(last['lag'], 0.1)
   assert '1 seed' in lag['text']
+
+
+def test_lanes_in_worlds_resample_worlds_then_seeds_and_count_the_worlds_agreeing():
+  """4 worlds x 2 seeds: the shared draw is hierarchical (`bootstrap.resample_indices` with the
+  lanes' worlds), the ratio's interval is its brute-force recomputation, and `worlds_agreeing`
+  is the share of worlds whose own mean curves give a ratio above 1."""
+  from lmrl import bootstrap
+  world_S = np.repeat(np.arange(4), 2)
+  fast_taus = np.array([100, 120, 150, 160, 130, 110, 400, 420.0])  # World 3: slower than...
+  slow_taus = np.array([300, 320, 450, 400, 350, 330, 200, 210.0])  # ...the baseline there.
+  curves = {('joint', 'epig'): _curves(fast_taus)._replace(world_S=world_S),
+            ('joint', 'passive'): _curves(slow_taus)._replace(world_S=world_S)}
+  summary = _summarize(curves, seed=5)
+  versus = summary['joint']['epig']['close_50_vs_passive']
+  idx_BxS = bootstrap.resample_indices(np.random.default_rng(5), 8, 200, world_S)
+  target = 0.5 * PRETRAINED_KL
+  crossing = lambda taus, lanes: _interpolated_crossing(
+      QUERIES_R, _curves(taus).kl_SxR[lanes].mean(0), target)
+  ratio_B = [crossing(slow_taus, row) / crossing(fast_taus, row) for row in idx_BxS]
+  np.testing.assert_allclose(versus['ci90'], np.percentile(ratio_B, [5, 95]), rtol=1e-9)
+  assert versus['paired'] and versus['num_worlds'] == 4
+  assert versus['worlds_agreeing'] == 0.75 and '3/4 worlds above 1' in versus['text']
+  entry = summary['joint']['epig']
+  assert entry['num_worlds'] == 4 and entry['final_kl']['num_worlds'] == 4
