@@ -188,7 +188,8 @@ class Profile:
     config, spec, agent, exp, world = self.config, self.spec, self.agent, self.exp, self.world
     state_S, B = self.state_S, self.B
     hparams = hyperparams.as_arrays(hyperparams.values(config))
-    s_params = loop_lib.strategy_params(config, hparams)
+    s_params = loop_lib.strategy_params(config, hparams, log_pstar=lambda prompts: (  # Oracle.
+        world.log_pstar_PxN[world_lib.sequence_index(prompts, spec.vocab_size)]))
     # The round's keys, split as `Experiment.one_round` splits them.
     keys_Sx5 = jax.vmap(lambda k: jax.random.split(jax.random.fold_in(k, self.round), 5))(
         self.keys_S)

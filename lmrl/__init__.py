@@ -30,6 +30,7 @@ from lmrl import checks
 from lmrl import choices
 from lmrl import classic
 from lmrl import configs
+from lmrl import epig
 from lmrl import epistemic
 from lmrl import errors
 from lmrl import files

@@ -83,6 +83,8 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
   Sampling the mixture groups rows by mixture member (`balanced_members`): each member's network
   runs on its own block of rows only, so a sample costs one network evaluation per row, not M.
   Sampling the mean-logits LM needs every member on every row (M evaluations per row).
+  `member_log_probs` gives the M mixture members' exact tables (epig's members, whose mixture
+  is its `p_bar` whatever `deploy` is).
   """
   M = epi.num_members
 
@@ -140,8 +142,11 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
     return lm_lib.shown_log_probs(epistemic.mixture_logits_fn(epi, params), prompts_BxLx,
                                   responses_BxCxLy, spec)
 
-  return strategies.Explorer(sample, sample_thompson, utilities, spec.vocab_size,
-                             spec.response_length)
+  def member_log_probs(prompts_PxLx):
+    return epistemic.member_exact_log_probs(epi, params, prompts_PxLx, spec)
+
+  return strategies.Explorer(sample, sample_thompson, utilities, member_log_probs,
+                             spec.vocab_size, spec.response_length)
 
 
 def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) -> Agent:

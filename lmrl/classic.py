@@ -48,7 +48,10 @@ What the exploration strategies see (`Explorer`):
   response is the best under `r_m` of its own pool of `experiment.pool_size` samples from `pi`
   (best-of-C under a sampled reward: `pi` is only the proposal, the member picks);
 * `utilities`: each member's reward `r_m(x, y)` as its Luce log-utility, so infomax scores
-  K-tuples by the reward models' disagreement.
+  K-tuples by the reward models' disagreement;
+* `member_log_probs`: each member's `log softmax_y r_m(x, y)` over every response (its Luce model
+  of the population's favourites; the same choice probabilities as `utilities`), from which
+  epig scores what a ranking tells about them.
 
 `exact_log_probs` gives the policy's exact `log pi(y|x)` (the deployed LM, what KL/TV/coverage
 measure) and, as the members, each reward member's Boltzmann distribution
@@ -272,8 +275,11 @@ def classic_explorer(rew: epistemic.EpistemicNet, state: ClassicState, spec: wor
     return shown_rewards(rew, state.reward, state.reward.mixture_index_M, prompts_BxLx,
                          responses_BxCxLy, spec)
 
-  return strategies.Explorer(sample, sample_thompson, utilities, spec.vocab_size,
-                             spec.response_length)
+  def member_log_probs(prompts_PxLx):
+    return member_boltzmann_log_probs(rew, state.reward, prompts_PxLx, spec)
+
+  return strategies.Explorer(sample, sample_thompson, utilities, member_log_probs,
+                             spec.vocab_size, spec.response_length)
 
 
 def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec

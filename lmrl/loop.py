@@ -11,8 +11,9 @@
 and what the binaries and the summary need to know about it: the strategy names (`strategy` is
 an index into them), `evaluated_rounds`, the evaluation prompts and `target_coverage(world)`.
 
-A round `r` (0-based): draw B prompts from rho, choose K responses each with the strategy,
-simulate the humans' choices, append them to the fixed-capacity buffer, take S learning steps,
+A round `r` (0-based): draw B prompts from rho, choose K responses each with the strategy (the
+`oracle` control is handed `p*` of the world, `strategy_params(..., log_pstar)`), simulate the
+humans' choices, append them to the fixed-capacity buffer, take S learning steps,
 and at the rounds of the evaluation schedule compute exact metrics; other rounds report NaN.
 The schedule (`evaluated_rounds`: 0, the pre-trained LM, then every `eval_every`-th round after
 round 0 and the last) is derived once, here.
@@ -90,11 +91,20 @@ def all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves] + [jnp.asarray(True)]))
 
 
-def strategy_params(config, hparams: dict) -> strategies.StrategyParams:
-  """The strategies' parameters: the config's static ones and the traced `hparams`."""
+def strategy_params(config, hparams: dict, log_pstar=None) -> strategies.StrategyParams:
+  """The strategies' parameters: the config's static ones and the traced `hparams`.
+
+  `log_pstar`: `(prompts_BxLx) -> log p*(y|x)` float32[B, N], the oracle's knowledge of the world
+  (`one_round` gives it; without it the oracle strategy refuses to run).
+  """
   e = config.experiment
   return strategies.StrategyParams(num_shown=e.responses_per_prompt, pool_size=e.pool_size,
-                                   info_units=e.info_units, hparams=hparams)
+                                   info_units=e.info_units, hparams=hparams,
+                                   full_ranking=config.world.full_ranking,
+                                   epig_target=e.epig_target, epig_samples=e.epig_samples,
+                                   epig_top=e.epig_top,
+                                   num_target_prompts=config.world.num_eval_prompts,
+                                   log_pstar=log_pstar)
 
 
 def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
@@ -149,6 +159,7 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
         'choice_loss': metrics.choice_log_loss(log_p_PxN, h.eval_position_Q,
                                                h.response_index_QxK, h.chosen_Q),
         'spread': metrics.epistemic_spread(log_p_MxPxN),
+        'predicted_kl': metrics.predicted_kl(log_p_MxPxN, log_p_PxN),
         'spread_error_corr': metrics.uncertainty_error_correlation(
             log_p_MxPxN, log_p_PxN, world.log_pstar_PxN[eval_index_P]),
     }
@@ -164,7 +175,8 @@ def make_experiment(config, spec: world_lib.WorldSpec, agent: agent_lib.Agent,
     prompt_index_B = world_lib.sample_prompts(key_x, world, B)
     prompts_BxLx = world_lib.prompt_tokens(prompt_index_B, spec)
     explorer = agent.explorer(state.agent, state.hparams)
-    s_params = strategy_params(config, state.hparams)
+    s_params = strategy_params(config, state.hparams, log_pstar=lambda prompts: (
+        world.log_pstar_PxN[world_lib.sequence_index(prompts, spec.vocab_size)]))
     responses_BxKxLy = jax.lax.switch(
         strategy, [lambda k, p, f=f: f(k, explorer, p, s_params) for f in branches], key_s,
         prompts_BxLx)

@@ -38,6 +38,17 @@ def epistemic_spread(log_p_MxPxN: jax.Array) -> jax.Array:
   return jnp.mean(jax.vmap(kl_divergence, in_axes=(None, 0))(log_mix_PxN, log_p_MxPxN))
 
 
+def predicted_kl(log_p_MxPxN: jax.Array, log_p_PxN: jax.Array) -> jax.Array:
+  """The posterior's own prediction of `KL(p* || p)`: `mean_m KL(p_m || p)`, float32[].
+
+  The expectation of the `kl` metric (prompts weighed alike) if `p*` were one of the M members,
+  each equally likely. When the deployed `p` is the members' mixture `p_bar` (the joint agent's
+  default), it is `I(m; Y)` with `Y ~ p_m(.|x)`, the quantity `lmrl.epig` asks to reduce. Beside
+  the realised `kl` it says whether the agent knows what it does not know.
+  """
+  return jnp.mean(jax.vmap(kl_divergence, in_axes=(0, None))(log_p_MxPxN, log_p_PxN))
+
+
 def uncertainty_error_correlation(log_p_MxPxN: jax.Array, log_p_PxN: jax.Array,
                                   log_pstar_PxN: jax.Array) -> jax.Array:
   """Do members disagree where the deployed LM is wrong? float32[] in [-1, 1].

@@ -11,6 +11,10 @@ a hyper-parameter sweep's grid points (`passive[learning_rate=0.001]`, `lmrl.hyp
 their strategy's colour and differ by line style and marker, as do agent kinds (joint solid,
 classic dashed) when a run has both.
 
+Beside one figure per metric: the online KL against a refit's (`plot_learner_lag`, with
+`experiment.refit_rounds`) and the realised KL against the posterior's prediction of it
+(`plot_calibration`, `predicted_kl`).
+
 Plot functions draw on an `ax` you give them (or a new figure's) and return the figure; nothing
 here imports pyplot, so importing lmrl never switches a notebook's matplotlib backend.
 """
@@ -32,6 +36,7 @@ METRICS = (
     ('kl', 'KL(p* || p)'),
     ('tv', 'total variation to p*'),
     ('spread', 'epistemic spread (nats)'),
+    ('predicted_kl', "posterior-predicted KL, mean_m KL(p_m || p)"),
     ('spread_error_corr', 'corr(member disagreement, error)'),
     ('disagreement_shown', 'member disagreement on shown responses'),
     ('disagreement_unshown', 'member disagreement on never-shown responses'),
@@ -171,6 +176,36 @@ def plot_learner_lag(rows: list[dict], strategies=None) -> figure.Figure:
   return ax.figure
 
 
+def plot_calibration(rows: list[dict], strategies=None) -> figure.Figure:
+  """The realised KL(p* || p) (solid) beside the posterior's prediction of it, `predicted_kl`
+  (dashed), mean over seeds per strategy: does the agent know what it does not know? A predicted
+  KL that collapses while the realised one does not is a posterior that is too sure."""
+  ax = figure.Figure(figsize=(6, 4)).subplots()
+  realised, predicted = rows_lib.curves(rows, 'kl'), rows_lib.curves(rows, 'predicted_kl')
+  order = curve_order([k for k in dict.fromkeys((r['agent'], r['strategy']) for r in rows)
+                       if k in predicted], strategies)
+  bases = list(dict.fromkeys([*(strategies or ()),
+                              *(hyperparams.split_variant(s)[0] for _, s in order)]))
+  agents = {a for a, _ in order}
+  for key in order:
+    color = f'C{bases.index(hyperparams.split_variant(key[1])[0]) % 10}'
+    label = key[1] if len(agents) == 1 else f'{key[0]}/{key[1]}'
+    with warnings.catch_warnings():  # A round where a metric is undefined for every seed.
+      warnings.simplefilter('ignore', RuntimeWarning)
+      queries, kl_SxR = realised[key]
+      ax.plot(queries, np.nanmean(kl_SxR, axis=0), color=color, label=f'{label} (realised)')
+      queries, predicted_SxR = predicted[key]
+      ax.plot(queries, np.nanmean(predicted_SxR, axis=0), color=color, linestyle='--',
+              label=f'{label} (predicted)')
+  ax.set_title(seed_note({k: realised[k][1].shape[0] for k in order}).replace('± 1 s.e. ', ''),
+               fontsize=9)
+  ax.set_xlabel(XLABEL)
+  ax.set_ylabel('KL(p* || p): realised vs. posterior-predicted')
+  ax.set_yscale('log')
+  ax.legend(fontsize=8, ncol=2 if len(order) > 4 else 1)
+  return ax.figure
+
+
 def save(fig: figure.Figure, path: str) -> None:
   """Writes `fig` as a PNG, whole or not at all."""
   fig.tight_layout()
@@ -204,4 +239,7 @@ def plot_workdir(workdir: str) -> list[str]:
   if 'refit_kl' in rows[0]:
     paths.append(os.path.join(workdir, 'learner_lag_vs_queries.png'))
     save(plot_learner_lag(rows, strategies), paths[-1])
+  if 'predicted_kl' in rows[0]:
+    paths.append(os.path.join(workdir, 'calibration_vs_queries.png'))
+    save(plot_calibration(rows, strategies), paths[-1])
   return paths

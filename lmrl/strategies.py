@@ -8,8 +8,23 @@ agent (the joint LM-as-reward agent or the classic reward-model pipeline) provid
   sample_thompson(key, prompts_BxLx, num) -> responses_BxKxLy       one response per sampled
                                                                      epistemic index
   utilities(prompts_BxLx, responses_BxCxLy) -> log_u_MxBxC          each member's Luce utility
+  member_log_probs(prompts_PxLx) -> log_p_MxPxN                     each member's exact
+                                                                     distribution over every
+                                                                     response (its Luce model
+                                                                     of the favourites)
 
-Adding a strategy is one function and one line in `STRATEGIES`.
+Adding a strategy is one function and one line in `STRATEGIES`. The strategies:
+
+  passive    K i.i.d. samples of the deployed LM (what a product would show)
+  uniform    K uniformly random responses
+  boltzmann  K samples at temperature tau
+  thompson   double (K-fold) Thompson sampling: each response from a different sampled member
+  infomax    BALD: from a pool of tempered samples, the K-tuple whose choice tells the most
+             about which member is right (below)
+  epig       the K-tuple whose ranking tells the most about a response Y of the population's
+             distribution, I(Y; C), chosen one query after another (`lmrl.epig`)
+  oracle     knows p*: K distinct responses drawn from p*(.|x)^(1/2), normalised; a ceiling for
+             the learner-side strategies, never a contender
 
 Infomax scores a K-tuple by the mutual information between the human's choice `c` and the
 epistemic index `m` (uniform over the M members), under each member's Luce model
@@ -21,6 +36,10 @@ This is the expected information gain about which member is right (BALD). We use
 the variance of choice probabilities because it is in bits of the quantity we want to learn, is
 invariant to relabelling the shown responses, and counts a confident disagreement (members sure
 of *different* answers) above a shared coin flip, which the variance does not do for K > 2.
+Measured, it is a poor guide to `KL(p* || p)`: members disagree most about responses nobody likes,
+which the KL barely weighs, and on the tabular world infomax did no better than a random tuple of
+its own pool. `epig` scores the information about what the population favours instead (`I(Y; C)`,
+whose expected value is the drop of the posterior's predicted KL; `lmrl.epig`).
 """
 
 import itertools
@@ -30,11 +49,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lmrl import epig as epig_lib
+from lmrl import world as world_lib
+
 
 class Explorer(NamedTuple):
   sample: Callable  # (key, prompts_BxLx, temperature) -> responses int32[B, Ly]
   sample_thompson: Callable  # (key, prompts_BxLx, num) -> responses int32[B, num, Ly]
   utilities: Callable  # (prompts_BxLx, responses_BxCxLy) -> log-utilities float32[M, B, C]
+  # (prompts_PxLx) -> each member's exact log p_m(y|x) over every response, float32[M, P, N]:
+  # the joint agent's member LMs; the classic agent's log softmax_y r_m(x, y) (the same Luce
+  # choices as `utilities`).
+  member_log_probs: Callable
   vocab_size: int
   response_length: int
 
@@ -42,11 +68,21 @@ class Explorer(NamedTuple):
 class StrategyParams(NamedTuple):
   """What a strategy may use besides the explorer: static shapes and names, and the run's traced
   hyper-parameters (`lmrl.hyperparams`; read here: `temperature` (boltzmann),
-  `pool_temperature` and `info_temperature` (infomax: 0 = best tuple, > 0 = sample tuples))."""
+  `pool_temperature` (infomax's and epig's candidates) and `info_temperature` (infomax: 0 = best
+  tuple, > 0 = sample tuples)). Built by `lmrl.loop.strategy_params` from the config."""
   num_shown: int  # K.
-  pool_size: int  # Infomax candidates per prompt (static).
+  pool_size: int  # Infomax and epig: candidates per prompt (static).
   info_units: str  # Infomax: `info_temperature` in nats, or 'best' (static; see below).
   hparams: dict  # {name: float32[]}: the traced hyper-parameters.
+  full_ranking: bool = False  # Epig's outcomes: the whole ranking (K! orders) or the 1st choice.
+  epig_target: str = 'prompt'  # Epig's Y: 'prompt' or 'population' (`lmrl.epig.TARGETS`).
+  epig_samples: int = 0  # Epig: Monte-Carlo draws of Y per member; 0 = every response, exactly.
+  epig_top: int = 1  # Epig: each member's most probable responses among the candidates.
+  num_target_prompts: int = 0  # Epig's 'population' Y: the first n prompts (the evaluation
+  #                              prompts, as the metrics weigh them); 0 = every prompt.
+  # The oracle's knowledge, from the world (`lmrl.loop.one_round`): (prompts_BxLx) -> log p*(y|x)
+  # float32[B, N]. None where no world is at hand: the oracle then refuses to run.
+  log_pstar: Callable | None = None
 
 
 INFO_UNITS = ('nats', 'best')  # What infomax's `info_temperature` is measured in.
@@ -146,12 +182,111 @@ def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 
 
+def member_tables(explorer: Explorer, prompts_BxLx, num_target_prompts: int, population: bool
+                  ) -> tuple[jax.Array, jax.Array | None]:
+  """Each member's exact `log p_m(y|x)` for the round's prompts, float32[M, B, N], and for the
+  first `num_target_prompts` prompts (0: all) if `population`, else None.
+
+  Computed once per round: for every prompt at once when there are no more prompts than queries
+  (then gathered), else for the round's B prompts.
+  """
+  B, Lx = prompts_BxLx.shape
+  all_prompts_PxLx = jnp.asarray(world_lib.enumerate_sequences(explorer.vocab_size, Lx))
+  P = all_prompts_PxLx.shape[0]
+  X = num_target_prompts or P
+  if P <= B:
+    log_p_MxPxN = explorer.member_log_probs(all_prompts_PxLx)
+    query_MxBxN = log_p_MxPxN[:, world_lib.sequence_index(prompts_BxLx, explorer.vocab_size)]
+    return query_MxBxN, (log_p_MxPxN[:, :X] if population else None)
+  query_MxBxN = explorer.member_log_probs(prompts_BxLx)
+  return query_MxBxN, (explorer.member_log_probs(all_prompts_PxLx[:X]) if population else None)
+
+
+def epig_pool(key, explorer: Explorer, prompts_BxLx, log_p_MxBxN, p: StrategyParams
+              ) -> jax.Array:
+  """Epig's candidates, response indices int32[B, C] (C = `pool_size`): each member's `epig_top`
+  most probable responses (the best of every member first), then samples of the deployed LM at
+  the pool temperature. A candidate that repeats an earlier one is replaced by a uniformly random
+  response, so that the pool offers different responses where it can (members mostly share their
+  favourites, and a peaked LM's samples repeat them)."""
+  M, B, N = log_p_MxBxN.shape
+  key_samples, key_uniform = jax.random.split(key)
+  top = min(p.epig_top, N)
+  num_top = min(M * top, p.pool_size)
+  parts = []
+  if num_top:
+    _, top_MxBxT = jax.lax.top_k(log_p_MxBxN, top)
+    parts.append(jnp.transpose(top_MxBxT, (1, 2, 0)).reshape(B, top * M)[:, :num_top])
+  if p.pool_size > num_top:
+    samples_BxCxLy = sample_k(key_samples, explorer, prompts_BxLx, p.pool_size - num_top,
+                              p.hparams['pool_temperature'])
+    parts.append(world_lib.sequence_index(samples_BxCxLy, explorer.vocab_size))
+  pool_BxC = jnp.concatenate(parts, axis=1).astype(jnp.int32)
+  C = p.pool_size
+  repeat_BxC = jnp.any((pool_BxC[:, :, None] == pool_BxC[:, None, :])
+                       & jnp.tril(jnp.ones((C, C), bool), k=-1), axis=-1)
+  uniform_BxC = jax.random.randint(key_uniform, (B, C), 0, N, dtype=jnp.int32)
+  return jnp.where(repeat_BxC, uniform_BxC, pool_BxC)
+
+
+def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """The round's queries chosen one after another by `I(Y; C)` given the earlier ones
+  (`lmrl.epig`): Y over the query's prompt ('prompt') or every evaluation prompt ('population'),
+  exactly or from `epig_samples` draws per member; C the whole ranking or the first choice."""
+  if p.epig_target not in epig_lib.TARGETS:
+    raise ValueError(f'config.experiment.epig_target must be one of {epig_lib.TARGETS}, '
+                     f'got {p.epig_target!r}')
+  key_pool, key_select = jax.random.split(key)
+  population = p.epig_target == 'population'
+  query_MxBxN, target_MxXxN = member_tables(explorer, prompts_BxLx, p.num_target_prompts,
+                                            population)
+  pool_BxC = epig_pool(key_pool, explorer, prompts_BxLx, query_MxBxN, p)
+  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+  log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
+                                    axis=-1)
+
+  def targets_fn(key_t, b):
+    table_MxXxN = target_MxXxN if population else query_MxBxN[:, b][:, None]
+    if p.epig_samples:
+      return epig_lib.sampled_targets(key_t, table_MxXxN, p.epig_samples)
+    return epig_lib.exact_targets(table_MxXxN)
+
+  chosen_B, _ = epig_lib.select_queries(key_select, log_u_BxMxC, tuples_UxK,
+                                        epig_lib.distinct_tuples(pool_BxC, tuples_UxK),
+                                        targets_fn, p.full_ranking)
+  shown_BxK = jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1)
+  return jnp.asarray(world_lib.enumerate_sequences(explorer.vocab_size,
+                                                   explorer.response_length))[shown_BxK]
+
+
+ORACLE_POWER = 0.5  # The oracle shows draws from p*(.|x)^ORACLE_POWER, normalised.
+
+
+def oracle(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """Knows p*: K responses drawn from `p*(.|x)^(1/2)` normalised, without replacement (Gumbel
+  top-K; with replacement if there are fewer than K responses). A ceiling, not a learner."""
+  if p.log_pstar is None:
+    raise ValueError('the oracle strategy needs p*: StrategyParams.log_pstar '
+                     '(lmrl.loop.strategy_params(config, hparams, log_pstar=...))')
+  log_w_BxN = ORACLE_POWER * p.log_pstar(prompts_BxLx)
+  B, N = log_w_BxN.shape
+  if p.num_shown <= N:
+    _, shown_BxK = jax.lax.top_k(log_w_BxN + jax.random.gumbel(key, log_w_BxN.shape),
+                                 p.num_shown)
+  else:
+    shown_BxK = jax.random.categorical(key, log_w_BxN[:, None], shape=(B, p.num_shown))
+  return jnp.asarray(world_lib.enumerate_sequences(explorer.vocab_size,
+                                                   explorer.response_length))[shown_BxK]
+
+
 STRATEGIES: dict[str, Callable] = {
     'passive': passive,
     'uniform': uniform,
     'boltzmann': boltzmann,
     'thompson': thompson,
     'infomax': infomax,
+    'epig': epig,
+    'oracle': oracle,
 }
 
 

@@ -30,14 +30,20 @@ def _explorer(log_u_MxN):
     del prompts_BxLx
     return log_u_MxN[:, world_lib.sequence_index(responses_BxCxLy, V)]
 
-  return strategies.Explorer(sample, sample_thompson, utilities, V, LY)
+  def member_log_probs(prompts_PxLx):
+    log_p_MxN = jax.nn.log_softmax(log_u_MxN, axis=-1)
+    return jnp.broadcast_to(log_p_MxN[:, None], (M, prompts_PxLx.shape[0], N))
+
+  return strategies.Explorer(sample, sample_thompson, utilities, member_log_probs, V, LY)
 
 
 def _params(num_shown=2, pool_size=N, info_units='nats', **traced):
   """StrategyParams with the traced values `traced` (temperature 2, pool temperature 1,
   info temperature 0 unless given)."""
   hparams = {'temperature': 2.0, 'pool_temperature': 1.0, 'info_temperature': 0.0, **traced}
-  return strategies.StrategyParams(num_shown, pool_size, info_units, hparams)
+  # The oracle's p*: uniform over the responses of every prompt.
+  log_pstar = lambda prompts_BxLx: jnp.full((prompts_BxLx.shape[0], N), -np.log(N))
+  return strategies.StrategyParams(num_shown, pool_size, info_units, hparams, log_pstar=log_pstar)
 
 
 def test_choice_information_is_zero_when_members_agree_and_log2_when_sure_and_opposed():

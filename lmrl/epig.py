@@ -1,0 +1,265 @@
+"""EPIG: what a human's ranking of a shown tuple would tell about the population's favourites.
+
+Expected predictive information gain (Bickford Smith et al., AISTATS 2023) for the `epig`
+strategy (`lmrl.strategies`): score a query by the information its outcome `C` (the human's
+ranking) gives about a response `Y` drawn from the population's distribution, not about which
+epistemic member is right (BALD, `strategies.choice_information`).
+
+**The quantity.** Members `m = 1..M` are uniform a priori; member `m` says the population's
+favourites follow `p_m(y|x)`, and the deployed LM is their mixture `p_bar = mean_m p_m`. If the
+truth `p*` is one of the members (the posterior's own view), the expected KL of the deployed LM is
+
+  E_m KL(p_m || p_bar) = mean_m sum_y p_m(y) log(p_m(y) / p_bar(y)) = I(m; Y),   Y ~ p_m(.|x),
+
+the mutual information between the member and a response it draws (`metrics.predicted_kl` logs it
+every evaluated round, beside the realised `KL(p* || p_bar)`).
+
+**Why I(Y; C).** A query's outcome `C` is drawn from the member's Luce / Plackett-Luce model of the
+shown responses (`P_m(c)`, utilities `log p_m(y)`), independently of `Y` given `m`. After seeing
+`C = c` the members are re-weighted by `P_m(c)`, and the posterior's predicted KL becomes
+`I(m; Y | C = c)`. Its expected drop is, by the chain rule of mutual information applied twice to
+`I(m, C; Y)`,
+
+  I(m; Y) - I(m; Y | C) = I(m, C; Y) - I(m; Y | C) - I(C; Y | m) = I(Y; C),
+
+since `I(C; Y | m) = 0`. So `I(Y; C)` is exactly how much a ranking is expected to lower the
+posterior's predicted KL. It weighs each response by the mass the members give it: members that
+disagree only about responses nobody is predicted to like barely move `Y`, whatever BALD says.
+
+**How it is computed.** With member weights `pi_m` (uniform, or a posterior, see below),
+`p_bar(y) = sum_m pi_m p_m(y)`, `w_m(y) = pi_m p_m(y) / p_bar(y)` (the posterior over members
+given `Y = y`) and `P(c | y) = sum_m w_m(y) P_m(c)`,
+
+  I(Y; C) = H(C) - sum_y p_bar(y) H(C | Y = y),       H(C) = H(sum_m pi_m P_m(c)),
+
+one matrix product of the `Y x M` weights with the `M x (tuples * outcomes)` choice
+probabilities, then an entropy per row (`expected_information`, chunked over rows to bound
+memory). The outcomes (`outcome_log_probs`) are what the human gives: the whole Plackett-Luce
+ranking of the K shown (K! orders) with `world.full_ranking`, else the first choice (K).
+
+**Targets Y** (`Targets`): 'prompt' (`exact_targets` of the query's own prompt: every
+enumerated response), 'population' (every response of every evaluation prompt, the prompts
+weighted as the `kl` metric weighs them, uniformly: what counts once tastes share structure across
+prompts; the members couple prompts, so a ranking on one prompt informs `Y` on another), or a
+Monte-Carlo estimate (`sampled_targets`): `S` draws of `Y` per member (stratified over members:
+draw `t` from member `m_t`, weight `pi_{m_t} / S`), which is unbiased for the second term while
+`H(C)` stays exact. Only `Y`'s axis shrinks (N to M * S), the cost that grows with the world.
+
+**A batch that does not ask the same thing twice** (`select_queries`). A round's queries are
+chosen one after another, greedily maximising `I(Y; C_b | C_1..C_b-1)`: the expected score after
+the earlier queries' outcomes. With M members the posterior after any outcomes is a weight vector
+`pi` over them, so conditioning is exact given the outcomes; their expectation is estimated with
+M simulated histories, history `s` drawing each chosen query's outcome from member `s` (a sample
+of the outcomes stratified over members, unbiased for the expected score). A query whose
+information was used up scores ~0 the next time, so a prompt that recurs in the round gets the
+question that is still open instead of the identical one (drawing `exp(I / tau)`, as infomax does,
+only spreads the round's queries at random). The finite ensemble holds at most `log M` nats, so
+late in a large batch every score can be ~0: ties are broken at random (`TIE_BREAK` nats of Gumbel
+noise), among tuples without a repeated response.
+
+Shapes (beside `lmrl`'s legend): F outcomes of a query (K! rankings or K first choices), Y
+targets (values of `Y`: responses, (prompt, response) pairs or samples), X target prompts, H
+posteriors over the members (simulated histories);
+`log_pi_MxM` holds one posterior per simulated history (row s: the history drawn from member s).
+"""
+
+import itertools
+import math
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+TARGETS = ('prompt', 'population')  # `experiment.epig_target`: what Y ranges over.
+MAX_CHUNK = 1 << 22  # Elements of one chunk of the Y x tuples x outcomes product (16 MB).
+TIE_BREAK = 1e-6  # Nats of Gumbel noise that break ties between (near-)equal scores.
+
+
+def outcome_orders(num_shown: int) -> np.ndarray:
+  """Every order of K shown responses, int32[K!, K] (positions, best first)."""
+  return np.asarray(list(itertools.permutations(range(num_shown))), np.int32)
+
+
+def num_outcomes(num_shown: int, full_ranking: bool) -> int:
+  """F: K! rankings, or K first choices."""
+  return math.factorial(num_shown) if full_ranking else num_shown
+
+
+def _remaining_sets(num_shown: int) -> tuple[np.ndarray, np.ndarray]:
+  """The sets of responses left to rank, as the Plackett-Luce likelihood divides by them.
+
+  Returns `member_AxK` (bool: response k is in set a, for the 2^K - 1 non-empty sets a) and
+  `count_FxA` (1 where order f divides by set a: its responses from position i on, for each i).
+  """
+  K = num_shown
+  sets = list(range(1, 2 ** K))
+  member_AxK = np.asarray([[(a >> k) & 1 for k in range(K)] for a in sets], bool)
+  index = {a: i for i, a in enumerate(sets)}
+  orders_FxK = outcome_orders(K)
+  count_FxA = np.zeros((orders_FxK.shape[0], len(sets)), np.float32)
+  for f, order in enumerate(orders_FxK.tolist()):
+    for i in range(K):
+      count_FxA[f, index[sum(1 << k for k in order[i:])]] = 1.0
+  return member_AxK, count_FxA
+
+
+def outcome_log_probs(log_u_xK: jax.Array, full_ranking: bool) -> jax.Array:
+  """`log P(c)` of every outcome under Luce utilities `log_u` of K shown responses, [..., F].
+
+  Full ranking: Plackett-Luce, outcome f is `outcome_orders(K)[f]`; else the first choice, outcome
+  k is response k chosen (a softmax). Every order's numerators multiply to the same
+  `prod_k u_k`, and its denominators are the sums over the sets still to rank: one log-sum-exp
+  per set of the `2^K - 1`, then a matrix product with which sets each order divides by.
+  """
+  if not full_ranking:
+    return jax.nn.log_softmax(log_u_xK, axis=-1)
+  member_AxK, count_FxA = _remaining_sets(log_u_xK.shape[-1])
+  log_set_xA = jax.nn.logsumexp(
+      jnp.where(jnp.asarray(member_AxK), log_u_xK[..., None, :], -jnp.inf), axis=-1)
+  return jnp.sum(log_u_xK, axis=-1, keepdims=True) - log_set_xA @ jnp.asarray(count_FxA).T
+
+
+class Targets(NamedTuple):
+  """The values `t` of `Y` the score sums over, as the members see them.
+
+  `p_bar`'s share of target t under member weights `pi` is `a_t = sum_m pi_m mass_mt`: exactly
+  `p_bar(t)` (times its prompt's weight) for enumerated targets, `pi_{m_t} / S` for a sample.
+  """
+  log_y_MxY: jax.Array  # log p_m(t): each member's probability of target t.
+  log_mass_MxY: jax.Array  # log mass_mt (see above).
+
+
+def exact_targets(log_p_MxXxN: jax.Array, log_weight_X: jax.Array | None = None) -> Targets:
+  """Every response of X prompts, the prompts weighted by `log_weight_X` (default: uniform)."""
+  M, X, N = log_p_MxXxN.shape
+  if log_weight_X is None:
+    log_weight_X = jnp.full((X,), -math.log(X), jnp.float32)
+  log_y_MxY = log_p_MxXxN.reshape(M, X * N)
+  return Targets(log_y_MxY, log_y_MxY + jnp.repeat(log_weight_X, N)[None])
+
+
+def sampled_targets(key: jax.Array, log_p_MxXxN: jax.Array, samples_per_member: int,
+                    log_weight_X: jax.Array | None = None) -> Targets:
+  """`samples_per_member` draws of (prompt, response) from each member, Y = M * S targets.
+
+  Draw t: its member `m_t` (stratified: S draws each), a prompt from `log_weight_X` (default
+  uniform), a response from `p_{m_t}(.|x)`.
+  """
+  M, X, N = log_p_MxXxN.shape
+  S = samples_per_member
+  if log_weight_X is None:
+    log_weight_X = jnp.full((X,), -math.log(X), jnp.float32)
+  key_x, key_y = jax.random.split(key)
+  if X == 1:
+    x_MxS = jnp.zeros((M, S), jnp.int32)
+  else:
+    x_MxS = jax.random.categorical(key_x, log_weight_X, shape=(M, S))
+  log_p_MxSxN = jnp.take_along_axis(log_p_MxXxN, x_MxS[:, :, None], axis=1)
+  y_MxS = jax.random.categorical(key_y, log_p_MxSxN)
+  log_y_MxY = log_p_MxXxN[:, x_MxS.reshape(-1), y_MxS.reshape(-1)]
+  member_Y = jnp.repeat(jnp.arange(M), S)
+  log_mass_MxY = jnp.where(member_Y[None] == jnp.arange(M)[:, None], -math.log(S), -jnp.inf)
+  return Targets(log_y_MxY, log_mass_MxY)
+
+
+def _entropy(p_xF: jax.Array) -> jax.Array:
+  """`-sum_f p log p` over the last axis (0 log 0 = 0; plainer, so faster, than `entr`)."""
+  return -jnp.sum(p_xF * jnp.log(jnp.maximum(p_xF, 1e-30)), axis=-1)
+
+
+def expected_information(log_choice_MxUxF: jax.Array, targets: Targets,
+                         log_pi_HxM: jax.Array) -> jax.Array:
+  """`mean_h I_{pi_h}(Y; C)` of every tuple u, nats, float32[U].
+
+  `log_choice_MxUxF`: `log P_m(c)` of each tuple's outcomes; `log_pi_HxM`: H weight vectors over
+  the members (H = 1: one posterior; H histories: the expected score over them). Rows (h, t) of the
+  `(H * Y) x M` weights times the `M x (U * F)` choice probabilities are taken `MAX_CHUNK`
+  elements at a time.
+  """
+  M, U, F = log_choice_MxUxF.shape
+  H, Y = log_pi_HxM.shape[0], targets.log_y_MxY.shape[1]
+  choice_MxE = jnp.exp(log_choice_MxUxF).reshape(M, U * F)
+  # H(C) under each history's weights.
+  c_HxUxF = (jnp.exp(log_pi_HxM) @ choice_MxE).reshape(H, U, F)
+  h_c = jnp.mean(_entropy(c_HxUxF), axis=0)
+  # w_m(t) and a_t for every (history, target) row.
+  log_w_HxYxM = jax.nn.log_softmax(log_pi_HxM[:, None, :] + targets.log_y_MxY.T[None], axis=-1)
+  log_a_HxY = jax.nn.logsumexp(log_pi_HxM[:, :, None] + targets.log_mass_MxY[None], axis=1)
+  w_RxM = jnp.exp(log_w_HxYxM).reshape(H * Y, M)
+  a_R = jnp.exp(log_a_HxY).reshape(H * Y) / H
+
+  rows = H * Y
+  chunk = max(1, min(rows, MAX_CHUNK // (U * F)))
+  num_chunks = -(-rows // chunk)
+  pad = num_chunks * chunk - rows
+  w_CxRxM = jnp.pad(w_RxM, ((0, pad), (0, 0))).reshape(num_chunks, chunk, M)
+  a_CxR = jnp.pad(a_R, (0, pad)).reshape(num_chunks, chunk)
+
+  def conditional_entropy(total, chunk_in):
+    w_RxM, a_R = chunk_in
+    p_RxUxF = (w_RxM @ choice_MxE).reshape(-1, U, F)
+    return total + a_R @ _entropy(p_RxUxF), None
+
+  if num_chunks == 1:
+    h_c_given_y, _ = conditional_entropy(jnp.zeros((U,), jnp.float32), (w_CxRxM[0], a_CxR[0]))
+  else:
+    h_c_given_y, _ = jax.lax.scan(conditional_entropy, jnp.zeros((U,), jnp.float32),
+                                  (w_CxRxM, a_CxR))
+  return h_c - h_c_given_y
+
+
+def information(log_choice_MxUxF: jax.Array, targets: Targets,
+                log_pi_M: jax.Array | None = None) -> jax.Array:
+  """`I(Y; C)` of every tuple, nats, float32[U], under member weights `pi` (default uniform)."""
+  M = log_choice_MxUxF.shape[0]
+  if log_pi_M is None:
+    log_pi_M = jnp.full((M,), -math.log(M), jnp.float32)
+  return expected_information(log_choice_MxUxF, targets, log_pi_M[None])
+
+
+def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, tuples_UxK: jax.Array,
+                   valid_BxU: jax.Array, targets_fn: Callable[[jax.Array, jax.Array], Targets],
+                   full_ranking: bool) -> tuple[jax.Array, jax.Array]:
+  """A round's B queries, one after another, each the tuple of its candidates with the largest
+  `I(Y; C_b | C_1..C_b-1)` (see the module docstring).
+
+  `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `tuples_UxK`: the
+  candidate tuples; `valid_BxU`: tuples that may be shown (tuples with a repeated response are
+  not, unless no tuple may); `targets_fn(key, b)`: query b's `Targets`. Returns the chosen tuple
+  int32[B] and its score float32[B] (nats, given the queries before it).
+  """
+  B, M, _ = log_u_BxMxC.shape
+  U, K = tuples_UxK.shape
+  F = num_outcomes(K, full_ranking)
+  log_pi_MxM = jnp.full((M, M), -math.log(M), jnp.float32)
+  # Every step's noise in one draw (each random-number program takes a while to compile).
+  key_targets, key_noise = jax.random.split(key)
+  noise_BxE = jax.random.gumbel(key_noise, (B, U + M * F))
+  tie_BxU = TIE_BREAK * noise_BxE[:, :U]
+  outcome_noise_BxMxF = noise_BxE[:, U:].reshape(B, M, F)
+
+  def step(log_pi_MxM, b):
+    log_choice_MxUxF = outcome_log_probs(log_u_BxMxC[b][:, tuples_UxK], full_ranking)
+    targets = targets_fn(jax.random.fold_in(key_targets, b), b)
+    score_U = expected_information(log_choice_MxUxF, targets, log_pi_MxM)
+    valid_U = valid_BxU[b] | ~jnp.any(valid_BxU[b])
+    u = jnp.argmax(jnp.where(valid_U, score_U + tie_BxU[b], -jnp.inf))
+    # History s draws this query's outcome from member s (Gumbel-max) and re-weights its members.
+    log_choice_MxF = log_choice_MxUxF[:, u]
+    outcome_M = jnp.argmax(log_choice_MxF + outcome_noise_BxMxF[b], axis=-1)
+    log_pi_MxM = jax.nn.log_softmax(log_pi_MxM + log_choice_MxF[:, outcome_M].T, axis=-1)
+    return log_pi_MxM, (u.astype(jnp.int32), score_U[u])
+
+  _, (chosen_B, score_B) = jax.lax.scan(step, log_pi_MxM, jnp.arange(B))
+  return chosen_B, score_B
+
+
+def distinct_tuples(pool_BxC: jax.Array, tuples_UxK: jax.Array) -> jax.Array:
+  """bool[B, U]: tuple u of row b's candidates (response indices) uses no candidate that repeats
+  an earlier one, so it shows K different responses (every set of distinct responses among the
+  candidates is still a tuple of their first occurrences)."""
+  C = pool_BxC.shape[1]
+  earlier_CxC = jnp.tril(jnp.ones((C, C), bool), k=-1)
+  repeat_BxC = jnp.any((pool_BxC[:, :, None] == pool_BxC[:, None, :]) & earlier_CxC, axis=-1)
+  return ~jnp.any(repeat_BxC[:, tuples_UxK], axis=-1)
