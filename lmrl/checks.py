@@ -227,6 +227,7 @@ def validate(config) -> None:
            f'must be one of {strategies.INFO_UNITS}', e.info_units)
   _require(a.deploy in epistemic.DEPLOY_KINDS, 'agent.deploy',
            f'must be one of {epistemic.DEPLOY_KINDS}', a.deploy)
+  _non_negative(config, 'finetune.shown_mass_weight')
   _require(config.finetune.lm_loss_tokens in update.LM_LOSS_TOKENS, 'finetune.lm_loss_tokens',
            f'must be one of {update.LM_LOSS_TOKENS}', config.finetune.lm_loss_tokens)
   _require(config.finetune.rows in buffer.REPLAY, 'finetune.rows',

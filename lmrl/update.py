@@ -9,6 +9,11 @@ One jitted step, over all epistemic indices at once, minimises (averaged over th
                                                                   on the prompt tokens only, or
                                                                   on the whole sequence)
   + lambda_l2 * n0 / (n0 + n) * ||theta - theta_0||^2           (anchors to the pre-trained LM)
+  + shown_mass_weight * mean_b (LSE_k r_m(x_b, y_bk) - LSE_k r0_m(x_b, y_bk))^2
+                                                               (holds each shown set's total
+                                                                mass at the member's initial
+                                                                LM's: the one direction a
+                                                                ranking says nothing about)
 
 where `w_bm` are bootstrap weights (ensemble), `r_m(x, y) = log p_m(y|x)` in float32, and `n` is
 the number of choices in the buffer: with `n0 = l2_prior_choices` > 0 the anchor counts as much as
@@ -17,6 +22,15 @@ LM); `n0 = 0` keeps its weight constant. The learning rate and the lambdas come 
 traced hyper-parameters (`hparams`, `lmrl.hyperparams`), passed to every step: a sweep vmaps
 over them without recompiling (the learning rate is written into the optax state of
 `optax.inject_hyperparams` at each step, so that state never holds a value of its own).
+
+Why the last term (`shown_mass_weight`, 0 = off): a ranking's likelihood depends only on the
+ratios of the shown responses' probabilities, so adding one constant to all K log-utilities
+leaves it unchanged; where most responses are never shown, the gradient's softmax geometry spends
+that freedom by lowering the shown set's mass and handing it to unshown responses (a likelihood
+displacement, as measured for DPO). On the structured world (4,096 responses per prompt) that
+raised the deployed LM's KL for every design, the oracle's too (experiments/structured/README.md).
+The penalty pins exactly that direction, `log sum_k p_m(y_k|x)`, to the value the member had at
+`theta_0` (its own prior included), and leaves the ratios, which the ranking does identify, free.
 
 Which rankings a step fits (`rows`, `lmrl.buffer.REPLAY`): a batch of `batch_size` drawn
 uniformly from the buffer ('uniform'), half of them from the latest round ('recent'), or every
@@ -28,6 +42,7 @@ is that of the table, whatever the buffer holds (for the default world 216 seque
 against 128 for a sampled batch of 32 four-way rankings).
 """
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -103,31 +118,50 @@ def l2_weight(hparams, buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_batch_size: int,
                       lm_loss_tokens: str = 'sequence', corpus_group_mix: tuple[float, ...],
-                      rows: str = 'uniform') -> Callable:
+                      rows: str = 'uniform', shown_mass_weight: float = 0.0) -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
-  step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`."""
+  step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`.
+  `shown_mass_weight` > 0 adds the shown-mass anchor (module docstring; static: 0 computes
+  nothing extra)."""
   if rows not in buffer_lib.REPLAY:
     raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
   optimizer = make_optimizer()
   group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
   prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))
 
-  def sampled_choice_loss(key, logits_fn, buffer):
-    """float32[M]: the bootstrap-weighted PL loss of a batch of rows."""
+  def sampled_choice_loss(key, logits_fns, buffer):
+    """float32[M] twice: the bootstrap-weighted PL loss of a batch of rows, and its
+    shown-mass penalty (zeros without the reference `logits_fns[1]`)."""
     rows_B = buffer_lib.sample_rows(key, buffer, batch_size, recent=rows == 'recent')
-    log_u_MxBxK = lm_lib.shown_log_probs(logits_fn, buffer.prompts_HxLx[rows_B],
-                                         buffer.responses_HxKxLy[rows_B], spec)
-    return member_choice_loss(log_u_MxBxK, buffer.ranking_HxK[rows_B],
-                              buffer.bootstrap_HxM[rows_B].T, jnp.ones((batch_size,), bool))
+    log_u_MxBxK, log_u0_MxBxK = [
+        None if fn is None else lm_lib.shown_log_probs(
+            fn, buffer.prompts_HxLx[rows_B], buffer.responses_HxKxLy[rows_B], spec)
+        for fn in logits_fns]
+    valid_B = jnp.ones((batch_size,), bool)
+    return (member_choice_loss(log_u_MxBxK, buffer.ranking_HxK[rows_B],
+                               buffer.bootstrap_HxM[rows_B].T, valid_B),
+            shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B))
 
-  def exact_choice_loss(logits_fn, buffer):
-    """float32[M]: the bootstrap-weighted PL loss of every buffered row, by table lookup."""
-    log_p_MxPxN = lm_lib.exact_log_probs(logits_fn, prompts_PxLx, spec)
+  def exact_choice_loss(logits_fns, buffer):
+    """As `sampled_choice_loss` for every buffered row, by lookup in the exact tables."""
     prompt_H = world_lib.sequence_index(buffer.prompts_HxLx, spec.vocab_size)
     response_HxK = world_lib.sequence_index(buffer.responses_HxKxLy, spec.vocab_size)
-    log_u_MxHxK = log_p_MxPxN[:, prompt_H[:, None], response_HxK]
-    return member_choice_loss(log_u_MxHxK, buffer.ranking_HxK, buffer.bootstrap_HxM.T,
-                              buffer.valid_H)
+    log_u_MxHxK, log_u0_MxHxK = [
+        None if fn is None else lm_lib.exact_log_probs(fn, prompts_PxLx, spec)[
+            :, prompt_H[:, None], response_HxK]
+        for fn in logits_fns]
+    return (member_choice_loss(log_u_MxHxK, buffer.ranking_HxK, buffer.bootstrap_HxM.T,
+                               buffer.valid_H),
+            shown_mass_penalty(log_u_MxHxK, log_u0_MxHxK, buffer.valid_H))
+
+  def shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B):
+    """Mean over the valid rows of `(LSE_k log u - LSE_k log u0)^2`, float32[M]."""
+    if log_u0_MxBxK is None:
+      return jnp.zeros(log_u_MxBxK.shape[0], jnp.float32)
+    shift_MxB = (jax.nn.logsumexp(log_u_MxBxK, axis=-1)
+                 - jax.lax.stop_gradient(jax.nn.logsumexp(log_u0_MxBxK, axis=-1)))
+    return (jnp.sum(jnp.where(valid_B, shift_MxB**2, 0.0), axis=-1)
+            / jnp.maximum(jnp.sum(valid_B), 1))
 
   def member_choice_loss(log_u_MxBxK, ranking_BxK, bootstrap_MxB, valid_B):
     """Mean over the valid rows of `w_bm * PL_NLL`, float32[M] (w = 1 without a bootstrap)."""
@@ -146,16 +180,20 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
     indices_M = epi.train_indices(key_index, params)
     logits_fn = lambda tokens_BxL: epi.apply(params, indices_M, tokens_BxL)  # [M, B, L, V]
-    if rows == 'all':
-      choice_M = exact_choice_loss(logits_fn, buffer)
-    else:
-      choice_M = sampled_choice_loss(key_rows, logits_fn, buffer)
+    initial = params._replace(train=params.anchor)  # Each member as it was at theta_0.
+    logits0_fn = (lambda tokens_BxL: epi.apply(initial, indices_M, tokens_BxL)
+                  ) if shown_mass_weight > 0 else None
+    choice_loss = exact_choice_loss if rows == 'all' else functools.partial(
+        sampled_choice_loss, key_rows)
+    choice_M, mass_M = choice_loss((logits_fn, logits0_fn), buffer)
     lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_loss_tokens, spec))
     l2 = epistemic.anchor_penalty(epi, params, train)
     loss = (jnp.mean(choice_M) + hparams['lambda_lm'] * jnp.mean(lm_M)
             + l2_weight(hparams, buffer) * l2)
+    if shown_mass_weight > 0:
+      loss = loss + shown_mass_weight * jnp.mean(mass_M)
     return loss, {'loss': loss, 'choice_loss': jnp.mean(choice_M), 'lm_loss': jnp.mean(lm_M),
-                  'l2': l2}
+                  'l2': l2, 'shown_mass': jnp.mean(mass_M)}
 
   def update(key, state: AgentState, buffer: buffer_lib.ChoiceBuffer, world, hparams):
     grads, info = jax.grad(loss_fn, has_aux=True)(state.params.train, state, key, buffer, world,
@@ -175,4 +213,5 @@ def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_li
   return make_joint_update(
       epi, spec, full_ranking=config.world.full_ranking, batch_size=f.batch_size,
       lm_batch_size=f.lm_batch_size, lm_loss_tokens=f.lm_loss_tokens,
-      corpus_group_mix=tuple(config.world.corpus_group_mix), rows=rows or f.rows)
+      corpus_group_mix=tuple(config.world.corpus_group_mix), rows=rows or f.rows,
+      shown_mass_weight=float(f.shown_mass_weight))

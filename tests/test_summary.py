@@ -284,9 +284,7 @@ def test_ratios_are_a_paired_resample_equal_to_a_brute_force_one():
                         ('joint', 'passive'): _curves(passive_taus)}, seed=3)
   versus = summary['joint']['infomax']['close_50_vs_passive']
   idx_BxS = np.random.default_rng(3).integers(0, 4, size=(200, 4))  # The one shared draw.
-  target = 0.5 * PRETRAINED_KL
-  crossing = lambda taus, row: _interpolated_crossing(
-      QUERIES_R, _curves(taus).kl_SxR[row].mean(0), target)
+  crossing = _crossing_of(0.5 * PRETRAINED_KL)
   ratio_B = [crossing(passive_taus, row) / crossing(infomax_taus, row) for row in idx_BxS]
   np.testing.assert_allclose(versus['ci90'], np.percentile(ratio_B, [5, 95]), rtol=1e-9)
   assert versus['paired'] and versus['num_seeds'] == 4
@@ -297,6 +295,12 @@ def test_ratios_are_a_paired_resample_equal_to_a_brute_force_one():
   np.testing.assert_allclose(
       close['ci90'], np.percentile([crossing(infomax_taus, row) for row in idx_BxS], [5, 95]),
       rtol=1e-9)
+
+
+def _crossing_of(target: float):
+  """`(taus, lanes) ->` choices at which the mean curve of those lanes crosses `target`."""
+  return lambda taus, lanes: _interpolated_crossing(
+      QUERIES_R, _curves(taus).kl_SxR[lanes].mean(0), target)
 
 
 def test_learner_lag_is_the_online_kl_minus_the_refit_kl_at_the_refit_rounds():
@@ -327,9 +331,7 @@ def test_lanes_in_worlds_resample_worlds_then_seeds_and_count_the_worlds_agreein
   summary = _summarize(curves, seed=5)
   versus = summary['joint']['epig']['close_50_vs_passive']
   idx_BxS = bootstrap.resample_indices(np.random.default_rng(5), 8, 200, world_S)
-  target = 0.5 * PRETRAINED_KL
-  crossing = lambda taus, lanes: _interpolated_crossing(
-      QUERIES_R, _curves(taus).kl_SxR[lanes].mean(0), target)
+  crossing = _crossing_of(0.5 * PRETRAINED_KL)
   ratio_B = [crossing(slow_taus, row) / crossing(fast_taus, row) for row in idx_BxS]
   np.testing.assert_allclose(versus['ci90'], np.percentile(ratio_B, [5, 95]), rtol=1e-9)
   assert versus['paired'] and versus['num_worlds'] == 4

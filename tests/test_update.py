@@ -321,3 +321,42 @@ def test_the_full_buffer_step_is_the_sampled_step_over_every_row(spec, world, jo
     state = moved
   # (Parameters after one Adam step are not compared: Adam's first step is ~lr * sign(g), which
   # turns the float noise of a zero gradient, e.g. an attention key's bias, into +-lr.)
+
+
+def test_the_shown_mass_anchor_holds_each_shown_sets_mass_and_leaves_the_ranking_free(
+    spec, world, joint_agent, make_choice_buffer):
+  """`shown_mass_weight`: at theta_0 the penalty and its gradient vanish (the first step is the
+  plain step's); over 16 steps each buffered tuple's `log sum_k p_m(y_k)` moves much less from
+  the member's initial value than without it, while the buffer's ranking loss still falls."""
+  epi, state0, _, _ = joint_agent('ensemble')
+  settings = dict(full_ranking=True, batch_size=16, lm_batch_size=4, lm_loss_tokens='prompt',
+                  corpus_group_mix=(1.0, 0.0))
+  plain = jax.jit(update.make_joint_update(epi, spec, **settings))
+  held = jax.jit(update.make_joint_update(epi, spec, shown_mass_weight=10.0, **settings))
+  hparams = hyperparams.as_arrays(hyperparams.values(default_config.get_config()))
+  buffer = make_choice_buffer(jax.random.key(3), world, 256, 4, epi.num_members)
+  shown = jax.jit(lambda params: lm_lib.shown_log_probs(
+      epistemic.mixture_logits_fn(epi, params), buffer.prompts_HxLx, buffer.responses_HxKxLy,
+      spec))  # [M, H, K]
+
+  first_plain, _ = plain(jax.random.key(0), state0, buffer, world, hparams)
+  first_held, info = held(jax.random.key(0), state0, buffer, world, hparams)
+  assert float(info['shown_mass']) == 0.0
+  chex.assert_trees_all_close(first_held.params.train, first_plain.params.train, atol=1e-7)
+
+  def fitted(step):
+    state = state0
+    for i in range(16):
+      state, _ = step(jax.random.key(i), state, buffer, world, hparams)
+    return state
+
+  log_u0 = shown(state0.params)
+  mass_shift = lambda s: float(jnp.mean(jnp.abs(jax.nn.logsumexp(shown(s.params), -1)
+                                                - jax.nn.logsumexp(log_u0, -1))))
+  rank_loss = lambda s: float(jnp.mean(jax.vmap(update.plackett_luce_nll, (0, None, None))(
+      shown(s.params), buffer.ranking_HxK, True)))
+  after_plain, after_held = fitted(plain), fitted(held)
+  assert mass_shift(after_held) < 0.5 * mass_shift(after_plain), (
+      mass_shift(after_held), mass_shift(after_plain))
+  assert rank_loss(after_held) < rank_loss(state0) - 0.1, (rank_loss(state0),
+                                                           rank_loss(after_held))

@@ -66,6 +66,8 @@ def get_config() -> ml_collections.ConfigDict:
   u.lambda_lm = 1.0  # Weight of the next-token loss on pre-training data (traced).
   u.lambda_l2 = 0.01  # Weight of ||theta - theta_0||^2 before any choice (traced).
   u.l2_prior_choices = 1000.0  # n0: the L2 weight is lambda_l2 n0/(n0 + choices); 0 = constant.
+  u.shown_mass_weight = 0.0  # Holds each shown set's total mass at the member's initial LM's
+  #                            (lmrl.update: the direction a ranking does not identify); 0 = off.
   u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
   u.rows = 'uniform'  # Rows a step fits: 'uniform' batches, 'recent' (half from the latest
   #                     round) or 'all' (every ranking, exactly: the joint agent only).

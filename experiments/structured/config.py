@@ -1,0 +1,49 @@
+"""The structured world family (#26): tastes shared across prompts, many worlds at once.
+
+  python -m experiments.study --study=structured --variants=ceiling --runs=runs/studies
+  python -m experiments.explore --config=structured:ceiling \
+      --workdir=runs/studies/structured/ceiling
+
+The world (`world.kind='structured'`, docs/worlds.md): 64 two-token prompts (V = 8, Lx = 2),
+4,096 four-token responses per prompt (Ly = 4), a 90/10 population whose minority's taste opposes
+the majority's, the corpus the majority's alone. 8 worlds x 2 seeds = 16 lanes, each world with its
+own teachers and pre-trained LM; every strategy runs on the same (world, seed) pairs. The exact
+metrics enumerate the first 8 prompts (`world.num_eval_prompts`, stated: the agent's exact tables
+over all 64 prompts cost 4 GB and ~8 s per lane and evaluation on a CPU, docs/worlds.md).
+
+Variants:
+  ceiling  passive, uniform and the oracle design (K distinct responses drawn from p*^(1/2)):
+           what any design could buy here, measured before any learner-side strategy is read.
+
+The family's fields were written here, from the docs/worlds.md table of what the world's
+parameters do (a minority's favourites ~20-5,000x rarer under the majority's teacher), before
+any run of this study; they are changed only on the oracle-vs-passive-and-uniform measurement.
+"""
+
+import experiments
+from lmrl.configs import default
+
+VARIANTS = ('ceiling',)
+
+
+def structured_world(c) -> None:
+  """The family's world and sizes, shared by every variant (edits `c` in place)."""
+  c.world.kind = 'structured'  # Shared base LM + each group's token/bigram taste.
+  c.world.vocab_size = 8  # V = 8.
+  c.world.prompt_length = 2  # Lx = 2: 64 prompts.
+  c.world.response_length = 4  # Ly = 4: 4,096 responses per prompt.
+  c.world.group_weights = (0.9, 0.1)  # A 10% minority.
+  c.world.num_eval_prompts = 8  # Exact metrics on the first 8 prompts (cost, above).
+  c.world.num_worlds = 8  # 8 worlds ...
+  c.experiment.num_seeds = 2  # ... x 2 seeds = 16 lanes.
+  c.experiment.eval_every = 10  # Exact metrics every 10 rounds (640 rankings).
+  c.finetune.shown_mass_weight = 10.0  # Hold each shown set's mass (lmrl.update): without it
+  #                                      every design, the oracle's too, raised the KL (README).
+
+
+def get_config(arg=None):
+  experiments.check_variant('structured', arg, VARIANTS)
+  c = default.get_config()
+  structured_world(c)
+  c.experiment.strategies = ('passive', 'uniform', 'oracle')  # The ceiling's three designs.
+  return c
