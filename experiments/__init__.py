@@ -15,7 +15,8 @@ Binaries (absl flags; `--help` lists each one's flags), from any directory after
 Studies (each folder: `config.py`, `README.md` with the question, command and conclusion, and
 `results/`): headline (the default run), long_budget (20,480 rankings), paper (the GPU config),
 steps (8 vs. 32 joint steps a round), infomax_units, infomax_control, deploy, prior_scale,
-lr_sweep, other_worlds (pairs, non_iia, groups3, v8_ly4), classic_vs_joint.
+lr_sweep, other_worlds (pairs, non_iia, groups3, v8_ly4), classic_vs_joint, structured (the
+structured world family: ceiling).
 
 analysis/: scripts that read runs' files (the infomax diagnostic, the objective study, the offline
 fit).
