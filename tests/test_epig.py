@@ -352,6 +352,7 @@ def test_epig_and_oracle_in_the_compiled_round_of_the_joint_agent(world, base_pa
   assert len({tuple(r) for r in shown['epig'][1].tolist()}) > 1  # Not one query for all.
 
 
+@pytest.mark.slow  # ~10 s; the joint agent's compiled round (above) stays in the fast tier.
 def test_epig_and_oracle_in_the_compiled_round_of_the_classic_agent(world, base_params):
   """Monte-Carlo Y over every evaluation prompt (4 draws per reward member)."""
   config, spec, run = _round('classic', base_params, world, epig_target='population',

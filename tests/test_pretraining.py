@@ -4,6 +4,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from lmrl import lm as lm_lib
 from lmrl import metrics
@@ -68,6 +69,7 @@ def test_pretraining_same_key_repeats_different_keys_differ(world, pretrain_fn, 
   assert not np.allclose(losses, losses_other)
 
 
+@pytest.mark.slow  # ~8 s; the fast tier vmaps pre-training over worlds (the test below).
 def test_pretraining_is_vmappable_over_keys(world, pretrain_fn, base_params, exact_fn):
   keys = jnp.stack([jax.random.key(1), jax.random.key(2)])
   params_S, losses_S = jax.jit(jax.vmap(pretrain_fn, in_axes=(0, None)))(keys, world)
