@@ -45,13 +45,13 @@ def make_world(config, spec: world_lib.WorldSpec) -> world_lib.World:
   return jax.vmap(world_lib.make_world, in_axes=(0, None))(keys_W, spec)
 
 
-def world_lanes(config, lanes_per_point: int) -> np.ndarray | None:
+def world_lanes(config, num_lanes: int) -> np.ndarray | None:
   """int[lanes]: each lane's world within a grid point (lanes `w*S .. w*S + S - 1` are world w's
   `S = experiment.num_seeds` seeds), repeated for every grid point; None with one world."""
   W, S = config.world.num_worlds, config.experiment.num_seeds
   if W == 1:
     return None
-  return np.tile(np.repeat(np.arange(W), S), lanes_per_point // (W * S))
+  return np.tile(np.repeat(np.arange(W), S), num_lanes // (W * S))
 
 
 def build_world(config):

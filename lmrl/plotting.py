@@ -151,39 +151,28 @@ def plot_metric(rows: list[dict], metric: str, ylabel: str | None = None, ax=Non
 def plot_learner_lag(rows: list[dict], strategies=None) -> figure.Figure:
   """The online KL (lines) beside the KL of a refit of the same data from the pre-trained LM
   (`lmrl.refit`; markers joined by dashes, at the refit rounds): the gap is the learner's lag."""
-  ax = figure.Figure(figsize=(6, 4)).subplots()
-  online, refit = rows_lib.curves(rows, 'kl'), rows_lib.curves(rows, 'refit_kl')
-  order = curve_order([k for k in dict.fromkeys((r['agent'], r['strategy']) for r in rows)
-                       if k in refit], strategies)
-  bases = list(dict.fromkeys([*(strategies or ()),
-                              *(hyperparams.split_variant(s)[0] for _, s in order)]))
-  for key in order:
-    color = f'C{bases.index(hyperparams.split_variant(key[1])[0]) % 10}'
-    queries, kl_SxR = online[key]
-    ax.plot(queries, kl_SxR.mean(0), color=color, label=f'{key[1]} (online)')
-    queries, refit_SxR = refit[key]
-    with warnings.catch_warnings():  # Rounds without a refit: NaN for every seed.
-      warnings.simplefilter('ignore', RuntimeWarning)
-      mean_R = np.nanmean(refit_SxR, axis=0)
-    done = np.isfinite(mean_R)
-    ax.plot(np.asarray(queries)[done], mean_R[done], color=color, linestyle='--', marker='o',
-            label=f'{key[1]} (refit)')
-  ax.set_title(seed_note({k: online[k][1].shape[0] for k in order}).replace('± 1 s.e. ', ''),
-               fontsize=9)
-  ax.set_xlabel(XLABEL)
-  ax.set_ylabel('KL(p* || p): online vs. refit of the same data')
-  ax.legend(fontsize=8, ncol=2 if len(order) > 4 else 1)
-  return ax.figure
+  return _kl_beside(rows, 'refit_kl', strategies, names=('online', 'refit'), marker='o',
+                    ylabel='KL(p* || p): online vs. refit of the same data')
 
 
 def plot_calibration(rows: list[dict], strategies=None) -> figure.Figure:
   """The realised KL(p* || p) (solid) beside the posterior's prediction of it, `predicted_kl`
   (dashed), mean over seeds per strategy: does the agent know what it does not know? A predicted
   KL that collapses while the realised one does not is a posterior that is too sure."""
+  fig = _kl_beside(rows, 'predicted_kl', strategies, names=('realised', 'predicted'),
+                   ylabel='KL(p* || p): realised vs. posterior-predicted')
+  fig.axes[0].set_yscale('log')
+  return fig
+
+
+def _kl_beside(rows: list[dict], metric: str, strategies, *, names: tuple[str, str],
+               ylabel: str, marker: str | None = None) -> figure.Figure:
+  """Each strategy's mean KL (solid) and mean `metric` (dashed, at the rounds where it is
+  defined), in the strategy's colour; `names` label the two."""
   ax = figure.Figure(figsize=(6, 4)).subplots()
-  realised, predicted = rows_lib.curves(rows, 'kl'), rows_lib.curves(rows, 'predicted_kl')
+  kl, other = rows_lib.curves(rows, 'kl'), rows_lib.curves(rows, metric)
   order = curve_order([k for k in dict.fromkeys((r['agent'], r['strategy']) for r in rows)
-                       if k in predicted], strategies)
+                       if k in other], strategies)
   bases = list(dict.fromkeys([*(strategies or ()),
                               *(hyperparams.split_variant(s)[0] for _, s in order)]))
   agents = {a for a, _ in order}
@@ -192,16 +181,17 @@ def plot_calibration(rows: list[dict], strategies=None) -> figure.Figure:
     label = key[1] if len(agents) == 1 else f'{key[0]}/{key[1]}'
     with warnings.catch_warnings():  # A round where a metric is undefined for every seed.
       warnings.simplefilter('ignore', RuntimeWarning)
-      queries, kl_SxR = realised[key]
-      ax.plot(queries, np.nanmean(kl_SxR, axis=0), color=color, label=f'{label} (realised)')
-      queries, predicted_SxR = predicted[key]
-      ax.plot(queries, np.nanmean(predicted_SxR, axis=0), color=color, linestyle='--',
-              label=f'{label} (predicted)')
-  ax.set_title(seed_note({k: realised[k][1].shape[0] for k in order}).replace('± 1 s.e. ', ''),
+      queries, kl_SxR = kl[key]
+      ax.plot(queries, np.nanmean(kl_SxR, axis=0), color=color, label=f'{label} ({names[0]})')
+      queries, other_SxR = other[key]
+      mean_R = np.nanmean(other_SxR, axis=0)
+    done = np.isfinite(mean_R)
+    ax.plot(np.asarray(queries)[done], mean_R[done], color=color, linestyle='--', marker=marker,
+            label=f'{label} ({names[1]})')
+  ax.set_title(seed_note({k: kl[k][1].shape[0] for k in order}).replace('± 1 s.e. ', ''),
                fontsize=9)
   ax.set_xlabel(XLABEL)
-  ax.set_ylabel('KL(p* || p): realised vs. posterior-predicted')
-  ax.set_yscale('log')
+  ax.set_ylabel(ylabel)
   ax.legend(fontsize=8, ncol=2 if len(order) > 4 else 1)
   return ax.figure
 

@@ -103,7 +103,7 @@ class Progress:
     if self._jsonl:
       files.append_jsonl(self._jsonl, rows_lib.metric_rows(
           kind, name, metrics, self._target_G, sh.queries_per_round, rounds,
-          sh.grid.points[j], round_major=True, world_S=self._world_S))
+          rows_lib.lane_columns(sh.grid.points[j], self._world_S), round_major=True))
     if self._board:
       self._board.add(f'{kind}_{name}', metrics, rounds, sh.queries_per_round)
 
@@ -112,12 +112,9 @@ class Progress:
     ok = lane['failed'] == 0
     kl = lane['kl'][ok]
     se = kl.std(ddof=1) / np.sqrt(len(kl)) if len(kl) > 1 else 0.0
-    if self._target_G.ndim == 2:  # Per lane: each over its own world's p*'s.
-      worst = (np.min((lane['coverage_G'][ok] / self._target_G[ok]).mean(0)) if ok.any()
-               else float('nan'))
-    else:
-      worst = (np.min(lane['coverage_G'][ok].mean(0) / self._target_G) if ok.any()
-               else float('nan'))
+    target_SxG = np.broadcast_to(self._target_G, lane['coverage_G'].shape)  # Per lane: its p*'s.
+    worst = (np.min((lane['coverage_G'][ok] / target_SxG[ok]).mean(0)) if ok.any()
+             else float('nan'))
     return f'KL {kl.mean():.4f} +/- {se:.4f}  worst-group coverage {worst:.2f} of p*\'s'
 
   @staticmethod

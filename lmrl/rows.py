@@ -28,23 +28,33 @@ from lmrl import world as world_lib
 BASE_COLUMNS = ('agent', 'strategy', 'world', 'seed', 'round', 'queries')
 
 
+def lane_columns(hparams: dict, world_S: np.ndarray | None) -> dict:
+  """`metric_rows`' columns: a grid point's hyper-parameters, then each lane's world (None: the
+  one world, 0)."""
+  return dict(hparams) if world_S is None else {**hparams, 'world': np.asarray(world_S)}
+
+
 def metric_rows(agent: str, strategy: str, metrics: dict[str, np.ndarray],
                 target_coverage_G: np.ndarray, queries_per_round: int,
-                rounds: list[int], hparams: dict[str, float] | None = None, *,
-                round_major: bool = False, world_S: np.ndarray | None = None) -> list[dict]:
+                rounds: list[int], columns: dict | None = None, *,
+                round_major: bool = False) -> list[dict]:
   """Rows for every seed and each of `rounds` (the evaluated ones) of `metrics` ([S, R, ...]).
 
-  `hparams` (a grid point of a hyper-parameter sweep, `lmrl.hyperparams`) become columns. Rows go
-  seed by seed (every round of seed 0 first), or with `round_major` round by round. `world_S` is
-  each lane's world (None: one world, 0); `target_coverage_G` is [G], or [S, G] per lane.
+  `columns` come before the seed: a value shared by every row (a grid point's hyper-parameters,
+  `lmrl.hyperparams`) or an array of one per lane (`world`: each lane's world; absent: 0). Rows
+  go seed by seed (every round of seed 0 first), or with `round_major` round by round.
+  `target_coverage_G` is [G], or [S, G] per lane.
   """
   target_SxG = np.asarray(target_coverage_G, float)
   num_lanes = np.asarray(metrics['kl']).shape[0]
   target_SxG = np.broadcast_to(target_SxG, (num_lanes, target_SxG.shape[-1]))
-  world_S = np.zeros(num_lanes, int) if world_S is None else np.asarray(world_S)
+  columns = {**(columns or {})}
+  columns.setdefault('world', 0)
+  lane_value = lambda v, s: v[s].item() if isinstance(v, np.ndarray) and v.ndim == 1 else v
 
   def row(s: int, r: int) -> dict:
-    out = {'agent': agent, 'strategy': strategy, **(hparams or {}), 'world': int(world_S[s]),
+    out = {'agent': agent, 'strategy': strategy,
+           **{name: lane_value(v, s) for name, v in columns.items()},
            'seed': s, 'round': r, 'queries': r * queries_per_round}
     for name, value in metrics.items():
       value = np.asarray(value[s, r])

@@ -107,9 +107,13 @@ class _Run(NamedTuple):
   pretrain_report: dict  # KL of the pre-trained LM to the majority and to p*, its coverage.
   lanes: sweep_lib.Lanes  # Keys, traced hyper-parameters, pre-trained LM, world, sharding.
   grid: hyperparams.Grid  # The hyper-parameter grid (one point without a sweep).
-  lanes_per_point: int  # S seeds, or W worlds x S seeds (`world.num_worlds`), per grid point.
   writer: bool  # This process writes the files.
   log: Callable[[str], None]
+
+  @property
+  def lanes_per_point(self) -> int:
+    """S seeds, or W worlds x S seeds (`world.num_worlds`), per grid point."""
+    return self.config.experiment.num_seeds * self.config.world.num_worlds
 
 
 def run(config, workdir: str, *, log: Callable[[str], None] = print,
@@ -186,15 +190,15 @@ def _setup(config, workdir, spec, lm_spec, log, pretrained_cache) -> _Run:
       hparams_S=hyperparams.lane_values(config, S),
       sharding=sweep_lib.seed_sharding(S * J) if config.experiment.shard_seeds else None,
       world_S=pipeline.world_lanes(config, S * J))
-  return _Run(config, workdir, spec, lm_spec, world, report, lanes, grid, S, writer, log)
+  return _Run(config, workdir, spec, lm_spec, world, report, lanes, grid, writer, log)
 
 
-def _target_coverage(r: _Run, exp) -> np.ndarray:
-  """p*'s coverage of each group: float[G], or with W worlds per lane of a grid point, [S, G]."""
-  if r.lanes.world_S is None:
+def _target_coverage(r: _Run, exp, world_S: np.ndarray | None) -> np.ndarray:
+  """p*'s coverage of each group: float[G], or with `world_S` (the world of each lane of a grid
+  point) [S, G]."""
+  if world_S is None:
     return np.asarray(exp.target_coverage(r.world))
-  target_WxG = np.asarray(jax.vmap(exp.target_coverage)(r.world))
-  return target_WxG[r.lanes.world_S[:r.lanes_per_point]]
+  return np.asarray(jax.vmap(exp.target_coverage)(r.world))[world_S]
 
 
 def _run(r: _Run, agents: dict, timing: dict) -> dict:
@@ -206,8 +210,8 @@ def _run(r: _Run, agents: dict, timing: dict) -> dict:
   experiments = {kind: loop_lib.make_experiment(r.config, r.spec, agent)
                  for kind, agent in agents.items()}
   any_exp = next(iter(experiments.values()))
-  target_G = _target_coverage(r, any_exp)
   world_S = None if r.lanes.world_S is None else r.lanes.world_S[:r.lanes_per_point]
+  target_G = _target_coverage(r, any_exp, world_S)
   progress = progress_lib.Progress(r.workdir, progress_lib.run_shape(r.config, any_exp),
                                    target_G, chunks_left=chunks_left, writer=r.writer,
                                    log=r.log, world_S=world_S)
@@ -220,8 +224,8 @@ def _run(r: _Run, agents: dict, timing: dict) -> dict:
         curves[(kind, variant)] = summary_lib.curves_from_metrics(
             out_j, e.prompts_per_round, list(exp.evaluated_rounds), world_S)
         rows += rows_lib.metric_rows(kind, variant, out_j, target_G, e.prompts_per_round,
-                                     list(exp.evaluated_rounds), r.grid.points[j],
-                                     world_S=world_S)
+                                     list(exp.evaluated_rounds),
+                                     rows_lib.lane_columns(r.grid.points[j], world_S))
         if 'refit_kl' in out_j:
           refitted[(kind, variant)] = out_j
         if queries is not None:

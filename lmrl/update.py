@@ -115,9 +115,16 @@ def l2_weight(hparams, buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
   return hparams['lambda_l2'] * jnp.where(n0 > 0, n0 / jnp.maximum(n0 + n, 1e-6), 1.0)
 
 
+class NextTokenTerm(NamedTuple):
+  """The next-token regulariser: `batch_size` corpus sequences a step, drawn from the groups in
+  proportions `corpus_group_mix`, predicting `tokens` (one of `LM_LOSS_TOKENS`)."""
+  batch_size: int
+  corpus_group_mix: tuple[float, ...]
+  tokens: str = 'sequence'
+
+
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
-                      full_ranking: bool, batch_size: int, lm_batch_size: int,
-                      lm_loss_tokens: str = 'sequence', corpus_group_mix: tuple[float, ...],
+                      full_ranking: bool, batch_size: int, lm_term: NextTokenTerm,
                       rows: str = 'uniform', shown_mass_weight: float = 0.0) -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
   step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`.
@@ -126,7 +133,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
   if rows not in buffer_lib.REPLAY:
     raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
   optimizer = make_optimizer()
-  group_mix_G = jnp.asarray(corpus_group_mix, jnp.float32)
+  group_mix_G = jnp.asarray(lm_term.corpus_group_mix, jnp.float32)
   prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))
 
   def sampled_choice_loss(key, logits_fns, buffer):
@@ -177,7 +184,8 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
   def loss_fn(train, state: AgentState, key, buffer: buffer_lib.ChoiceBuffer, world, hparams):
     key_rows, key_corpus, key_index = jax.random.split(key, 3)
     params = state.params._replace(train=train)
-    corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G, lm_batch_size)
+    corpus_BxL = world_lib.sample_corpus(key_corpus, world, spec, group_mix_G,
+                                           lm_term.batch_size)
     indices_M = epi.train_indices(key_index, params)
     logits_fn = lambda tokens_BxL: epi.apply(params, indices_M, tokens_BxL)  # [M, B, L, V]
     initial = params._replace(train=params.anchor)  # Each member as it was at theta_0.
@@ -186,7 +194,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     choice_loss = exact_choice_loss if rows == 'all' else functools.partial(
         sampled_choice_loss, key_rows)
     choice_M, mass_M = choice_loss((logits_fn, logits0_fn), buffer)
-    lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_loss_tokens, spec))
+    lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_term.tokens, spec))
     l2 = epistemic.anchor_penalty(epi, params, train)
     loss = (jnp.mean(choice_M) + hparams['lambda_lm'] * jnp.mean(lm_M)
             + l2_weight(hparams, buffer) * l2)
@@ -212,6 +220,6 @@ def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_li
   f = config.finetune
   return make_joint_update(
       epi, spec, full_ranking=config.world.full_ranking, batch_size=f.batch_size,
-      lm_batch_size=f.lm_batch_size, lm_loss_tokens=f.lm_loss_tokens,
-      corpus_group_mix=tuple(config.world.corpus_group_mix), rows=rows or f.rows,
+      lm_term=NextTokenTerm(f.lm_batch_size, tuple(config.world.corpus_group_mix),
+                            f.lm_loss_tokens), rows=rows or f.rows,
       shown_mass_weight=float(f.shown_mass_weight))

@@ -162,7 +162,7 @@ def joint_agent(spec, lm_spec, base_params, agent_config):
       epi = epistemic.make_epistemic_lm(agent_config(kind, SMALL_MEMBERS), lm_spec)
       init = jax.jit(lambda key, base: update.init_agent_state(key, epi, base, prior_scale=1.0))
       step = jax.jit(update.make_joint_update(epi, spec, full_ranking=False, batch_size=8,
-                                              lm_batch_size=4, corpus_group_mix=MAJORITY_ONLY))
+                                              lm_term=update.NextTokenTerm(4, MAJORITY_ONLY)))
       cache[kind] = JointAgent(epi, init(jax.random.key(2), base_params), step, hparams())
     return cache[kind]
 
@@ -238,7 +238,7 @@ def choice_fits(spec, lm_spec, world, base_params, agent_config, make_choice_buf
       return cache[kind]
     epi = epistemic.make_epistemic_lm(agent_config(kind, FIT_MEMBERS), lm_spec)
     step = update.make_joint_update(epi, spec, full_ranking=False, batch_size=FIT_BATCH,
-                                    lm_batch_size=16, corpus_group_mix=MAJORITY_ONLY)
+                                    lm_term=update.NextTokenTerm(16, MAJORITY_ONLY))
     lanes, keys, buffers = {}, [], []
 
     def add(name, key, buffer):

@@ -119,7 +119,7 @@ def test_shown_queries_index_the_world_and_flag_favourites():
 def test_lanes_in_worlds_carry_their_world_and_its_target_coverage():
   metrics = _metrics()
   rows = rows_lib.metric_rows('joint', 'passive', metrics, np.array([[0.6, 0.2], [0.5, 0.3]]), 8,
-                              [0], world_S=np.array([0, 1]))
+                              [0], {'world': np.array([0, 1])})
   assert [(r['world'], r['seed'], r['target_coverage_g1']) for r in rows] == [
       (0, 0, 0.2), (1, 1, 0.3)]
   assert rows_lib.metric_rows('joint', 'passive', metrics, np.array([0.6, 0.2]), 8,

@@ -226,9 +226,9 @@ def test_joint_update_in_the_default_mode_fits_choices_and_moves_the_lm_towards_
   256 rankings of uniform responses lower the buffer's choice loss under every member and the
   deployed mixture's KL(p* || p_bar) (measured: loss 2.91 -> 2.50, KL 0.40 -> 0.26)."""
   epi, state0, _, _ = joint_agent('ensemble')
-  step = jax.jit(update.make_joint_update(epi, spec, full_ranking=True, batch_size=16,
-                                          lm_batch_size=4, lm_loss_tokens='prompt',
-                                          corpus_group_mix=(1.0, 0.0)))
+  step = jax.jit(update.make_joint_update(
+      epi, spec, full_ranking=True, batch_size=16,
+      lm_term=update.NextTokenTerm(4, (1.0, 0.0), 'prompt')))
   hparams = hyperparams.as_arrays(hyperparams.values(default_config.get_config()))
   buffer = make_choice_buffer(jax.random.key(3), world, 256, 4, epi.num_members)
   members = jax.jit(lambda params: epistemic.member_exact_log_probs(epi, params, all_prompts,
@@ -307,7 +307,7 @@ def test_the_full_buffer_step_is_the_sampled_step_over_every_row(spec, world, jo
   rows, with no sampling. The buffer is half full: empty rows count for nothing."""
   epi, state, _, hparams = joint_agent('ensemble')
   buffer = make_choice_buffer(jax.random.key(7), world, 12, 3, epi.num_members, capacity=24)
-  settings = dict(full_ranking=full_ranking, lm_batch_size=4, corpus_group_mix=(1.0, 0.0))
+  settings = dict(full_ranking=full_ranking, lm_term=update.NextTokenTerm(4, (1.0, 0.0)))
   exact = jax.jit(update.make_joint_update(epi, spec, batch_size=8, rows='all', **settings))
   every_row = lambda key, buffer, num, recent=False: jnp.arange(12, dtype=jnp.int32)
   monkeypatch.setattr(buffer_lib, 'sample_rows', every_row)
@@ -329,8 +329,8 @@ def test_the_shown_mass_anchor_holds_each_shown_sets_mass_and_leaves_the_ranking
   plain step's); over 16 steps each buffered tuple's `log sum_k p_m(y_k)` moves much less from
   the member's initial value than without it, while the buffer's ranking loss still falls."""
   epi, state0, _, _ = joint_agent('ensemble')
-  settings = dict(full_ranking=True, batch_size=16, lm_batch_size=4, lm_loss_tokens='prompt',
-                  corpus_group_mix=(1.0, 0.0))
+  settings = dict(full_ranking=True, batch_size=16,
+                  lm_term=update.NextTokenTerm(4, (1.0, 0.0), 'prompt'))
   plain = jax.jit(update.make_joint_update(epi, spec, **settings))
   held = jax.jit(update.make_joint_update(epi, spec, shown_mass_weight=10.0, **settings))
   hparams = hyperparams.as_arrays(hyperparams.values(default_config.get_config()))

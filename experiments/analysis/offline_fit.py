@@ -26,8 +26,8 @@ batch = 128
 with config.agent.unlocked():
   config.agent.num_members = 1
 epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
-step = update.make_joint_update(epi, spec, full_ranking=full, batch_size=batch, lm_batch_size=32,
-                                corpus_group_mix=(1.0, 0.0), lm_loss_tokens=lm_tokens)
+step = update.make_joint_update(epi, spec, full_ranking=full, batch_size=batch,
+                                lm_term=update.NextTokenTerm(32, (1.0, 0.0), lm_tokens))
 def make_buffer(key, n):
   kx, ky, kc = jax.random.split(key, 3)
   x = world_lib.sample_prompts(kx, world, cap)
