@@ -254,9 +254,7 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   chosen_B, _ = epig_lib.select_queries(key_select, log_u_BxMxC, tuples_UxK,
                                         epig_lib.distinct_tuples(pool_BxC, tuples_UxK),
                                         targets_fn, p.full_ranking)
-  shown_BxK = jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1)
-  return jnp.asarray(world_lib.enumerate_sequences(explorer.vocab_size,
-                                                   explorer.response_length))[shown_BxK]
+  return response_tokens(explorer, jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1))
 
 
 ORACLE_POWER = 0.5  # The oracle shows draws from p*(.|x)^ORACLE_POWER, normalised.
@@ -275,8 +273,13 @@ def oracle(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
                                  p.num_shown)
   else:
     shown_BxK = jax.random.categorical(key, log_w_BxN[:, None], shape=(B, p.num_shown))
+  return response_tokens(explorer, shown_BxK)
+
+
+def response_tokens(explorer: Explorer, index_BxK: jax.Array) -> jax.Array:
+  """Tokens of responses given by index (`world.sequence_index`), int32[B, K, Ly]."""
   return jnp.asarray(world_lib.enumerate_sequences(explorer.vocab_size,
-                                                   explorer.response_length))[shown_BxK]
+                                                   explorer.response_length))[index_BxK]
 
 
 STRATEGIES: dict[str, Callable] = {
