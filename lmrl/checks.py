@@ -171,6 +171,7 @@ def validate_world(config) -> None:
   _require(w.kind in world_lib.WORLD_KINDS, 'world.kind', f'must be one of '
            f'{world_lib.WORLD_KINDS}', w.kind)
   _non_negative(config, 'world.taste_scale')
+  _non_negative(config, 'world.base_scale')
   _require(_is_number(w.minority_opposition) and -1 <= w.minority_opposition <= 1,
            'world.minority_opposition', 'must be in [-1, 1]', w.minority_opposition)
   _world_fits(config)

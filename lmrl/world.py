@@ -18,9 +18,14 @@ computed exactly for every `y`. `WorldSpec.kind` says how the logits are drawn:
 
 * `'structured'`: the groups share one *base* LM and differ by a low-dimensional *taste*:
 
-    logit_g(v | x, y_<t) = [b(x, y_<t)[v] + s * theta_g . phi(prev, v)] / T
+    logit_g(v | x, y_<t) = [s_b * b(x, y_<t)[v] + s * theta_g . phi(prev, v)] / T
 
-  - `b` is the shared base: tabular N(0, 1) logits per (prompt, prefix), as a tabular teacher's.
+  - `b` is the shared base: tabular N(0, 1) logits per (prompt, prefix), as a tabular teacher's,
+    scaled by `s_b = base_scale` (1 by default). It is the part of every group's taste that an
+    LM must learn from the corpus as a table (`P * (V**Ly - 1) / (V - 1) * V` numbers: ~300,000 at
+    V = 8, Lx = 2, Ly = 4), so at `s_b = 1` and that size the pre-trained LM's error on it is
+    most of the gap to `p*` (docs/worlds.md); a small `s_b` leaves a world whose tastes are
+    mostly the shared, learnable features.
   - `phi(prev, v)` are token and bigram features of the next token `v` and the token before it
     (`prev`: the prefix's last token; at the first response token, the prompt's last token), so
     `theta_g . phi = (u_g[v] + B_g[prev, v]) / sqrt(2)`: `F = V + V**2` numbers per group,
@@ -72,6 +77,7 @@ class WorldSpec(NamedTuple):
   taste_scale: float = 1.0  # Structured: std of a taste's logit relative to the base's (1).
   minority_opposition: float = 1.0  # Structured: -correlation of a minority's taste with the
   #                                   majority's (1 = opposite, 0 = independent).
+  base_scale: float = 1.0  # Structured: std of the shared base's tabular logits (0 = no base).
 
   @property
   def num_groups(self) -> int:
@@ -108,6 +114,7 @@ def spec_from_config(world_config) -> WorldSpec:
       kind=str(world_config.kind),
       taste_scale=float(world_config.taste_scale),
       minority_opposition=float(world_config.minority_opposition),
+      base_scale=float(world_config.base_scale),
   )
 
 
@@ -207,8 +214,8 @@ def _structured_log_q_GxPxN(key: jax.Array, spec: WorldSpec) -> jax.Array:
   log_q_GxPxN = jnp.zeros((spec.num_groups, spec.num_prompts, spec.num_responses), jnp.float32)
   for t in range(Ly):
     # The shared base: one N(0, 1) logit vector per (prompt, prefix y_<t).
-    base_PxAxV = jax.random.normal(jax.random.fold_in(key_base, t),
-                                   (spec.num_prompts, V ** t, V))
+    base_PxAxV = spec.base_scale * jax.random.normal(jax.random.fold_in(key_base, t),
+                                                     (spec.num_prompts, V ** t, V))
     # The token before y_t: the prompt's last token at t = 0, else the prefix's last (its base-V
     # index mod V).
     if t == 0:

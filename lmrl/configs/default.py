@@ -31,6 +31,7 @@ def get_config() -> ml_collections.ConfigDict:
   w.taste_scale = 1.0  # Structured: std of a group's taste logit relative to the base's (1).
   w.minority_opposition = 1.0  # Structured: minus the correlation of each minority's taste with
   #                              the majority's: 1 = opposite tastes, 0 = independent.
+  w.base_scale = 1.0  # Structured: std of the shared base LM's tabular logits (0 = no base).
   w.num_eval_prompts = 0  # Evaluate on the first n prompts; 0 = every prompt.
   w.corpus_group_mix = (1.0, 0.0)  # Group mix of the pre-training corpus (majority only).
   w.iia = True  # True: Luce choices on p*; False: each chooser uses their group's q_g (non-IIA).
