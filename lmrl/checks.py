@@ -1,8 +1,15 @@
 """Config validation: bad values fail before anything compiles, with one line naming the field.
 
 Each check raises `ConfigError('config.<section>.<field> <what is allowed>, got <value>')`; the
-binaries print it as one line and exit non-zero. (Unknown fields and values of the wrong type in
-`--config.x=` overrides are refused earlier, by `ml_collections` while `lmrl.flags` parses them.)
+binaries print it as one line and exit non-zero. (Unknown fields, whole sections and values of
+the wrong type in `--config.x=` overrides are refused earlier, while `lmrl.flags` parses them.)
+
+Beyond each field's own range: an integer must fit JAX's int32 (`MAX_INT`; world seeds too), a
+float must survive float32 (`_float32`: no overflow to inf, no flush to 0), and the sizes the
+fields multiply into must fit fixed limits (the world's tables, one exact evaluation, the run
+state, the agents' parameters, one step's activations, the summary's resamples), each counted
+without building anything and without a huge power, binomial, factorial or list, so that no
+value, however large, makes the checks themselves hang (tests/test_bad_input.py draws them).
 """
 
 import math
@@ -13,7 +20,6 @@ from lmrl import epig
 from lmrl import epistemic
 from lmrl import errors
 from lmrl import hyperparams
-from lmrl import loop
 from lmrl import registry
 from lmrl import strategies
 from lmrl import update
@@ -27,6 +33,11 @@ MAX_WORLD_BYTES = 2 ** 30  # The world's tables (all world.num_worlds of them): 
 # ensemble, 5.4 for one LM, 6.9 for the epinet, measured on CPU at V=8, Lx=2, Ly=4).
 EXACT_EVAL_OVERHEAD = 4
 MAX_EXACT_EVAL_BYTES = 2 ** 37  # One exact evaluation, every lane at once: 128 GiB (one H200).
+MAX_STATE_BYTES = 2 ** 37  # Every lane's choice buffer and held-out choices: 128 GiB.
+MAX_PARAMETER_BYTES = 2 ** 37  # Every lane's agent parameters (a lower bound): 128 GiB.
+MAX_INT = 2 ** 31 - 1  # JAX's int32: a count, size or seed above it cannot be held or indexed.
+FLOAT32_MAX = 3.4028234663852886e38  # A float above it is inf in float32 (JAX's floats).
+FLOAT32_TINY = 1.1754943508222875e-38  # The smallest normal float32; below it, 0 (or denormal).
 
 
 def _require(ok: bool, field: str, message: str, value) -> None:
@@ -38,6 +49,7 @@ def _int_at_least(config, field: str, low: int) -> None:
   value = hyperparams.config_field(config, field)
   _require(isinstance(value, int) and not isinstance(value, bool) and value >= low, field,
            f'must be an integer >= {low}', value)
+  _require(value <= MAX_INT, field, f'must be at most {MAX_INT} (an int32)', value)
 
 
 def _boolean(config, field: str) -> None:
@@ -46,29 +58,57 @@ def _boolean(config, field: str) -> None:
 
 
 def _is_number(value) -> bool:
-  return isinstance(value, (int, float)) and not isinstance(value, bool)
+  """A finite real number (not a bool; an int too large for a float is not finite)."""
+  if not isinstance(value, (int, float)) or isinstance(value, bool):
+    return False
+  try:
+    return math.isfinite(value)
+  except OverflowError:
+    return False
+
+
+def _float32(field: str, value) -> None:
+  """`value` (a number) survives float32, JAX's float: no overflow to inf, no flush to 0."""
+  _require(value == 0 or FLOAT32_TINY <= abs(value) <= FLOAT32_MAX, field,
+           f'must be 0 or within float32\'s range [{FLOAT32_TINY:.4g}, {FLOAT32_MAX:.4g}] in '
+           'size', value)
 
 
 def _positive(config, field: str) -> None:
   value = hyperparams.config_field(config, field)
-  _require(_is_number(value) and value > 0 and math.isfinite(value), field,
-           'must be a positive number', value)
+  _require(_is_number(value) and value > 0, field, 'must be a positive number', value)
+  _float32(field, value)
 
 
 def _non_negative(config, field: str) -> None:
   value = hyperparams.config_field(config, field)
-  _require(_is_number(value) and value >= 0 and math.isfinite(value), field,
-           'must be a non-negative number', value)
+  _require(_is_number(value) and value >= 0, field, 'must be a non-negative number', value)
+  _float32(field, value)
 
 
 def _distribution(config, field: str, length: int | None = None) -> None:
   weights = tuple(hyperparams.config_field(config, field))
-  _require(all(isinstance(w, (int, float)) and w >= 0 for w in weights), field,
+  _require(all(_is_number(w) and w >= 0 for w in weights), field,
            'must hold non-negative weights', weights)
   _require(abs(sum(weights) - 1.0) < 1e-6, field, 'must sum to 1', weights)
   if length is not None:
     _require(len(weights) == length, field,
              f'must have one weight per group ({length}, as world.group_weights)', weights)
+
+
+def _power_within(base: int, exponent: int, limit: int) -> bool:
+  """base**exponent <= limit (base >= 2, exponent >= 1), without computing a huge power."""
+  return exponent < limit.bit_length() and base ** exponent <= limit
+
+
+def _comb_within(n: int, k: int, limit: int) -> bool:
+  """math.comb(n, k) <= limit (0 <= k <= n), counted only until it passes the limit."""
+  count = 1
+  for i in range(min(k, n - k)):
+    count = count * (n - i) // (i + 1)  # C(n, i + 1), exact.
+    if count > limit:
+      return False
+  return True
 
 
 def _gb(num_bytes: float) -> str:
@@ -115,7 +155,7 @@ def exact_evaluation_bytes(config) -> tuple[int, str]:
   sequences = prompts * w.vocab_size ** (w.response_length - 1)
   length = 1 + w.prompt_length + w.response_length
   members = config.agent.num_members if config.agent.epistemic == 'ensemble' else 1
-  lanes = e.num_seeds * w.get('num_worlds', 1) * hyperparams.grid(config).size
+  lanes = _lanes(config)
   if e.shard_seeds and not e.distributed:  # (Local devices only: this compiles nothing.)
     import jax  # pylint: disable=g-import-not-at-top
     lanes = -(-lanes // jax.device_count())
@@ -131,7 +171,9 @@ def _exact_evaluation_within(config, limit: int, what: str) -> None:
   _require(needed <= limit, 'world.num_eval_prompts',
            f'makes one exact evaluation need about {_gb(needed)} ({counted}), more than the '
            f'{_gb(limit)} {what}: evaluate on fewer prompts (world.num_eval_prompts), or lower '
-           'experiment.num_seeds, world.num_worlds or the sweep\'s grid',
+           'experiment.num_seeds, world.num_worlds, the grid of config.sweep, agent.num_members, '
+           'lm.width, lm.mlp_ratio, world.vocab_size, world.prompt_length or '
+           'world.response_length',
            config.world.num_eval_prompts)
 
 
@@ -156,11 +198,14 @@ def validate_world(config) -> None:
                      ('pretrain.steps', 1), ('pretrain.batch_size', 1)]:
     _int_at_least(config, field, low)
   w = config.world
-  _require(w.vocab_size ** w.response_length <= MAX_RESPONSES, 'world.response_length',
-           f'makes vocab_size**response_length exceed {MAX_RESPONSES} responses to enumerate',
-           (w.vocab_size, w.response_length))
-  _require(w.vocab_size ** w.prompt_length <= MAX_PROMPTS, 'world.prompt_length',
-           f'makes vocab_size**prompt_length exceed {MAX_PROMPTS} prompts',
+  _require(w.seed + w.num_worlds - 1 <= MAX_INT, 'world.num_worlds',
+           f'makes the last world\'s seed, world.seed + world.num_worlds - 1, exceed {MAX_INT} '
+           '(an int32)', (w.seed, w.num_worlds))
+  _require(_power_within(w.vocab_size, w.response_length, MAX_RESPONSES), 'world.response_length',
+           'makes world.vocab_size**world.response_length exceed '
+           f'{MAX_RESPONSES} responses to enumerate', (w.vocab_size, w.response_length))
+  _require(_power_within(w.vocab_size, w.prompt_length, MAX_PROMPTS), 'world.prompt_length',
+           f'makes world.vocab_size**world.prompt_length exceed {MAX_PROMPTS} prompts',
            (w.vocab_size, w.prompt_length))
   _require(len(tuple(w.group_weights)) >= 1, 'world.group_weights', 'must name >= 1 group',
            w.group_weights)
@@ -175,8 +220,9 @@ def validate_world(config) -> None:
   _require(_is_number(w.minority_opposition) and -1 <= w.minority_opposition <= 1,
            'world.minority_opposition', 'must be in [-1, 1]', w.minority_opposition)
   _world_fits(config)
-  _require(0 < w.favourite_mass <= 1, 'world.favourite_mass', 'must be in (0, 1]',
-           w.favourite_mass)
+  _require(_is_number(w.favourite_mass) and 0 < w.favourite_mass <= 1, 'world.favourite_mass',
+           'must be in (0, 1]', w.favourite_mass)
+  _float32('world.favourite_mass', w.favourite_mass)
   _require(w.num_eval_prompts <= w.vocab_size ** w.prompt_length, 'world.num_eval_prompts',
            'must not exceed the number of prompts vocab_size**prompt_length', w.num_eval_prompts)
   _require(config.lm.width % config.lm.num_heads == 0, 'lm.num_heads', 'must divide lm.width',
@@ -198,6 +244,114 @@ def _validate_traced(config) -> None:
     for value in values:
       _RULES[hyperparams.TRACED[name].rule]({'sweep': {name: value}}, f'sweep.{name}')
     _require(len(set(values)) == len(values), f'sweep.{name}', 'must not repeat a value', values)
+
+
+def _evaluated(config, r: int) -> bool:
+  """Round r is one of `loop.evaluated_rounds(config)` (0, every eval_every-th, the last),
+  found without listing them (experiment.rounds may be up to MAX_INT)."""
+  e = config.experiment
+  return r in (0, e.rounds) or (0 < r <= e.rounds and r % e.eval_every == 0)
+
+
+def _lanes(config) -> int:
+  """Lanes of the sweep: seeds x worlds x the grid's points (`hyperparams.grid`, counted without
+  listing its points: a sweep's product may be huge)."""
+  grid_size = math.prod(len(v) for v in hyperparams.swept_values(config).values())
+  return config.experiment.num_seeds * config.world.get('num_worlds', 1) * grid_size
+
+
+def run_state_bytes(config) -> tuple[int, str]:
+  """The bytes of every lane's choice buffer and held-out choices (`lmrl.loop`), and how they
+  are counted: `rounds x prompts_per_round` rows of Lx prompt tokens, K x Ly response tokens, a
+  ranking of K, M bootstrap weights and a flag, and `num_held_out` held-out choices of K
+  responses, a prompt and a choice; 4 bytes each."""
+  w, e = config.world, config.experiment
+  K = e.responses_per_prompt
+  row = w.prompt_length + K * w.response_length + K + config.agent.num_members + 1
+  lanes = _lanes(config)
+  needed = 4 * lanes * (e.rounds * e.prompts_per_round * row + e.num_held_out * (K + 2))
+  return needed, (f'{lanes} lanes x ({e.rounds} rounds x {e.prompts_per_round} prompts x {row} '
+                  f'+ {e.num_held_out} held-out x {K + 2}) x 4 bytes')
+
+
+def agent_parameter_bytes(config) -> tuple[int, str]:
+  """A lower bound on the bytes of every lane's agent parameters, and how it is counted: each
+  transformer block's attention (4 D^2) and MLP (2 mlp_ratio D^2) weights, of the LM and, in the
+  ensemble, of each member's LM and prior (`agent.prior_width`, `agent.prior_depth`); of the
+  epinet's two MLPs (trained and prior: hidden x (D + 2 index_dim + hidden) at least); 4 bytes
+  each. (The classic agent's reward models have the same networks.)"""
+  m, a = config.lm, config.agent
+
+  def block(width: int) -> int:
+    return (4 + 2 * m.mlp_ratio) * width * width
+
+  lm = m.depth * block(m.width)
+  if a.epistemic == 'ensemble':
+    per_lane, what = a.num_members * (lm + a.prior_depth * block(a.prior_width)), (
+        f'{a.num_members} members x ({lm} LM + {a.prior_depth * block(a.prior_width)} prior)')
+  else:
+    epinets = 2 * a.epinet_hidden * (m.width + 2 * a.index_dim + a.epinet_hidden)
+    per_lane, what = lm + epinets, f'({lm} LM + {epinets} epinet)'
+  lanes = _lanes(config)
+  return 4 * lanes * per_lane, f'{lanes} lanes x {what} weights x 4 bytes'
+
+
+def step_activation_bytes(config) -> tuple[int, str]:
+  """A lower bound on the bytes of the largest batch's MLP activations in one step, every lane
+  at once, and which batch: the joint update's `finetune.batch_size` choices of K responses and
+  `finetune.lm_batch_size` corpus sequences per member, the classic policy's
+  `classic.policy_batch_size` samples, pre-training's `pretrain.batch_size` sequences (per
+  world), epig's `experiment.epig_samples` targets per member and prompt; each sequence
+  `1 + Lx + Ly` tokens of `mlp_ratio x width` floats, 4 bytes."""
+  w, m, u, e = config.world, config.lm, config.finetune, config.experiment
+  members, lanes = config.agent.num_members, _lanes(config)
+  sequences = {
+      'finetune.batch_size': lanes * members * u.batch_size * e.responses_per_prompt,
+      'finetune.lm_batch_size': lanes * members * u.lm_batch_size,
+      'classic.policy_batch_size': lanes * config.classic.policy_batch_size,
+      'pretrain.batch_size': w.get('num_worlds', 1) * config.pretrain.batch_size,
+      'experiment.epig_samples': lanes * e.prompts_per_round * members * e.epig_samples
+                                 * ('epig' in e.strategies),
+  }
+  field = max(sequences, key=sequences.get)
+  per_sequence = (1 + w.prompt_length + w.response_length) * m.mlp_ratio * m.width
+  return 4 * sequences[field] * per_sequence, field
+
+
+def _sizes_fit(config) -> None:
+  """The run state, the agents' parameters and one step's activations fit `MAX_STATE_BYTES`,
+  `MAX_PARAMETER_BYTES` and `MAX_EXACT_EVAL_BYTES`; the summary's bootstrap resamples fit
+  `MAX_STATE_BYTES`."""
+  needed, counted = run_state_bytes(config)
+  e = config.experiment
+  _require(needed <= MAX_STATE_BYTES, 'experiment.rounds',
+           f'with experiment.prompts_per_round, experiment.responses_per_prompt, '
+           f'experiment.num_held_out and agent.num_members makes every lane\'s choice buffer '
+           f'and held-out choices need {_gb(needed)} ({counted}), over the '
+           f'{_gb(MAX_STATE_BYTES)} limit (checks.MAX_STATE_BYTES): lower them, or the lanes '
+           '(experiment.num_seeds, world.num_worlds, the grid of config.sweep)',
+           (e.rounds, e.prompts_per_round, e.num_held_out))
+  needed, counted = agent_parameter_bytes(config)
+  m, a = config.lm, config.agent
+  _require(needed <= MAX_PARAMETER_BYTES, 'lm.depth',
+           f'with lm.width, lm.mlp_ratio, agent.num_members, agent.prior_width, '
+           f'agent.prior_depth, agent.epinet_hidden and agent.index_dim makes the agents\' '
+           f'parameters need at least {_gb(needed)} ({counted}), over the '
+           f'{_gb(MAX_PARAMETER_BYTES)} limit (checks.MAX_PARAMETER_BYTES): lower them, or the '
+           'lanes (experiment.num_seeds, world.num_worlds, the grid of config.sweep)',
+           (m.depth, m.width, a.prior_depth, a.prior_width))
+  needed, field = step_activation_bytes(config)
+  _require(needed <= MAX_EXACT_EVAL_BYTES, field,
+           f'makes one step\'s activations need at least {_gb(needed)} (its sequences x (1 + '
+           'world.prompt_length + world.response_length) tokens x lm.mlp_ratio x lm.width x 4 '
+           f'bytes, every lane: experiment.num_seeds, world.num_worlds, the grid of config.sweep)'
+           f', over the {_gb(MAX_EXACT_EVAL_BYTES)} limit (checks.MAX_EXACT_EVAL_BYTES)',
+           hyperparams.config_field(config, field))
+  needed = 8 * e.num_bootstrap * e.num_seeds * config.world.get('num_worlds', 1)
+  _require(needed <= MAX_STATE_BYTES, 'experiment.num_bootstrap',
+           f'makes the summary\'s resampled seeds need {_gb(needed)} (x experiment.num_seeds x '
+           f'world.num_worlds x 8 bytes), over the {_gb(MAX_STATE_BYTES)} limit '
+           '(checks.MAX_STATE_BYTES)', e.num_bootstrap)
 
 
 def validate(config) -> None:
@@ -240,29 +394,31 @@ def validate(config) -> None:
   _require(len(tuple(e.strategies)) >= 1, 'experiment.strategies', 'must name >= 1 strategy',
            e.strategies)
   for name in e.strategies:
-    _require(name in strategies.STRATEGIES, 'experiment.strategies',
+    _require(isinstance(name, str) and name in strategies.STRATEGIES, 'experiment.strategies',
              f'must hold only known strategies {tuple(strategies.STRATEGIES)}', name)
   _require(len(set(e.strategies)) == len(tuple(e.strategies)), 'experiment.strategies',
            'must not name a strategy twice', e.strategies)
   _int_at_least(config, 'experiment.pool_size', 2)
   _require(e.pool_size >= e.responses_per_prompt, 'experiment.pool_size',
            'must be >= experiment.responses_per_prompt (K)', e.pool_size)
-  _require(math.comb(e.pool_size, e.responses_per_prompt) <= 20_000, 'experiment.pool_size',
-           'gives more than 20000 K-tuples to score per prompt', e.pool_size)
+  _require(_comb_within(e.pool_size, e.responses_per_prompt, 20_000), 'experiment.pool_size',
+           'gives more than 20000 K-tuples (experiment.responses_per_prompt of them) to score per '
+           'prompt', e.pool_size)
   _require(e.epig_target in epig.TARGETS, 'experiment.epig_target',
            f'must be one of {epig.TARGETS}', e.epig_target)
   _int_at_least(config, 'experiment.epig_samples', 0)
   _int_at_least(config, 'experiment.epig_top', 0)
   if 'epig' in e.strategies:
-    columns = math.comb(e.pool_size, e.responses_per_prompt) * epig.num_outcomes(
-        e.responses_per_prompt, config.world.full_ranking)
+    K, full_ranking = e.responses_per_prompt, config.world.full_ranking
+    outcomes = (epig.num_outcomes(K, full_ranking) if K <= 12 or not full_ranking
+                else MAX_EPIG_COLUMNS + 1)  # 13! is over the limit: no huge K! is computed.
+    columns = math.comb(e.pool_size, K) * outcomes
     _require(columns <= MAX_EPIG_COLUMNS, 'experiment.pool_size',
              f'gives epig more than {MAX_EPIG_COLUMNS} (K-tuple, outcome) pairs to score per '
              'prompt (fewer candidates, a smaller K, or world.full_ranking=False)', e.pool_size)
   _int_at_least(config, 'experiment.refit_steps', 1)
-  schedule = set(loop.evaluated_rounds(config))
   for r in tuple(e.refit_rounds):
-    _require(isinstance(r, int) and not isinstance(r, bool) and r in schedule and r > 0,
+    _require(isinstance(r, int) and not isinstance(r, bool) and r > 0 and _evaluated(config, r),
              'experiment.refit_rounds', 'must hold evaluated rounds after round 0 (0, every '
              'eval_every-th, the last)', tuple(e.refit_rounds))
   _require(not tuple(e.refit_rounds) or a.kind == 'joint', 'experiment.refit_rounds',
@@ -273,9 +429,10 @@ def validate(config) -> None:
     _int_at_least(config, field, 1)
   for field in ('experiment.shard_seeds', 'experiment.distributed'):
     _boolean(config, field)
+  _sizes_fit(config)
   if e.shard_seeds and not e.distributed:  # Local devices only: this compiles nothing.
     import jax  # pylint: disable=g-import-not-at-top
-    lanes = e.num_seeds * config.world.num_worlds * hyperparams.grid(config).size
+    lanes = _lanes(config)
     _require(lanes % jax.device_count() == 0, 'experiment.num_seeds',
              f'times world.num_worlds and the sweep\'s grid points must be a multiple of the '
              f'{jax.device_count()} '

@@ -20,8 +20,10 @@ only (`--helpfull` shows all).
 """
 
 import ast
+import difflib
 import importlib.util
 import os
+import re
 import sys
 
 from absl import flags as absl_flags
@@ -86,11 +88,73 @@ def config_path(value: str) -> str:
   return path + colon + variant
 
 
-def _exit_with_one_line(error: Exception) -> None:
+def _exit_with_one_line(error: Exception, config_file: str | None = None,
+                        argv: list[str] = ()) -> None:
+  """Exits with `error: <the error, on one line>` (status 1). An unknown field of `config_file`
+  named by a `--config.x` override of `argv` is said as that override."""
   message = ' '.join(str(error).replace('\\n', ' ').split())
-  if isinstance(error, (AttributeError, KeyError)):
+  if isinstance(error, (AttributeError, KeyError, TypeError)) and config_file:
+    message = _unknown_field(config_file, argv) or message
+  if isinstance(error, (AttributeError, KeyError)) and not message.startswith('--config.'):
     message = f'a --config override names no such config field: {message}'
   sys.exit(f'error: {message}')
+
+
+def _override_paths(argv: list[str]) -> list[str]:
+  """The dotted field of each `--config.x=v` (also `--config.x`, `--noconfig.x`) in `argv`."""
+  return [a.split('=', 1)[0].split('config.', 1)[1] for a in argv
+          if a.startswith(('--config.', '--noconfig.'))]
+
+
+def _field_problem(config, path: str) -> str | None:
+  """Why `config.<path>` names no field ('config.world has no field ...'), or None."""
+  node, seen = config, 'config'
+  for name in path.split('.'):
+    if not hasattr(node, 'keys'):
+      return f'{seen} is a field, not a section'
+    if name not in node:
+      close = difflib.get_close_matches(name, [str(k) for k in node.keys()], n=1)
+      hint = f' (did you mean {seen}.{close[0]}?)' if close else ''
+      return f'{seen} has no field {name!r}{hint}'
+    node, seen = node[name], f'{seen}.{name}'
+  return None
+
+
+def _unknown_field(config_file: str, argv: list[str]) -> str | None:
+  """'--config.x names no such config field: ...' for the first override of `argv` that names
+  no field of the config `config_file` (`path[:variant]`) loads; None if each names one."""
+  path, *arg = config_file.split(':', 1)  # As `config_flags` loads it: get_config(*arg).
+  try:
+    spec = importlib.util.spec_from_file_location('_lmrl_config_of_an_error', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(*arg)
+  except Exception:  # pylint: disable=broad-except  # (The caller says the original error.)
+    return None
+  for path in _override_paths(argv):
+    problem = _field_problem(config, path)
+    if problem:
+      return f'--config.{path} names no such config field: {problem}'
+  return None
+
+
+def _check_override_names(argv: list[str]) -> None:
+  """Each `--config.x` override names a dotted field (`section.field`): refuses '--config.=1',
+  '--config.world.=1' in one line, before `config_flags` parses them."""
+  for path in _override_paths(argv):
+    if not re.fullmatch(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*', path):
+      raise errors.ConfigError(f'--config.{path} is not a config field: override one as '
+                               '--config.section.field=value')
+
+
+def _check_no_section_replaced(config_flag) -> None:
+  """A `--config.section={...}` override would replace the whole section (dropping or adding
+  fields unchecked): refused in one line; each field is overridden on its own."""
+  for path, value in getattr(config_flag, 'override_values', {}).items():
+    if hasattr(value, 'keys'):
+      raise errors.ConfigError(f'--config.{path} would replace the whole section config.{path}, '
+                               f'got {value.to_dict() if hasattr(value, "to_dict") else value!r}:'
+                               f' override its fields one by one, --config.{path}.FIELD=VALUE')
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -123,9 +187,10 @@ def define_config_flag(default: str = 'default', note: str = ''):
                f'--config.section.field=value. {note}').strip()
   try:
     sys.argv = _normalise_argv(sys.argv)
+    _check_override_names(sys.argv)
     return config_flags.DEFINE_config_file('config', config_path(default), help_text)
   except _FLAG_ERRORS as error:
-    _exit_with_one_line(error)
+    _exit_with_one_line(error, config_path(default), sys.argv)
 
 
 def define_pretrained_cache_flags():
@@ -168,15 +233,20 @@ def _clear_pretrained_cache(cache_dir: str, which: str) -> str:
 def parse_flags(argv: list[str]) -> list[str]:
   """The binaries' absl flag parser (`app.run(main, flags_parser=lmrl_flags.parse_flags)`).
 
-  A bad flag, an unknown config name, an unknown or ill-typed `--config.x=` override, or a config
-  file that does not load exits with one line `error: ...` and status 1, instead of absl's or
-  ml_collections' traceback; nothing has been written or compiled by then.
+  A bad flag, an unknown config name, an unknown or ill-typed `--config.x=` override (an unknown
+  field said by its full path, `--config.world.vocab_sise`), an override replacing a whole
+  section (`--config.world={...}`), or a config file that does not load exits with one line
+  `error: ...` and status 1, instead of absl's or ml_collections' traceback; nothing has been
+  written or compiled by then (tests/test_bad_input.py draws such command lines).
   """
   try:
     argv = _normalise_argv(argv)
+    _check_override_names(argv)
     remaining = absl_flags.FLAGS(argv)
     if 'config' in absl_flags.FLAGS:
       absl_flags.FLAGS.config.keys()  # A config file that failed to load raises here, not later.
+      _check_no_section_replaced(absl_flags.FLAGS['config'])
   except (absl_flags.Error, *_FLAG_ERRORS) as error:
-    _exit_with_one_line(error)
+    files = [a[len('--config='):] for a in argv if a.startswith('--config=')]
+    _exit_with_one_line(error, files[-1] if files else None, argv)
   return remaining

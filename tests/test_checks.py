@@ -10,6 +10,7 @@ import pytest
 import lmrl
 from lmrl import checks
 from lmrl import errors
+from lmrl import loop
 from lmrl.configs import default
 from lmrl.configs import tiny
 
@@ -85,6 +86,36 @@ TOO_LARGE_EVALUATION = {'world__vocab_size': 16, 'world__response_length': 4,
     ({'experiment__num_seeds': 0}, 'experiment.num_seeds'),
     ({'sweep__learning_rate': (1e-3, -1.0)}, 'sweep.learning_rate'),
     ({'sweep__lambda_lm': (0.0, 0.0)}, 'sweep.lambda_lm'),
+    # Found by tests/test_bad_input.py: values past int32 or float32, and sizes so large that
+    # the checks themselves used to hang (a huge power, binomial, factorial or list) or a run
+    # would fail late (out of memory, a seed silently wrapped).
+    ({'seed': 2 ** 32}, 'seed'),  # jax.random.key(2**32) is key(0).
+    ({'world__seed': 2 ** 31 - 1, 'world__num_worlds': 2}, 'world.num_worlds'),
+    ({'world__response_length': 10 ** 9}, 'world.response_length'),  # 3**(10**9): not computed.
+    ({'finetune__learning_rate': 1e39}, 'finetune.learning_rate'),  # inf in float32.
+    ({'world__teacher_temperature': 1e-300}, 'world.teacher_temperature'),  # 0 in float32.
+    ({'experiment__info_temperature': 1e-45}, 'experiment.info_temperature'),
+    ({'world__group_weights': (10 ** 400, 0)}, 'world.group_weights'),  # Was an OverflowError.
+    ({'sweep__learning_rate': (10 ** 400,)}, 'sweep.learning_rate'),
+    ({'experiment__strategies': (['passive'],)}, 'experiment.strategies'),  # Was a TypeError.
+    ({'experiment__pool_size': 2 ** 30, 'experiment__responses_per_prompt': 2 ** 29},
+     'experiment.pool_size'),
+    ({'experiment__strategies': ('epig',), 'experiment__pool_size': 10 ** 6,
+      'experiment__responses_per_prompt': 10 ** 6}, 'experiment.pool_size'),  # 10**6! outcomes.
+    ({'experiment__rounds': 2 ** 31 - 1, 'experiment__rounds_per_chunk': 1,
+      'experiment__eval_every': 1, 'experiment__refit_rounds': (2,)}, 'experiment.rounds'),
+    ({'experiment__num_held_out': 2 ** 31 - 1, 'experiment__num_seeds': 64},
+     'experiment.rounds'),  # The run state's size is said of experiment.rounds and names it.
+    ({'lm__depth': 10 ** 7}, 'lm.depth'),
+    ({'agent__epistemic': 'epinet', 'agent__epinet_hidden': 2 ** 20}, 'lm.depth'),
+    ({'finetune__batch_size': 10 ** 8}, 'finetune.batch_size'),
+    ({'pretrain__batch_size': 2 ** 31 - 1}, 'pretrain.batch_size'),
+    ({'experiment__num_bootstrap': 2 ** 31 - 1, 'experiment__num_seeds': 64},
+     'experiment.num_bootstrap'),
+    ({f'sweep__{name}': tuple(range(1, 101)) for name in ('learning_rate', 'lambda_lm',
+                                                          'lambda_l2', 'temperature',
+                                                          'prior_scale')},
+     'experiment.rounds'),  # A grid of 10**10 points: counted, not listed.
 ])
 def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, field):
   workdir = tmp_path / 'run'
@@ -96,6 +127,16 @@ def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, fie
   assert ', got ' in message and '\n' not in message
   assert len(_COMPILE_EVENTS) == compiled  # Nothing was compiled...
   assert not workdir.exists()  # ...and nothing written.
+
+
+def test_evaluated_rounds_are_found_without_listing_them():
+  """`checks._evaluated` (for experiment.refit_rounds, up to MAX_INT rounds) agrees with
+  `loop.evaluated_rounds`."""
+  for rounds, eval_every in [(40, 5), (7, 3), (1, 1), (10, 20), (12, 4)]:
+    config = _tiny_config(experiment__rounds=rounds, experiment__eval_every=eval_every)
+    listed = set(loop.evaluated_rounds(config))
+    found = {r for r in range(-2, rounds + 3) if checks._evaluated(config, r)}
+    assert found == listed, (rounds, eval_every)
 
 
 def test_a_world_too_large_is_refused_with_the_size_it_would_need():
