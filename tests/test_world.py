@@ -234,6 +234,19 @@ def test_the_structured_parameters_do_what_they_say():
   w = jax.jit(world_lib.make_world, static_argnums=1)(jax.random.key(0), flat)
   np.testing.assert_allclose(w.log_q_GxPxN[0], w.log_q_GxPxN[1], atol=1e-6)
   assert not np.allclose(w.log_q_GxPxN[0, 0], w.log_q_GxPxN[0, 0, 0], atol=0.1)
+  # Base scale 0: no per-prompt base, so two prompts ending in the same token are the same
+  # teacher for every group; base scale 1 is the default world, bit for bit.
+  no_base = flat._replace(prompt_length=2, taste_scale=1.0, base_scale=0.0)
+  w = jax.jit(world_lib.make_world, static_argnums=1)(jax.random.key(0), no_base)
+  same_last_token = world_lib.all_prompts(no_base)[:, -1] == 1  # Prompts (0, 1), (1, 1), (2, 1).
+  log_q_GxQxN = np.asarray(w.log_q_GxPxN)[:, same_last_token]
+  np.testing.assert_allclose(log_q_GxQxN, np.broadcast_to(log_q_GxQxN[:, :1], log_q_GxQxN.shape),
+                             atol=1e-5)
+  assert not np.allclose(w.log_q_GxPxN[:, 0], w.log_q_GxPxN[:, 1], atol=0.1)
+  default = jax.jit(world_lib.make_world, static_argnums=1)(jax.random.key(0), flat)
+  scaled = jax.jit(world_lib.make_world, static_argnums=1)(
+      jax.random.key(0), flat._replace(base_scale=1.0))
+  np.testing.assert_array_equal(default.log_q_GxPxN, scaled.log_q_GxPxN)
 
 
 SMALL = STRUCTURED._replace(vocab_size=4, prompt_length=2, response_length=3,

@@ -5,9 +5,10 @@ r"""The structured study's learner table: a short run of a config with some fiel
 
 Runs `structured:ceiling` (experiments/structured/config.py) on 2 worlds x 1 seed for 20 rounds
 of 64 rankings (`--base=headline` for the default world), with each `FIELD=VALUE` argument
-applied, into `RUNS/<the arguments>`, and prints per strategy the mean over lanes of KL(p*||p_bar),
-the mass on the majority's favourites, the held-out choice log-loss and the predicted KL at 0,
-640 and 1,280 rankings: one row of experiments/structured/README.md's table each.
+applied (e.g. `experiment.rounds=40` for a longer run), into `RUNS/<the arguments>`, and prints
+per strategy the mean over lanes of KL(p*||p_bar), the mass on each group's favourites (F_0, F_1),
+the held-out choice log-loss and the predicted KL at every evaluated round (0, 640, 1,280, ...
+rankings): one row of experiments/structured/README.md's table each.
 `--oracle_power=1` makes the oracle draw from p* itself (`lmrl.strategies.ORACLE_POWER`).
 """
 
@@ -30,7 +31,6 @@ _RUNS = flags.DEFINE_string('runs', 'runs/probe', 'Parent of the work directorie
 _BASE = flags.DEFINE_string('base', 'structured:ceiling', 'The config the fields change.')
 _STRATEGIES = flags.DEFINE_list('strategies', ['oracle', 'passive'], 'Strategies to run.')
 _POWER = flags.DEFINE_float('oracle_power', strategies.ORACLE_POWER, 'The oracle draws p*^power.')
-ROUNDS = (0, 10, 20)  # The evaluated rounds printed (eval_every 10).
 
 
 def probe_config(base: str, overrides: list[str], strategy_names: list[str]):
@@ -65,13 +65,14 @@ def main(argv):
   lmrl.run(config, workdir, log=lambda line: None)
   with open(os.path.join(workdir, 'results.csv')) as f:
     rows = list(csv.DictReader(f))
+  evaluated = sorted({int(x['round']) for x in rows})  # Every evaluated round is printed.
   for strategy in config.experiment.strategies:
     parts = []
-    for r in ROUNDS:
+    for r in evaluated:
       lanes = [x for x in rows if x['strategy'] == strategy and x['round'] == str(r)]
       mean = lambda key, lanes=lanes: np.mean([float(x[key]) for x in lanes])
       parts.append(f'{r * config.experiment.prompts_per_round} rankings: KL {mean("kl"):.3f} '
-                   f'mass on F_0 {mean("coverage_g0"):.3f} choice loss {mean("choice_loss"):.3f} '
+                   f'mass on F_0 {mean("coverage_g0"):.3f} F_1 {mean("coverage_g1"):.4f} choice loss {mean("choice_loss"):.3f} '
                    f'predicted KL {mean("predicted_kl"):.3f}')
     print(f'{" ".join(overrides) or "(none)"} {strategy}: ' + ' | '.join(parts)
           + f' ({time.time() - start:.0f}s)', flush=True)
