@@ -39,7 +39,7 @@ def structured_world(c) -> None:
   c.world.num_worlds = 8  # 8 worlds ...
   c.experiment.num_seeds = 2  # ... x 2 seeds = 16 lanes.
   c.experiment.eval_every = 10  # Exact metrics every 10 rounds (640 rankings).
-  c.experiment.rounds = 48  # 3,072 rankings: the pilot's oracle closed ~80% at 2,560 (README).
+  c.experiment.rounds = 50  # 3,200 rankings: the pilot's oracle closed ~80% at 2,560 (README).
   c.world.base_scale = 0.1  # The largest of (1, 0.5, 0.25, 0.1, 0) at which the pre-trained LM
   #                           knows the majority's taste (its KL to q_0 <= 10% of its KL to p*):
   #                           the gap left is the minority's, what choices are for (README).
