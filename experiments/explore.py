@@ -9,6 +9,9 @@ run resumes (the same command again). `--pretrained_cache_clear=stale|all` empti
 cache of pre-trained LMs first (alone, without `--workdir`, it does only that).
 """
 
+import os
+import sys
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -43,7 +46,8 @@ def _distribute() -> None:
     raise errors.ConfigError('--coordinator_address needs --config.experiment.distributed=True')
   # CPU devices of different processes talk through gloo (no effect on accelerators).
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-  jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+                             heartbeat_timeout_seconds=_CONFIG.value.experiment.heartbeat_seconds)
 
 
 def main(argv):
@@ -57,6 +61,10 @@ def main(argv):
     _distribute()
     runner.run(_CONFIG.value, _WORKDIR.value, log=lambda line: print(line, flush=True),
                pretrained_cache=_PRETRAINED_CACHE.value or None)
+  except errors.LostProcessError as error:
+    # Exit now: JAX's shutdown at exit would wait for the lost process, then abort with a C++ log.
+    print(f'error: {error}', file=sys.stderr, flush=True)
+    os._exit(1)  # pylint: disable=protected-access
   except errors.UserError as error:
     raise SystemExit(f'error: {error}') from None
 

@@ -429,6 +429,7 @@ def validate(config) -> None:
     _int_at_least(config, field, 1)
   for field in ('experiment.shard_seeds', 'experiment.distributed'):
     _boolean(config, field)
+  _int_at_least(config, 'experiment.heartbeat_seconds', 1)
   _sizes_fit(config)
   if e.shard_seeds and not e.distributed:  # Local devices only: this compiles nothing.
     import jax  # pylint: disable=g-import-not-at-top

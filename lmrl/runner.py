@@ -47,6 +47,7 @@ import jax
 import numpy as np
 
 from lmrl import checks
+from lmrl import errors
 from lmrl import files
 from lmrl import hyperparams
 from lmrl import loop as loop_lib
@@ -125,16 +126,18 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print,
   of another config or in use by a live run, or a full disk (earlier files intact), and
   `checkpoints.CorruptCheckpointError` when no checkpoint of a part-done sweep can be read.
   With `config.experiment.distributed`, every process of a `jax.distributed` job calls it with
-  the same arguments; process 0 writes the files. With `pretrained_cache` (a directory), an LM
+  the same arguments; process 0 writes the files; a process lost mid-run makes the others raise
+  `errors.LostProcessError` (one line) as soon as a collective fails, or within
+  `experiment.heartbeat_seconds` when none is under way (then JAX's own abort ends them). With `pretrained_cache` (a directory), an LM
   pre-trained for the same seed, world, LM and pre-training config by an earlier run is reused
   (`pipeline.pretrained_lm`); the binaries pass `default_pretrained_cache()`.
   """
   checks.validate(config)
+  if config.experiment.distributed and not jax.distributed.is_initialized():
+    _join_distributed_job(config.experiment.heartbeat_seconds)  # Before JAX's backend starts.
   spec, lm_spec = pipeline.build_specs(config)
   agents = {kind: pipeline.make_agent(config, spec, lm_spec, kind)
             for kind in registry.agent_kinds(config)}
-  if config.experiment.distributed and not jax.distributed.is_initialized():
-    jax.distributed.initialize()
   checks.validate_memory(config)  # One exact evaluation fits this machine (none distributed).
   if not workdir_lib.is_writer():
     log = lambda line: None  # pylint: disable=unnecessary-lambda-assignment
@@ -142,9 +145,18 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print,
     workdir_lib.prepare(workdir, config)
     timing = _read_timing(workdir)
     started = time.perf_counter()
-    r = _setup(config, workdir, spec, lm_spec, log, pretrained_cache)
-    timing.setdefault('pretrain_seconds', time.perf_counter() - started)
-    summary = _run(r, agents, timing)
+    try:
+      r = _setup(config, workdir, spec, lm_spec, log, pretrained_cache)
+      timing.setdefault('pretrain_seconds', time.perf_counter() - started)
+      summary = _run(r, agents, timing)
+    except errors.UserError:
+      raise
+    except (RuntimeError, ValueError) as e:  # JAX's runtime errors (a collective's, gloo's).
+      lost = (errors.lost_process(e, config.experiment.heartbeat_seconds)
+              if config.experiment.distributed else None)
+      if lost is None:
+        raise
+      raise lost from None
     if r.writer:
       timing['total_seconds_this_call'] = time.perf_counter() - started
       # Programs loaded from / newly written to the persistent cache by this process (a miss
@@ -155,6 +167,18 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print,
         log(f'wrote {path}')
     workdir_lib.barrier('finished')
     return summary
+
+
+def _join_distributed_job(heartbeat_seconds: int) -> None:
+  """`jax.distributed.initialize()` from the cluster's environment, or one line naming the field."""
+  try:
+    jax.distributed.initialize(heartbeat_timeout_seconds=heartbeat_seconds)
+  except (RuntimeError, ValueError) as e:
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise errors.ConfigError(
+        'config.experiment.distributed=True, but no jax.distributed job could be joined from '
+        f'this environment ({reason}); run under a cluster manager jax detects, or pass '
+        '--coordinator_address, --num_processes and --process_id') from None
 
 
 def _timing_path(workdir: str) -> str:

@@ -33,7 +33,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _start_job(workdir, logs_dir) -> list[subprocess.Popen]:
+def _start_job(workdir, logs_dir, *extra) -> list[subprocess.Popen]:
   port = _free_port()
   env = dict(os.environ, JAX_PLATFORMS='cpu')
   env.pop('XLA_FLAGS', None)  # One device per process.
@@ -43,7 +43,7 @@ def _start_job(workdir, logs_dir) -> list[subprocess.Popen]:
       processes.append(subprocess.Popen(
           [sys.executable, '-m', 'experiments.explore', *SHARDED, f'--workdir={workdir}',
            '--config.experiment.distributed=True', f'--coordinator_address=localhost:{port}',
-           f'--num_processes={NUM_PROCESSES}', f'--process_id={i}'],
+           f'--num_processes={NUM_PROCESSES}', f'--process_id={i}', *extra],
           env=env, cwd=conftest.REPO_ROOT, stdout=log, stderr=subprocess.STDOUT))
   return processes
 
@@ -92,16 +92,20 @@ def test_two_processes_equal_one_process_over_two_devices(two_process_run, tmp_p
       assert _read(os.path.join(workdir, name)) == _read(one / name), name
 
 
+def _wait_for_first_infomax_chunk(workdir, processes) -> None:
+  checkpoint = workdir / 'checkpoints' / 'joint_infomax' / '2'  # After 2 of 4 rounds.
+  deadline = time.time() + 500
+  while (not checkpoint.exists() and all(p.poll() is None for p in processes)
+         and time.time() < deadline):
+    time.sleep(0.02)
+  assert checkpoint.exists(), 'the job ended or timed out before its first infomax chunk'
+
+
 def test_a_killed_job_resumes_to_the_same_results(two_process_run, tmp_path):
   workdir = tmp_path / 'run'
-  checkpoint = workdir / 'checkpoints' / 'joint_infomax' / '2'  # After 2 of 4 rounds.
   processes = _start_job(str(workdir), str(tmp_path))
   try:
-    deadline = time.time() + 500
-    while (not checkpoint.exists() and all(p.poll() is None for p in processes)
-           and time.time() < deadline):
-      time.sleep(0.02)
-    assert checkpoint.exists(), 'the job ended or timed out before its first infomax chunk'
+    _wait_for_first_infomax_chunk(workdir, processes)
     for process in processes:
       process.send_signal(signal.SIGKILL)
     for process in processes:
@@ -115,3 +119,32 @@ def test_a_killed_job_resumes_to_the_same_results(two_process_run, tmp_path):
   assert 'joint/passive: already done' in _read(tmp_path / 'process0.log')
   for name in RESULTS:
     assert _read(workdir / name) == _read(os.path.join(two_process_run[0], name)), name
+
+
+def test_a_lost_process_stops_the_other_in_one_line_and_a_restart_resumes(two_process_run,
+                                                                          tmp_path):
+  """Process 1 SIGKILLed mid-sweep: process 0 exits 1 within the heartbeat timeout (10 s here)
+  plus a margin, its last line one `error:` line, no traceback and no C++ abort log; both
+  restarted with the same command resume to the uninterrupted job's files."""
+  workdir, heartbeat = tmp_path / 'run', '--config.experiment.heartbeat_seconds=10'
+  processes = _start_job(str(workdir), str(tmp_path), heartbeat)
+  try:
+    _wait_for_first_infomax_chunk(workdir, processes)
+    processes[1].send_signal(signal.SIGKILL)
+    lost_at = time.time()
+    processes[0].wait(timeout=120)
+    waited = time.time() - lost_at
+  finally:
+    for process in processes:
+      if process.poll() is None:
+        process.kill()
+  log = _read(tmp_path / 'process0.log')
+  assert processes[0].returncode == 1, log[-3000:]
+  assert waited < 10 + 30, waited
+  last = log.strip().splitlines()[-1]
+  assert last.startswith('error: a process of the jax.distributed job was lost'), log[-3000:]
+  assert 'Traceback' not in log and 'Check failure' not in log, log[-3000:]
+  _wait(_start_job(str(workdir), str(tmp_path), heartbeat), str(tmp_path))
+  for name in RESULTS:
+    if name != 'config.json':  # Which differs in `heartbeat_seconds`.
+      assert _read(workdir / name) == _read(os.path.join(two_process_run[0], name)), name

@@ -167,3 +167,21 @@ def test_a_run_over_two_worlds_gives_each_lane_its_own_world_and_lm(tmp_path):
   np.testing.assert_allclose(lane1_kl, alone_kl, rtol=1e-4)
   assert summary['joint']['uniform']['num_worlds'] == 2
   assert summary['joint']['uniform']['final_kl']['num_worlds'] == 2
+
+
+def test_distributed_without_a_job_to_join_is_one_line_and_writes_nothing(tmp_path):
+  """`experiment.distributed` where no cluster is detected and no coordinator given: a
+  `ConfigError` naming the field, raised before JAX's backend is touched and before anything is
+  written (was a RuntimeError traceback: initialize ran after the agents were built)."""
+  import lmrl  # pylint: disable=g-import-not-at-top
+  from lmrl import errors  # pylint: disable=g-import-not-at-top
+  from lmrl.configs import tiny  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  config.experiment.distributed = True
+  workdir = tmp_path / 'run'
+  workdir.mkdir()
+  (workdir / 'notes.txt').write_text('mine')
+  with pytest.raises(errors.ConfigError, match='config.experiment.distributed') as raised:
+    lmrl.run(config, str(workdir), log=lambda line: None)
+  assert '\n' not in str(raised.value)
+  assert sorted(os.listdir(workdir)) == ['notes.txt']

@@ -109,6 +109,8 @@ def get_config() -> ml_collections.ConfigDict:
   e.refit_steps = 300  # Exact full-buffer steps of each refit.
   e.shard_seeds = False  # Shard the seed axis across all local devices (jax.sharding).
   e.distributed = False  # Call jax.distributed.initialize() first (multi-host).
+  e.heartbeat_seconds = 100  # Distributed: a process silent this long counts as lost, and the
+  #                            others stop (jax.distributed's heartbeat timeout; 100 = jax's).
 
   # Hyper-parameter sweep (`lmrl.hyperparams`): values to try for each traced hyper-parameter
   # (one field per name of `hyperparams.TRACED`, each the field of the same name above), vmapped
