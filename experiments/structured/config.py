@@ -12,8 +12,11 @@ metrics enumerate the first 8 prompts (`world.num_eval_prompts`, stated: the age
 over all 64 prompts cost 4 GB and ~8 s per lane and evaluation on a CPU, docs/worlds.md).
 
 Variants:
-  ceiling  passive, uniform and the oracle design (K distinct responses drawn from p*^(1/2)):
-           what any design could buy here, measured before any learner-side strategy is read.
+  ceiling   passive, uniform and the oracle design (K distinct responses drawn from p*^(1/2)):
+            what any design could buy here, measured before any learner-side strategy is read.
+  headline  the same world, learner and budget with every contender: passive, uniform,
+            boltzmann (tau 2), BALD infomax, epig (Y drawn from the members, 16 per member:
+            exact Y would score 4,096 responses per prompt and member) and the oracle.
 
 The family's fields were written here, from the docs/worlds.md table of what the world's
 parameters do (a minority's favourites ~20-5,000x rarer under the majority's teacher), before
@@ -25,7 +28,7 @@ learner-side strategy was run on the family).
 import experiments
 from lmrl.configs import default
 
-VARIANTS = ('ceiling',)
+VARIANTS = ('ceiling', 'headline')
 
 
 def structured_world(c) -> None:
@@ -51,5 +54,9 @@ def get_config(arg=None):
   experiments.check_variant('structured', arg, VARIANTS)
   c = default.get_config()
   structured_world(c)
-  c.experiment.strategies = ('passive', 'uniform', 'oracle')  # The ceiling's three designs.
+  if arg == 'headline':
+    c.experiment.strategies = ('passive', 'uniform', 'boltzmann', 'infomax', 'epig', 'oracle')
+    c.experiment.epig_samples = 16  # Monte-Carlo Y, stratified over the members (lmrl.epig).
+  else:
+    c.experiment.strategies = ('passive', 'uniform', 'oracle')  # The ceiling's three designs.
   return c
