@@ -27,10 +27,13 @@ Why the last term (`shown_mass_weight`, 0 = off): a ranking's likelihood depends
 ratios of the shown responses' probabilities, so adding one constant to all K log-utilities
 leaves it unchanged; where most responses are never shown, the gradient's softmax geometry spends
 that freedom by lowering the shown set's mass and handing it to unshown responses (a likelihood
-displacement, as measured for DPO). On the structured world (4,096 responses per prompt) that
-raised the deployed LM's KL for every design, the oracle's too (experiments/structured/README.md).
-The penalty pins exactly that direction, `log sum_k p_m(y_k|x)`, to the value the member had at
-`theta_0` (its own prior included), and leaves the ratios, which the ranking does identify, free.
+displacement, as measured for DPO). The penalty pins exactly that direction,
+`log sum_k p_m(y_k|x)`, to the value the member had at `theta_0` (its own prior included), and
+leaves the ratios, which the ranking does identify, free. It was built for the structured world's
+first setting, where every design raised the KL; that was later measured to be mostly the
+pre-trained LM's own error on the world's tabular base (experiments/structured/README.md), and
+once the base is learnable the anchor freezes the learner (the minority's mass stays 0), so no
+study uses it now: an option, measured, not a default.
 
 Which rankings a step fits (`rows`, `lmrl.buffer.REPLAY`): a batch of `batch_size` drawn
 uniformly from the buffer ('uniform'), half of them from the latest round ('recent'), or every
