@@ -11,7 +11,8 @@
              JSON object per line: `lmrl.files.append_jsonl`) and TensorBoard event files
              (`lmrl.tensorboard`, when tensorboardX is installed), written by the writer process
              only;
-  timing     each strategy's seconds of computation (`strategy_timing`).
+  timing     each strategy's seconds of computation and this process's resident memory after
+             each of its chunks (`strategy_timing`: a long run's memory must stay flat).
 
 Usage (`lmrl.runner`): `progress = Progress(...)`, then for each strategy
 `on_chunk = progress.strategy(kind, strategy, index)` passed to `sweep.run_strategy`, then
@@ -19,6 +20,8 @@ Usage (`lmrl.runner`): `progress = Progress(...)`, then for each strategy
 """
 
 import os
+import resource
+import sys
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -33,6 +36,16 @@ def duration(seconds: float) -> str:
   """'12s' or '3m05s'."""
   seconds = int(round(seconds))
   return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 60 else f'{seconds}s'
+
+
+def resident_bytes() -> int:
+  """This process's resident memory now (Linux: /proc/self/statm), else its peak so far."""
+  try:
+    with open('/proc/self/statm') as f:
+      return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+  except (OSError, ValueError, IndexError):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS.
+    return peak if sys.platform == 'darwin' else peak * 1024
 
 
 class RunShape(NamedTuple):
@@ -68,15 +81,18 @@ class Progress:
     self._board = tensorboard.Writer(workdir) if writer and tensorboard.available() else None
     self._all_seconds: list[float] = []
     self._seconds: dict[tuple[str, str], list[float]] = {}
+    self._resident: dict[tuple[str, str], list[int]] = {}
 
   def strategy(self, kind: str, strategy: str, index: int) -> Callable[[int, dict, float], None]:
     """The `on_chunk` callback of strategy number `index` of agent `kind`."""
     mine = self._seconds.setdefault((kind, strategy), [])
+    resident = self._resident.setdefault((kind, strategy), [])
     sh = self._shape
 
     def on_chunk(done: int, metrics: dict[str, np.ndarray], seconds: float) -> None:
       self._all_seconds.append(seconds)
       mine.append(seconds)
+      resident.append(resident_bytes())
       self._chunks_left -= 1
       mine_left = min((sh.rounds - done) // sh.rounds_per_chunk, self._chunks_left)
       eta = duration(np.mean(mine) * mine_left
@@ -123,11 +139,14 @@ class Progress:
     return '' if ok.all() else f'  FAILED seeds {np.flatnonzero(~ok).tolist()}'
 
   def strategy_timing(self, kind: str, strategy: str) -> dict:
-    """{seconds, chunks_timed, seconds_per_round} of the strategy's chunks run by this call."""
+    """{seconds, chunks_timed, seconds_per_round, resident_mb_per_chunk} of the strategy's chunks
+    run by this call (resident memory: this process's, after each chunk, in MB)."""
     mine = self._seconds.get((kind, strategy), [])
+    resident = self._resident.get((kind, strategy), [])
     return {'seconds': float(np.sum(mine)), 'chunks_timed': len(mine),
             'seconds_per_round': (float(np.mean(mine) / self._shape.rounds_per_chunk)
-                                  if mine else None)}
+                                  if mine else None),
+            'resident_mb_per_chunk': [round(b / 1e6, 1) for b in resident]}
 
   def close(self) -> None:
     if self._board:

@@ -190,3 +190,19 @@ def test_peer_quick_times_every_column_and_says_why_pytorch_is_missing(tmp_path)
   for value in out['matmul']['flops_per_second'].values():
     _assert_positive(value, 'peak')
   assert 'pytorch / this' in result.stdout
+
+
+@pytest.mark.slow
+def test_memory_prints_every_chunk_of_a_short_long_run(tmp_path):
+  out_path = tmp_path / 'memory.json'
+  result = _run('memory.py', f'--config={TINY}', '--config.experiment.rounds=8',
+                '--config.experiment.rounds_per_chunk=2', '--config.experiment.eval_every=4',
+                f'--out={out_path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'resident memory' in result.stdout
+  with open(out_path) as f:
+    entry = json.load(f)['strategies']['joint/passive']
+  assert entry['choices'] == [8, 16, 24, 32]  # The tiny world's 4 prompts a round, 2 a chunk.
+  assert len(entry['resident_mb']) == len(entry['seconds']) == 4
+  for mb in entry['resident_mb']:
+    _assert_positive(mb, 'resident_mb')

@@ -54,10 +54,12 @@ def test_the_eta_counts_the_running_strategy_at_its_pace_and_the_rest_at_the_mea
   # boltzmann: its other chunk at its own 1s, nothing else left; then nothing.
   assert etas == ['5s', '4s', '8s', '5s', '1s', '0s']
   assert lines[2].startswith('joint/infomax (strategy 2/3) round 2/4  queries 6  KL ')
-  assert progress.strategy_timing('joint', 'infomax') == {
-      'seconds': 8.0, 'chunks_timed': 2, 'seconds_per_round': 2.0}
+  timing = progress.strategy_timing('joint', 'infomax')
+  resident = timing.pop('resident_mb_per_chunk')  # This process's memory after each chunk.
+  assert timing == {'seconds': 8.0, 'chunks_timed': 2, 'seconds_per_round': 2.0}
+  assert len(resident) == 2 and all(10 < mb < 1e6 for mb in resident), resident
   assert progress.strategy_timing('joint', 'random') == {
-      'seconds': 0.0, 'chunks_timed': 0, 'seconds_per_round': None}
+      'seconds': 0.0, 'chunks_timed': 0, 'seconds_per_round': None, 'resident_mb_per_chunk': []}
   assert not (tmp_path / 'metrics.jsonl').exists()  # Not the writer process: nothing written.
   assert [progress_lib.duration(s) for s in (59.4, 59.6, 125)] == ['59s', '1m00s', '2m05s']
 
