@@ -18,7 +18,15 @@ One jitted step, over all epistemic indices at once, minimises (averaged over th
 where `w_bm` are bootstrap weights (ensemble), `r_m(x, y) = log p_m(y|x)` in float32, and `n` is
 the number of choices in the buffer: with `n0 = l2_prior_choices` > 0 the anchor counts as much as
 `n0` choices and fades as choices accumulate (a prior, not a constant pull towards the majority
-LM); `n0 = 0` keeps its weight constant. The learning rate and the lambdas come from the run's
+LM); `n0 = 0` keeps its weight constant.
+
+What that prior is, as a sum over the n choices (the posterior's log density, not the averaged
+loss a step takes): `sum_n NLL + lambda_2 * n0 * n / (n0 + n) * ||theta - theta_0||^2`. A Gaussian
+prior would weigh a constant there. Here the weight grows like `lambda_2 * n` while n << n0 (the
+anchor keeps a fixed share of the data's weight: the data never gets to lead early on) and
+saturates at `lambda_2 * n0` for n >> n0, where it is a Gaussian prior of precision
+`2 lambda_2 n0` that the data overwhelm as they should. With the defaults (lambda_2 0.01, n0
+1,000) the prior's weight is half its final value at 1,000 choices. The learning rate and the lambdas come from the run's
 traced hyper-parameters (`hparams`, `lmrl.hyperparams`), passed to every step: a sweep vmaps
 over them without recompiling (the learning rate is written into the optax state of
 `optax.inject_hyperparams` at each step, so that state never holds a value of its own).
