@@ -20,6 +20,7 @@ from lmrl import epig
 from lmrl import epistemic
 from lmrl import errors
 from lmrl import hyperparams
+from lmrl import loop
 from lmrl import registry
 from lmrl import strategies
 from lmrl import update
@@ -246,18 +247,10 @@ def _validate_traced(config) -> None:
     _require(len(set(values)) == len(values), f'sweep.{name}', 'must not repeat a value', values)
 
 
-def _evaluated(config, r: int) -> bool:
-  """Round r is one of `loop.evaluated_rounds(config)` (0, every eval_every-th, the last),
-  found without listing them (experiment.rounds may be up to MAX_INT)."""
-  e = config.experiment
-  return r in (0, e.rounds) or (0 < r <= e.rounds and r % e.eval_every == 0)
-
-
 def _lanes(config) -> int:
-  """Lanes of the sweep: seeds x worlds x the grid's points (`hyperparams.grid`, counted without
-  listing its points: a sweep's product may be huge)."""
-  grid_size = math.prod(len(v) for v in hyperparams.swept_values(config).values())
-  return config.experiment.num_seeds * config.world.get('num_worlds', 1) * grid_size
+  """Lanes of the sweep: seeds x worlds x the grid's points (counted, not listed)."""
+  return (config.experiment.num_seeds * config.world.get('num_worlds', 1)
+          * hyperparams.grid_size(config))
 
 
 def run_state_bytes(config) -> tuple[int, str]:
@@ -418,7 +411,7 @@ def validate(config) -> None:
              'prompt (fewer candidates, a smaller K, or world.full_ranking=False)', e.pool_size)
   _int_at_least(config, 'experiment.refit_steps', 1)
   for r in tuple(e.refit_rounds):
-    _require(isinstance(r, int) and not isinstance(r, bool) and r > 0 and _evaluated(config, r),
+    _require(isinstance(r, int) and not isinstance(r, bool) and r > 0 and loop.is_evaluated_round(config, r),
              'experiment.refit_rounds', 'must hold evaluated rounds after round 0 (0, every '
              'eval_every-th, the last)', tuple(e.refit_rounds))
   _require(not tuple(e.refit_rounds) or a.kind == 'joint', 'experiment.refit_rounds',

@@ -25,6 +25,7 @@ at the same grid point.
 """
 
 import itertools
+import math
 from typing import NamedTuple
 
 import ml_collections
@@ -84,6 +85,11 @@ def swept_values(config) -> dict[str, tuple]:
   """{name: values} of every non-empty `config.sweep` field, in `TRACED` order."""
   sweep = config.get('sweep') or {}
   return {name: tuple(sweep[name]) for name in TRACED if name in sweep and tuple(sweep[name])}
+
+
+def grid_size(config) -> int:
+  """`grid(config).size`, counted without listing the points (a sweep's product may be huge)."""
+  return math.prod(len(v) for v in swept_values(config).values())
 
 
 def grid(config) -> Grid:

@@ -85,6 +85,13 @@ def evaluated_rounds(config) -> tuple[int, ...]:
   return tuple(sorted({0, e.rounds, *range(e.eval_every, e.rounds + 1, e.eval_every)}))
 
 
+def is_evaluated_round(config, r: int) -> bool:
+  """Round r is one of `evaluated_rounds(config)`, found without listing them (the config
+  checks ask it of experiment.refit_rounds, where experiment.rounds may be up to int32's max)."""
+  e = config.experiment
+  return r in (0, e.rounds) or (0 < r <= e.rounds and r % e.eval_every == 0)
+
+
 def all_finite(tree) -> jax.Array:
   """bool[]: every float in `tree` is finite."""
   leaves = [x for x in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]

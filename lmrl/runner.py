@@ -128,9 +128,10 @@ def run(config, workdir: str, *, log: Callable[[str], None] = print,
   With `config.experiment.distributed`, every process of a `jax.distributed` job calls it with
   the same arguments; process 0 writes the files; a process lost mid-run makes the others raise
   `errors.LostProcessError` (one line) as soon as a collective fails, or within
-  `experiment.heartbeat_seconds` when none is under way (then JAX's own abort ends them). With `pretrained_cache` (a directory), an LM
-  pre-trained for the same seed, world, LM and pre-training config by an earlier run is reused
-  (`pipeline.pretrained_lm`); the binaries pass `default_pretrained_cache()`.
+  `experiment.heartbeat_seconds` when none is under way (then JAX's own abort ends them). With
+  `pretrained_cache` (a directory), an LM pre-trained for the same seed, world, LM and
+  pre-training config by an earlier run is reused (`pipeline.pretrained_lm`); the binaries pass
+  `default_pretrained_cache()`.
   """
   checks.validate(config)
   if config.experiment.distributed and not jax.distributed.is_initialized():

@@ -130,12 +130,12 @@ def test_bad_config_fails_before_compiling_with_one_line(tmp_path, override, fie
 
 
 def test_evaluated_rounds_are_found_without_listing_them():
-  """`checks._evaluated` (for experiment.refit_rounds, up to MAX_INT rounds) agrees with
-  `loop.evaluated_rounds`."""
+  """`loop.is_evaluated_round` (the checks' test of experiment.refit_rounds, up to MAX_INT
+  rounds) agrees with `loop.evaluated_rounds`."""
   for rounds, eval_every in [(40, 5), (7, 3), (1, 1), (10, 20), (12, 4)]:
     config = _tiny_config(experiment__rounds=rounds, experiment__eval_every=eval_every)
     listed = set(loop.evaluated_rounds(config))
-    found = {r for r in range(-2, rounds + 3) if checks._evaluated(config, r)}
+    found = {r for r in range(-2, rounds + 3) if loop.is_evaluated_round(config, r)}
     assert found == listed, (rounds, eval_every)
 
 

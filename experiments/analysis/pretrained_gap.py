@@ -17,6 +17,7 @@ from absl import flags
 from absl import logging
 
 from experiments.structured import config as structured_config
+from lmrl import loop
 from lmrl import metrics
 from lmrl import pipeline
 
@@ -33,7 +34,7 @@ def main(argv):
     config = structured_config.get_config('ceiling')
     config.world.num_worlds, config.world.seed, config.world.base_scale = 1, _WORLD_SEED.value, scale
     spec, lm_spec, world = pipeline.build_world(config)
-    prompts = slice(0, config.world.num_eval_prompts or spec.num_prompts)
+    prompts = loop.eval_prompt_index(config, spec)
     missed = float(metrics.kl_divergence(world.log_pstar_PxN[prompts],
                                          world.log_q_GxPxN[0, prompts]))
     started = time.perf_counter()
