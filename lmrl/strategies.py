@@ -182,24 +182,59 @@ def infomax(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 
 
+# Epig's member tables are computed this many response prefixes (`V**(Ly-1)` per prompt) at a time
+# per member and lane: the prompts in passes of `table_prompts_per_pass`, one after another, so
+# that the tables' peak memory does not grow with the world's prompts (all 64 prompts of the
+# structured family at once need ~4 GB per lane; checks.epig_table_bytes counts a pass).
+TABLE_PREFIXES_PER_PASS = 1024
+
+
+def table_prompts_per_pass(vocab_size: int, response_length: int) -> int:
+  """Prompts per pass of epig's member tables: `TABLE_PREFIXES_PER_PASS // V**(Ly-1)`, >= 1."""
+  return max(1, TABLE_PREFIXES_PER_PASS // vocab_size ** (response_length - 1))
+
+
+def tables_in_passes(member_log_probs: Callable, prompts_PxLx, prompts_per_pass: int
+                     ) -> jax.Array:
+  """`member_log_probs(prompts_PxLx)`, float32[M, P, N], computed `prompts_per_pass` prompts at a
+  time (`jax.lax.map`; the last pass padded with copies of the first prompt); one call if P fits
+  in a pass."""
+  P = prompts_PxLx.shape[0]
+  if P <= prompts_per_pass:
+    return member_log_probs(prompts_PxLx)
+  passes = -(-P // prompts_per_pass)
+  padded_PxLx = jnp.concatenate(
+      [prompts_PxLx, jnp.broadcast_to(prompts_PxLx[:1], (passes * prompts_per_pass - P,)
+                                      + prompts_PxLx.shape[1:])])
+  log_p_QxMxXxN = jax.lax.map(member_log_probs,
+                              padded_PxLx.reshape((passes, prompts_per_pass, -1)))
+  Q, M, X, N = log_p_QxMxXxN.shape
+  return jnp.moveaxis(log_p_QxMxXxN, 0, 1).reshape(M, Q * X, N)[:, :P]
+
+
 def member_tables(explorer: Explorer, prompts_BxLx, num_target_prompts: int, population: bool
                   ) -> tuple[jax.Array, jax.Array | None]:
   """Each member's exact `log p_m(y|x)` for the round's prompts, float32[M, B, N], and for the
   first `num_target_prompts` prompts (0: all) if `population`, else None.
 
   Computed once per round: for every prompt at once when there are no more prompts than queries
-  (then gathered), else for the round's B prompts.
+  (then gathered), else for the round's B prompts; in passes of `table_prompts_per_pass` prompts.
   """
   B, Lx = prompts_BxLx.shape
-  all_prompts_PxLx = jnp.asarray(world_lib.enumerate_sequences(explorer.vocab_size, Lx))
+  V = explorer.vocab_size
+  per_pass = table_prompts_per_pass(V, explorer.response_length)
+  all_prompts_PxLx = jnp.asarray(world_lib.enumerate_sequences(V, Lx))
   P = all_prompts_PxLx.shape[0]
   X = num_target_prompts or P
+
+  def tables(prompts_PxLx):
+    return tables_in_passes(explorer.member_log_probs, prompts_PxLx, per_pass)
+
   if P <= B:
-    log_p_MxPxN = explorer.member_log_probs(all_prompts_PxLx)
-    query_MxBxN = log_p_MxPxN[:, world_lib.sequence_index(prompts_BxLx, explorer.vocab_size)]
+    log_p_MxPxN = tables(all_prompts_PxLx)
+    query_MxBxN = log_p_MxPxN[:, world_lib.sequence_index(prompts_BxLx, V)]
     return query_MxBxN, (log_p_MxPxN[:, :X] if population else None)
-  query_MxBxN = explorer.member_log_probs(prompts_BxLx)
-  return query_MxBxN, (explorer.member_log_probs(all_prompts_PxLx[:X]) if population else None)
+  return tables(prompts_BxLx), (tables(all_prompts_PxLx[:X]) if population else None)
 
 
 def epig_pool(key, explorer: Explorer, prompts_BxLx, log_p_MxBxN, p: StrategyParams

@@ -181,3 +181,25 @@ def test_an_exact_evaluation_too_large_for_this_machine_is_refused(monkeypatch):
                _structured(experiment__num_seeds=1)):
     checks.validate(fits)
     checks.validate_memory(fits)
+
+
+def test_epigs_member_tables_are_counted_a_pass_at_a_time(monkeypatch):
+  """Epig's tables run `strategies.table_prompts_per_pass` prompts at a time (2 of the structured
+  family's 64): the family's headline (16 lanes, 8 members) needs ~1.9 GB a pass, and a machine
+  with less refuses it in one line naming the strategies, before anything compiles."""
+  config = _structured(experiment__num_seeds=16, agent__num_members=8, lm__width=32, lm__depth=2,
+                       world__num_eval_prompts=1, experiment__strategies=('epig', 'passive'))
+  needed, counted = checks.epig_table_bytes(config)
+  assert counted == ('16 lanes x 8 members x 2 prompts x 512 response prefixes x 7 tokens x 128 '
+                     f'MLP units x 4 bytes x {checks.EXACT_EVAL_OVERHEAD}')
+  assert needed == checks.exact_evaluation_bytes(config)[0] * 2  # One evaluation prompt.
+  assert checks.epig_table_bytes(_structured(experiment__strategies=('passive',)))[0] == 0
+  monkeypatch.setattr(checks, '_memory_bytes', lambda: (10 ** 9, 'cpu test memory'))
+  with pytest.raises(errors.ConfigError) as error:
+    checks.validate_memory(config)
+  message = str(error.value)
+  assert message.startswith('config.experiment.strategies has epig, whose member tables need '
+                            f'about {needed / 1e9:.2f} GB a pass (16 lanes x 8 members x 2 prompts')
+  assert 'more than the 1.00 GB of cpu test memory' in message and '\n' not in message
+  checks.validate_memory(_structured(experiment__num_seeds=16, agent__num_members=8,  # No epig.
+                                     lm__width=32, lm__depth=2, world__num_eval_prompts=1))

@@ -380,3 +380,19 @@ def test_member_tables_are_the_agents_members(base_params, all_prompts, spec, lm
 
   mine, reported = tables(jax.random.key(3))
   np.testing.assert_allclose(mine, reported, rtol=1e-5, atol=1e-5)
+
+
+def test_tables_in_passes_are_the_tables_at_once():
+  """Epig's tables in passes of a few prompts (the last one padded) equal one call on all."""
+  def member_log_probs(prompts_PxLx):  # A stand-in [M=2, P, N=3] that depends on each prompt.
+    row_P = jnp.sum(prompts_PxLx * jnp.asarray([7, 1]), axis=-1).astype(jnp.float32)
+    return row_P[None, :, None] * jnp.arange(1, 4.0)[None, None] + jnp.asarray([0., 100.])[:, None, None]
+
+  prompts_PxLx = jnp.asarray([[0, 1], [1, 0], [2, 2], [3, 1], [0, 3]], jnp.int32)
+  at_once = member_log_probs(prompts_PxLx)
+  for per_pass in (1, 2, 3, 5, 8):
+    np.testing.assert_array_equal(
+        jax.jit(lambda p, n=per_pass: strategies.tables_in_passes(member_log_probs, p, n))(
+            prompts_PxLx), at_once)
+  assert strategies.table_prompts_per_pass(8, 4) == 2  # The structured family: 512 prefixes.
+  assert strategies.table_prompts_per_pass(6, 3) >= 6  # The default world's 6 prompts: one pass.
