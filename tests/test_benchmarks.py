@@ -206,3 +206,14 @@ def test_memory_prints_every_chunk_of_a_short_long_run(tmp_path):
   assert len(entry['resident_mb']) == len(entry['seconds']) == 4
   for mb in entry['resident_mb']:
     _assert_positive(mb, 'resident_mb')
+
+
+@pytest.mark.slow  # ~25 s: one lane of the structured family's agent, in its own process.
+def test_memory_estimate_covers_the_measured_peak_of_one_case():
+  result = _run('memory_estimate.py', '--case=epig_pass,1,2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  row = json.loads(result.stdout.strip().splitlines()[-1])
+  assert row['counted'].startswith('1 lanes x 8 members x 2 prompts x 512 response prefixes')
+  for name in ('estimate_mb', 'xla_temp_mb', 'rss_peak_mb'):
+    _assert_positive(row[name], name)
+  assert row['estimate_mb'] >= row['rss_peak_mb'] and row['estimate_mb'] >= row['xla_temp_mb']

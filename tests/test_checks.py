@@ -165,7 +165,7 @@ def _structured(**overrides):
 
 def test_an_exact_evaluation_too_large_for_this_machine_is_refused(monkeypatch):
   """`validate_memory` holds the estimate against this machine's memory (here a stand-in 8 GB):
-  16 lanes of 8 members on every prompt need ~60 GB; on 8 prompts, one lane, it fits."""
+  16 lanes of 8 members on every prompt need ~105 GB; on 8 prompts, one lane, it fits."""
   checks.validate_memory(tiny.get_config())  # Any machine.
   monkeypatch.setattr(checks, '_memory_bytes', lambda: (8 * 10 ** 9, 'cpu test memory'))
   config = _structured(experiment__num_seeds=16, agent__num_members=8, lm__width=32,
@@ -175,7 +175,7 @@ def test_an_exact_evaluation_too_large_for_this_machine_is_refused(monkeypatch):
     checks.validate_memory(config)  # ...not within this machine's.
   message = str(error.value)
   assert message.startswith('config.world.num_eval_prompts makes one exact evaluation need about '
-                            '60.13 GB (16 lanes x 8 members x 64 prompts x 512 response prefixes')
+                            '105.23 GB (16 lanes x 8 members x 64 prompts x 512 response prefixes')
   assert 'more than the 8.00 GB of cpu test memory' in message and '\n' not in message
   for fits in (_structured(experiment__num_seeds=16, world__num_eval_prompts=8),
                _structured(experiment__num_seeds=1)):
@@ -185,7 +185,7 @@ def test_an_exact_evaluation_too_large_for_this_machine_is_refused(monkeypatch):
 
 def test_epigs_member_tables_are_counted_a_pass_at_a_time(monkeypatch):
   """Epig's tables run `strategies.table_prompts_per_pass` prompts at a time (2 of the structured
-  family's 64): the family's headline (16 lanes, 8 members) needs ~1.9 GB a pass, and a machine
+  family's 64): the family's headline (16 lanes, 8 members) needs ~3.3 GB a pass, and a machine
   with less refuses it in one line naming the strategies, before anything compiles."""
   config = _structured(experiment__num_seeds=16, agent__num_members=8, lm__width=32, lm__depth=2,
                        world__num_eval_prompts=1, experiment__strategies=('epig', 'passive'))
@@ -194,12 +194,12 @@ def test_epigs_member_tables_are_counted_a_pass_at_a_time(monkeypatch):
                      f'MLP units x 4 bytes x {checks.EXACT_EVAL_OVERHEAD}')
   assert needed == checks.exact_evaluation_bytes(config)[0] * 2  # One evaluation prompt.
   assert checks.epig_table_bytes(_structured(experiment__strategies=('passive',)))[0] == 0
-  monkeypatch.setattr(checks, '_memory_bytes', lambda: (10 ** 9, 'cpu test memory'))
+  monkeypatch.setattr(checks, '_memory_bytes', lambda: (2 * 10 ** 9, 'cpu test memory'))
   with pytest.raises(errors.ConfigError) as error:
     checks.validate_memory(config)
   message = str(error.value)
   assert message.startswith('config.experiment.strategies has epig, whose member tables need '
                             f'about {needed / 1e9:.2f} GB a pass (16 lanes x 8 members x 2 prompts')
-  assert 'more than the 1.00 GB of cpu test memory' in message and '\n' not in message
+  assert 'more than the 2.00 GB of cpu test memory' in message and '\n' not in message
   checks.validate_memory(_structured(experiment__num_seeds=16, agent__num_members=8,  # No epig.
                                      lm__width=32, lm__depth=2, world__num_eval_prompts=1))
