@@ -40,12 +40,14 @@ disk, an unreadable checkpoint) stop with one line and lose nothing: see `lmrl.w
 
 import json
 import os
+import shutil
 import time
 from typing import Callable, NamedTuple
 
 import jax
 import numpy as np
 
+from lmrl import checkpoints as checkpoints_lib
 from lmrl import checks
 from lmrl import errors
 from lmrl import files
@@ -288,6 +290,8 @@ def _sweep_agent(r: _Run, kind: str, exp, progress: progress_lib.Progress,
                         if os.path.exists(shown_path) else None)
       continue
     if sweeper is None:
+      _disk_fits(r, kind, exp, [name for name in exp.strategies[index:]
+                                if not os.path.exists(_arrays_path(r.workdir, kind, name))])
       sweeper = _compile(r, kind, exp, timing)
     out, state = sweep_lib.run_strategy(
         sweeper, r.lanes, rounds=e.rounds, rounds_per_chunk=e.rounds_per_chunk, strategy=index,
@@ -320,6 +324,56 @@ def _refit_kl(r: _Run, buffer_S) -> np.ndarray:
     out[:, round_] = sweep_lib.to_host(kl_S)
   r.log(f'refitted in {time.perf_counter() - start:.1f}s')
   return out
+
+
+# orbax's files beside a checkpoint's arrays (its metadata, the OCDBT manifest, lmrl's own
+# manifest), per checkpoint: ~100 KB measured for the tiny run's state, whatever its size.
+CHECKPOINT_METADATA_BYTES = 1 << 18
+
+
+def _tree_bytes(tree) -> int:
+  return sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree))
+
+
+def sweep_disk_bytes(r: _Run, exp) -> tuple[int, str]:
+  """The bytes one strategy's sweep leaves on disk, and how they are counted: its last
+  `checkpoints.KEEP` checkpoints (the sweep state, every lane, from `jax.eval_shape` of its
+  `init`: nothing is computed; the metrics of every round; `CHECKPOINT_METADATA_BYTES`) and its
+  results (the metrics
+  again, and the shown queries: counted as the choice buffer, `checks.run_state_bytes`)."""
+  sweep = sweep_lib.make_sweep(exp, per_lane_world=r.lanes.world_S is not None)
+  lanes = r.lanes
+  state = jax.eval_shape(sweep.init, lanes.keys_S, lanes.base_params, lanes.world,
+                         lanes.hparams_S)
+  rounds = r.config.experiment.rounds
+  metrics = (rounds + 1) * 4 * sum(  # float32[S, T+1, ...]: every evaluated metric.
+      x.size for x in jax.tree_util.tree_leaves(jax.eval_shape(sweep.evaluate, state,
+                                                               lanes.world)))
+  shown, _ = checks.run_state_bytes(r.config)
+  state_bytes = _tree_bytes(state)
+  checkpoint = state_bytes + metrics + CHECKPOINT_METADATA_BYTES
+  needed = checkpoints_lib.KEEP * checkpoint + metrics + shown
+  return needed, (f'{checkpoints_lib.KEEP} checkpoints x ({state_bytes / 1e6:.1f} MB state + '
+                  f'{metrics / 1e6:.1f} MB metrics + {CHECKPOINT_METADATA_BYTES / 1e6:.1f} MB '
+                  f'metadata) + results {(metrics + shown) / 1e6:.1f} MB')
+
+
+def _disk_fits(r: _Run, kind: str, exp, left: list[str]) -> None:
+  """Before the sweep compiles: the `left` strategies' sweeps (`sweep_disk_bytes` each) fit the
+  free space of the work directory's disk, else one line (`workdir.WorkdirError`) giving both
+  numbers and what to change; the files already written (the pre-trained LM, earlier sweeps)
+  stay, and the same command resumes once there is room."""
+  if not left:
+    return
+  per_sweep, counted = sweep_disk_bytes(r, exp)
+  needed, free = len(left) * per_sweep, shutil.disk_usage(r.workdir).free
+  if needed > free:
+    raise workdir_lib.WorkdirError(
+        f'the sweeps left ({kind}: {", ".join(left)}) need about {needed / 1e6:,.1f} MB on disk '
+        f'({len(left)} x ({counted})), more than the {free / 1e6:,.1f} MB free under '
+        f'{r.workdir}: free space, or lower experiment.num_seeds, world.num_worlds, '
+        'experiment.rounds or the strategies (experiment.strategies); files written so far are '
+        'kept and the same command resumes')
 
 
 def _compile(r: _Run, kind: str, exp, timing: dict) -> sweep_lib.Sweep:

@@ -130,6 +130,41 @@ def test_a_full_disk_while_writing_a_result_stops_with_one_line_and_keeps_earlie
   assert not [name for name in after if '.tmp' in name]  # No half-written file left behind.
 
 
+def _bytes_under(path) -> int:
+  return (os.path.getsize(path) if os.path.isfile(path) else
+          sum(os.path.getsize(os.path.join(root, name))
+              for root, _, names in os.walk(path) for name in names))
+
+
+def test_sweeps_that_would_not_fit_on_the_disk_are_refused_before_compiling(
+    tiny_run, tmp_path, monkeypatch):
+  """With the last sweep's files gone (it must run again) and a disk with less free space than
+  its checkpoints and results need, the run stops before the sweep compiles, in one line giving
+  both numbers; every file already written stays. The estimate covers what the sweep wrote."""
+  workdir = str(tmp_path / 'run')
+  shutil.copytree(tiny_run, workdir)
+  sweep = 'joint_infomax'
+  for name in (f'{sweep}.npz', f'{sweep}_shown.npz'):
+    os.remove(os.path.join(workdir, 'results', name))
+  shutil.rmtree(os.path.join(workdir, 'checkpoints', sweep))
+  os.remove(os.path.join(workdir, 'results.csv'))
+  before = _files(workdir)
+  free = 10_000
+  monkeypatch.setattr(lmrl.runner.shutil, 'disk_usage',
+                      lambda path: shutil._ntuple_diskusage(10 ** 12, 10 ** 12 - free, free))
+  with pytest.raises(workdir_lib.WorkdirError) as stopped:
+    lmrl.run(_tiny_config(), workdir, log=lambda line: None)
+  message = _one_line(stopped.value)
+  assert message.startswith('the sweeps left (joint: infomax) need about ')
+  assert f'more than the {free / 1e6:,.1f} MB free under {workdir}' in message
+  assert 'experiment.num_seeds' in message
+  assert _files(workdir) == before
+  needed = float(message.split('need about ')[1].split(' MB')[0].replace(',', '')) * 1e6
+  written = sum(_bytes_under(os.path.join(tiny_run, *part)) for part in (
+      ('checkpoints', sweep), ('results', f'{sweep}.npz'), ('results', f'{sweep}_shown.npz')))
+  assert written <= needed <= 3 * written, (written, needed)
+
+
 def test_an_unreadable_finished_sweep_stops_with_one_line_naming_it(tiny_run, tmp_path):
   workdir = str(tmp_path / 'run')
   shutil.copytree(tiny_run, workdir)
