@@ -3,7 +3,8 @@ and a run killed at any moment resuming to the same files.
 
 The uninterrupted run is the session's `tiny_run` (tiny config, passive + infomax, through
 `lmrl.run`; its fixture checks the progress lines: one compilation, an ETA per chunk). The killed
-run is `python -m experiments.explore` in a subprocess: SIGKILL needs a process of its own.
+run is `python -m experiments.explore` in a subprocess (SIGKILL needs a process of its own),
+resumed in this process.
 """
 
 import csv
@@ -94,7 +95,7 @@ def test_run_writes_every_file_with_its_columns(tiny_run):
 
 
 def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
-  """SIGKILL right after the first checkpoint of the second sweep, rerun: identical files."""
+  """SIGKILL right after the first checkpoint of the second sweep, resumed: identical files."""
   workdir = tmp_path / 'run'
   env = dict(os.environ, JAX_PLATFORMS='cpu')
   checkpoint = workdir / 'checkpoints' / 'joint_infomax' / '2'  # After 2 of 4 rounds.
@@ -116,20 +117,28 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
   with open(workdir / 'metrics.jsonl') as f:  # Grew chunk by chunk; every line whole.
     assert len([json.loads(line) for line in f]) >= 2 * 2 * 2
 
-  resumed = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
-                           text=True, timeout=600)
-  assert resumed.returncode == 0, resumed.stderr[-3000:]
-  assert 'joint/passive: already done' in resumed.stdout
-  # The resumed process compiled no sweep: it came from the persistent cache.
+  # Resumed (and rerun once done) in this process: the killed run's command line is its config
+  # (tiny, these strategies), and `lmrl.run` is what explore's main calls; a process of its own
+  # (~3.5 s of imports each) is needed only for the SIGKILL.
+  import lmrl  # pylint: disable=g-import-not-at-top
+  from lmrl.configs import tiny  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  config.experiment.strategies = STRATEGIES
+  resumed = []
+  lmrl.run(config, str(workdir), log=resumed.append)
+  assert 'joint/passive: already done, skipped' in resumed
+  # The resumed run compiled no sweep: it came from the persistent cache.
   cache = json.loads(_read(workdir / 'timing.json'))['joint']['compile_cache']
   assert cache['misses'] == 0 and cache['hits'] >= 1, cache
-  assert 'round 2/4' not in resumed.stdout and 'round 4/4' in resumed.stdout
+  assert not any('round 2/4' in line for line in resumed)
+  assert any('round 4/4' in line for line in resumed)
   for name in ('results.csv', 'summary.json', 'config.json', 'pretrain.json'):
     assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name
 
-  again = subprocess.run(_explore_command(workdir), env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=600)
-  assert again.returncode == 0 and again.stdout.count('already done') == 2
+  again = []
+  lmrl.run(config, str(workdir), log=again.append)
+  assert sum('already done' in line for line in again) == 2
+  assert not any('compiling' in line for line in again)
   assert _read(workdir / 'results.csv') == _read(os.path.join(tiny_run, 'results.csv'))
 
 
