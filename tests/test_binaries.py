@@ -54,7 +54,9 @@ def test_a_bad_config_value_stops_explore_with_one_line(tmp_path):
   assert not workdir.exists()  # Nothing written.
 
 
-@pytest.mark.parametrize('argument, expected', [
+# (an argument, or None for none; what the one line names). Each is a process of its own, all
+# started at once: most of each one's ~3 s is importing, which two cores halve.
+BAD_FLAGS = [
     ('--config.world.vocab_size=2.5', '--config.world.vocab_size'),
     ('--config.world.vocab_sise=3', 'vocab_sise'),
     ('--config.world.iia=maybe', '--config.world.iia'),
@@ -62,28 +64,44 @@ def test_a_bad_config_value_stops_explore_with_one_line(tmp_path):
     ('--config=small', "unknown config 'small'; known: default, tiny"),
     ('--workdri=x', 'workdri'),
     (None, '--workdir is required'),
-])
-def test_bad_flags_fail_with_one_line(tmp_path, argument, expected):
-  workdir = tmp_path / 'run'
-  command = EXPLORE + ['--config=tiny']
-  command += [argument, f'--workdir={workdir}'] if argument else []
-  out = subprocess.run(command, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-  assert out.returncode != 0
-  lines = out.stderr.strip().splitlines()
-  assert len(lines) == 1 and lines[0].startswith('error: ') and expected in lines[0], out.stderr
-  assert not workdir.exists()
+]
 
 
-def test_bad_override_of_the_default_config_fails_with_one_line(tmp_path):
-  """Without --config the default file is loaded as the flag is defined, at import."""
-  workdir = tmp_path / 'run'
-  out = subprocess.run(EXPLORE + ['--config.world.vocab_sise=3', f'--workdir={workdir}'],
-                       cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
-  lines = out.stderr.strip().splitlines()
-  assert out.returncode != 0 and len(lines) == 1 and 'vocab_sise' in lines[0], out.stderr
-  assert not workdir.exists()
+def _start(command, **kwargs):
+  return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          **kwargs)
+
+
+def _finish(process):
+  """(returncode, stderr) of a process started by `_start`."""
+  _, stderr = process.communicate(timeout=120)
+  return process.returncode, stderr
+
+
+def test_bad_flags_fail_with_one_line(tmp_path):
+  """Every BAD_FLAGS case, and a bad override of the default config (without --config the
+  default file is loaded as the flag is defined, at import)."""
+  started = []
+  for i, (argument, expected) in enumerate(BAD_FLAGS):
+    workdir = tmp_path / f'run{i}'
+    command = EXPLORE + ['--config=tiny']
+    command += [argument, f'--workdir={workdir}'] if argument else []
+    started.append((argument, expected, workdir,
+                    _start(command, env=dict(os.environ, PYTHONPATH=ROOT), cwd=ROOT)))
+  default_workdir = tmp_path / 'run_default'
+  default = _start(EXPLORE + ['--config.world.vocab_sise=3', f'--workdir={default_workdir}'],
+                   cwd=ROOT)
+  for argument, expected, workdir, process in started:
+    returncode, stderr = _finish(process)
+    assert returncode != 0, argument
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and expected in lines[0], (
+        argument, stderr)
+    assert not workdir.exists(), argument
+  returncode, stderr = _finish(default)
+  lines = stderr.strip().splitlines()
+  assert returncode != 0 and len(lines) == 1 and 'vocab_sise' in lines[0], stderr
+  assert not default_workdir.exists()
 
 
 def test_existing_workdir_of_another_config_is_not_overwritten(tmp_path):
@@ -106,21 +124,23 @@ def test_pretrain_then_explore_on_one_workdir_from_any_directory(tiny_run, tmp_p
   """`python -m experiments.pretrain` then explore on the same --workdir (pretrain's promise), run
   from a directory outside the repository; then the plot binary."""
   workdir = tmp_path / 'pt'
+  # The refusals run beside the in-process work (most of their time is importing).
+  bad_plot = _start([sys.executable, '-m', 'experiments.plot',
+                     f'--workdir={tmp_path / "missing"}'], cwd=tmp_path)
   pretrain = [sys.executable, '-m', 'experiments.pretrain', '--config=tiny',
               conftest.TINY_RUN_STRATEGIES_FLAG, f'--workdir={workdir}']
   out = subprocess.run(pretrain, capture_output=True, text=True, cwd=tmp_path, check=True).stdout
   report = json.loads(out[out.index('{'):])
   assert report['kl_to_majority'] < report['kl_to_pstar']
   assert os.path.isdir(workdir / 'pretrained')
-  bad = subprocess.run(pretrain, capture_output=True, text=True, cwd=tmp_path)
-  assert bad.returncode != 0 and 'already holds' in bad.stderr
+  bad_pretrain = _start(pretrain, cwd=tmp_path)  # Refuses before it writes anything.
   _run_explore(workdir, experiment__strategies=STRATEGIES)  # Loads the pre-trained LM.
+  returncode, stderr = _finish(bad_pretrain)
+  assert returncode != 0 and 'already holds' in stderr
   for name in ('results.csv', 'summary.json', 'pretrain.json'):
     assert _read(workdir / name) == _read(os.path.join(tiny_run, name)), name
-  bad = subprocess.run([sys.executable, '-m', 'experiments.plot',
-                        f'--workdir={tmp_path / "missing"}'],
-                       capture_output=True, text=True, cwd=tmp_path)
-  assert bad.returncode != 0 and bad.stderr.strip().startswith('error: --workdir')
+  returncode, stderr = _finish(bad_plot)
+  assert returncode != 0 and stderr.strip().startswith('error: --workdir')
   good = subprocess.run([sys.executable, '-m', 'experiments.plot', f'--workdir={workdir}'],
                         capture_output=True, text=True, cwd=tmp_path, check=True)
   assert 'kl_vs_queries.png' in good.stdout
@@ -128,6 +148,8 @@ def test_pretrain_then_explore_on_one_workdir_from_any_directory(tiny_run, tmp_p
 
 def test_compare_writes_one_table_and_figure_for_several_workdirs(tiny_run, tmp_path):
   out = tmp_path / 'comparison'
+  refused = _start([sys.executable, '-m', 'experiments.compare', f'--workdirs={tmp_path}',
+                    f'--out={tmp_path / "refused"}'], cwd=ROOT)  # Beside the good one.
   result = subprocess.run(
       [sys.executable, '-m', 'experiments.compare', f'--workdirs={tiny_run},{tiny_run}',
        '--names=first,second', f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
@@ -143,8 +165,6 @@ def test_compare_writes_one_table_and_figure_for_several_workdirs(tiny_run, tmp_
     assert float(row['final_kl']) == pytest.approx(
         summary['joint'][row['strategy']]['final_kl']['mean'], rel=1e-9)
   assert (out / 'kl_vs_queries.png').stat().st_size > 0
-  refused = subprocess.run([sys.executable, '-m', 'experiments.compare', f'--workdirs={tmp_path}',
-                            f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
-                           timeout=300)
-  assert refused.returncode == 1 and refused.stderr.strip().count('\n') == 0
-  assert refused.stderr.startswith('error: --workdirs')
+  returncode, stderr = _finish(refused)
+  assert returncode == 1 and stderr.strip().count('\n') == 0
+  assert stderr.startswith('error: --workdirs')
