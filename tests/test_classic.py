@@ -32,6 +32,7 @@ from tests import conftest
 
 NUM_CHOICES = 2048  # Pairwise choices among uniform responses for the fitting tests.
 FIT_ROUNDS = 150  # learn() calls of the fitting test: 300 reward + 300 policy steps.
+STEPPED_ROUNDS = 2  # learn() calls of the fast tests' moved state.
 POLICY_STEPS = 400  # REINFORCE steps of the policy-stage test.
 
 
@@ -89,7 +90,8 @@ def test_leave_one_out_baseline_matches_a_loop():
   np.testing.assert_allclose(classic.leave_one_out_baseline(values, groups), expected, rtol=1e-6)
 
 
-def test_reward_model_starts_from_the_pretrained_trunk(setup, fitted):
+def test_reward_model_starts_from_the_pretrained_trunk(setup, stepped):
+  fitted = stepped
   config, spec, lm_spec, _, params = setup
   state0 = fitted.state0
   M = config.agent.num_members
@@ -149,7 +151,8 @@ def best_of_pool_law(pi_PxN: np.ndarray, score_PxN: np.ndarray, pool_size: int) 
   return law_PxN
 
 
-def test_explorer_shapes_and_thompson_picks_its_members_best(setup, fitted):
+def test_explorer_shapes_and_thompson_picks_its_members_best(setup, stepped):
+  fitted = stepped
   config, spec, _, _, _ = setup
   agent, state = fitted.agent, fitted.state0
   B, K, M, C = 600, 2, agent.num_members, config.experiment.pool_size
@@ -271,9 +274,8 @@ class Fitted(NamedTuple):
   hparams: dict  # The traced hyper-parameters it ran with (the config's).
 
 
-@pytest.fixture(scope='module')
-def fitted(setup) -> Fitted:
-  """The classic agent before and after FIT_ROUNDS learn() calls on many uniform choices.
+def _fit(setup, rounds: int) -> Fitted:
+  """The classic agent before and after `rounds` learn() calls on many uniform choices.
 
   lr 1e-2 for both stages, reward batch 64, policy batch 64, lambda_l2 1e-4, lambda_lm 0.1.
   """
@@ -291,7 +293,7 @@ def fitted(setup) -> Fitted:
     state0 = agent.init(key, params, hparams)
     state, info = jax.lax.scan(
         lambda s, r: agent.learn(jax.random.fold_in(key, r), s, buffer, world, hparams), state0,
-        jnp.arange(FIT_ROUNDS))
+        jnp.arange(rounds))
     return (state0, state, info, agent.exact_log_probs(state0, prompts_of(spec)),
             agent.exact_log_probs(state, prompts_of(spec)))
 
@@ -299,6 +301,21 @@ def fitted(setup) -> Fitted:
                 *run(jax.random.key(0)), hparams)
 
 
+@pytest.fixture(scope='module')
+def fitted(setup) -> Fitted:
+  """After FIT_ROUNDS learn() calls: the behavioural check's (slow tier)."""
+  return _fit(setup, FIT_ROUNDS)
+
+
+@pytest.fixture(scope='module')
+def stepped(setup) -> Fitted:
+  """After STEPPED_ROUNDS learn() calls: the start state and a state that has moved, for the
+  fast checks of what starts where and what moves (the same compiled program shape)."""
+  return _fit(setup, STEPPED_ROUNDS)
+
+
+@pytest.mark.slow  # ~30 s: 150 learn() calls. Fast: the policy stage alone (below), the
+#                   classic round compiled in tests/test_epig.py, what starts where and moves.
 def test_classic_pipeline_moves_kl_to_pstar_down(setup, fitted):
   """The done-criterion of the baseline: reward fit + REINFORCE lowers KL(p* || pi) clearly."""
   _, spec, _, world, _ = setup
@@ -323,7 +340,8 @@ def test_classic_pipeline_moves_kl_to_pstar_down(setup, fitted):
   assert kl_policy_to_reward < 0.5 * kl_start_to_reward, (kl_policy_to_reward, kl_start_to_reward)
 
 
-def test_frozen_parts_do_not_move_while_reward_and_policy_do(fitted):
+def test_frozen_parts_do_not_move_while_reward_and_policy_do(stepped):
+  fitted = stepped
   state0, state = fitted.state0, fitted.state
   chex.assert_trees_all_equal(state.reward.prior, state0.reward.prior)
   chex.assert_trees_all_equal(state.reward.anchor, state0.reward.anchor)
