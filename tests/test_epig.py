@@ -208,7 +208,8 @@ def test_distinct_tuples_leave_out_repeated_candidates():
   assert not np.any(valid_BxU[1])
 
 
-@pytest.mark.parametrize('population', [False, True])
+# Y over the query's prompt (the headline's) in the fast tier; over every prompt in the slow (~7 s).
+@pytest.mark.parametrize('population', [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_the_monte_carlo_score_agrees_with_the_exact_one_within_its_standard_error(population):
   """8 draws of Y per member (stratified), 400 independent estimates: their mean is within 4
   standard errors of the exact score for every tuple, and one estimate is within a few of its."""
