@@ -217,3 +217,18 @@ def test_memory_estimate_covers_the_measured_peak_of_one_case():
   for name in ('estimate_mb', 'xla_temp_mb', 'rss_peak_mb'):
     _assert_positive(row[name], name)
   assert row['estimate_mb'] >= row['rss_peak_mb'] and row['estimate_mb'] >= row['xla_temp_mb']
+
+
+@pytest.mark.slow  # ~30 s: three processes of 40 small saves.
+def test_checkpoint_memory_prints_each_modes_growth(tmp_path):
+  out_path = tmp_path / 'checkpoint_memory.json'
+  result = _run('checkpoint_memory.py', '--saves=40', '--leaves=10', f'--out={out_path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'more than not saving' in result.stdout
+  with open(out_path) as f:
+    out = json.load(f)
+  assert set(out['modes']) == {'save_progress', 'one_manager', 'no_save'}
+  for mode in out['modes'].values():
+    assert len(mode['resident_mb_every_20']) == 2
+    for mb in mode['resident_mb_every_20']:
+      _assert_positive(mb, 'resident_mb')
