@@ -184,9 +184,10 @@ def exact_evaluation_bytes(config) -> tuple[int, str]:
 def epig_table_bytes(config) -> tuple[int, str]:
   """An estimate of the peak memory of one pass of epig's member tables (`strategies.
   member_tables`: `strategies.table_prompts_per_pass` prompts at a time, every lane at once), 0
-  without epig, and how it is counted (`_table_bytes`)."""
+  without a strategy that builds them (`strategies.TABLE_STRATEGIES`), and how it is counted
+  (`_table_bytes`)."""
   w = config.world
-  if 'epig' not in tuple(config.experiment.strategies):
+  if not set(strategies.TABLE_STRATEGIES) & set(tuple(config.experiment.strategies)):
     return 0, 'no epig'
   prompts = min(w.vocab_size ** w.prompt_length,
                 strategies.table_prompts_per_pass(w.vocab_size, w.response_length))
@@ -203,9 +204,11 @@ def _exact_evaluation_within(config, limit: int, what: str) -> None:
            'world.response_length',
            config.world.num_eval_prompts)
   needed, counted = epig_table_bytes(config)
+  names = ' and '.join(name for name in strategies.TABLE_STRATEGIES
+                       if name in tuple(config.experiment.strategies))
   _require(needed <= limit, 'experiment.strategies',
-           f'has epig, whose member tables need about {_gb(needed)} a pass ({counted}), more '
-           f'than the {_gb(limit)} {what}: drop epig, or lower experiment.num_seeds, '
+           f'has {names}, whose member tables need about {_gb(needed)} a pass ({counted}), more '
+           f'than the {_gb(limit)} {what}: drop {names}, or lower experiment.num_seeds, '
            'world.num_worlds, the grid of config.sweep, agent.num_members, lm.width, '
            'lm.mlp_ratio or world.response_length', tuple(config.experiment.strategies))
 

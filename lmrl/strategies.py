@@ -23,6 +23,8 @@ Adding a strategy is one function and one line in `STRATEGIES`. The strategies:
              about which member is right (below)
   epig       the K-tuple whose ranking tells the most about a response Y of the population's
              distribution, I(Y; C), chosen one query after another (`lmrl.epig`)
+  epig_random  epig's candidate pool and a uniformly random tuple of it: the control that says
+             whether epig's score, rather than its pool, does the work
   oracle     knows p*: K distinct responses drawn from p*(.|x)^(1/2), normalised; a ceiling for
              the learner-side strategies, never a contender
 
@@ -292,6 +294,20 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   return response_tokens(explorer, jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1))
 
 
+def epig_random(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
+  """Epig's control: the same candidate pool (`epig_pool`, from the same half of the key), then a
+  uniformly random tuple of it showing K different responses (any tuple where the pool has fewer
+  than K). Beside `epig` it separates what the score buys from what the pool does."""
+  key_pool, key_tuple = jax.random.split(key)
+  query_MxBxN, _ = member_tables(explorer, prompts_BxLx, p.num_target_prompts, False)
+  pool_BxC = epig_pool(key_pool, explorer, prompts_BxLx, query_MxBxN, p)
+  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+  valid_BxU = epig_lib.distinct_tuples(pool_BxC, tuples_UxK)
+  valid_BxU = valid_BxU | ~jnp.any(valid_BxU, axis=-1, keepdims=True)
+  chosen_B = jax.random.categorical(key_tuple, jnp.where(valid_BxU, 0.0, -jnp.inf))
+  return response_tokens(explorer, jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1))
+
+
 ORACLE_POWER = 0.5  # The oracle shows draws from p*(.|x)^ORACLE_POWER, normalised.
 
 
@@ -324,8 +340,14 @@ STRATEGIES: dict[str, Callable] = {
     'thompson': thompson,
     'infomax': infomax,
     'epig': epig,
+    'epig_random': epig_random,
     'oracle': oracle,
 }
+
+
+# The strategies that build the members' exact tables each round (`member_tables`: the checks
+# count their memory, `checks.epig_table_bytes`) and score or draw epig's tuples.
+TABLE_STRATEGIES = ('epig', 'epig_random')
 
 
 def get_strategy(name: str) -> Callable:

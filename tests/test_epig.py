@@ -301,11 +301,11 @@ ROUND_PROMPTS = 24
 
 def _round(kind, base_params, world, **experiment):
   """(config, spec, jitted (key, strategy) -> the buffer after round 0) of `kind`'s agent over
-  ('epig', 'oracle') on the tests' tiny world; its evaluation reports `predicted_kl`."""
+  ('epig', 'epig_random', 'oracle') on the tests' tiny world; its evaluation reports `predicted_kl`."""
   config = conftest.fixture_config()
   config.agent.kind = kind
   e = config.experiment
-  e.strategies = ('epig', 'oracle')
+  e.strategies = ('epig', 'epig_random', 'oracle')
   e.prompts_per_round, e.rounds, e.eval_every, e.pool_size = ROUND_PROMPTS, 1, 1, 5
   e.rounds_per_chunk = 1
   for name, value in experiment.items():
@@ -339,6 +339,11 @@ def _check_round(config, spec, run, world):
   # they can be (a uniform replacement of a repeated one may repeat again, rarely).
   assert np.all(shown['oracle'][1][:, 0] != shown['oracle'][1][:, 1]), shown['oracle'][1]
   assert np.mean(shown['epig'][1][:, 0] != shown['epig'][1][:, 1]) >= 0.9, shown['epig'][1]
+  # Its control draws from the same pool (same key, same state: same prompts) at random.
+  np.testing.assert_array_equal(shown['epig_random'][0], shown['epig'][0])
+  random_BxK = shown['epig_random'][1]
+  assert np.mean(random_BxK[:, 0] != random_BxK[:, 1]) >= 0.9, random_BxK
+  assert np.mean(np.any(np.sort(random_BxK, -1) != np.sort(shown['epig'][1], -1), -1)) > 0.2
   # The oracle's responses are drawn from p*^(1/2): more p* mass than uniform pairs hold.
   prompt_B, response_BxK = shown['oracle']
   pstar_BxK = np.exp(np.asarray(world.log_pstar_PxN)[prompt_B[:, None], response_BxK])

@@ -16,7 +16,8 @@ Variants:
             what any design could buy here, measured before any learner-side strategy is read.
   headline  the same world, learner and budget with every contender: passive, uniform,
             boltzmann (tau 2), BALD infomax, epig (Y drawn from the members, 16 per member:
-            exact Y would score 4,096 responses per prompt and member) and the oracle.
+            exact Y would score 4,096 responses per prompt and member), epig's control (a random
+            tuple of epig's own pool: does the score or the pool do the work?) and the oracle.
 
 The family's fields were written here, from the docs/worlds.md table of what the world's
 parameters do (a minority's favourites ~20-5,000x rarer under the majority's teacher), before
@@ -57,7 +58,8 @@ def get_config(arg=None):
   if arg == 'headline':
     # The contenders first: passive, uniform and the oracle repeat the ceiling's lanes exactly
     # (a lane's randomness does not depend on the strategy's position).
-    c.experiment.strategies = ('epig', 'infomax', 'boltzmann', 'passive', 'uniform', 'oracle')
+    c.experiment.strategies = ('epig', 'epig_random', 'infomax', 'boltzmann', 'passive',
+                               'uniform', 'oracle')
     c.experiment.epig_samples = 16  # Monte-Carlo Y, stratified over the members (lmrl.epig).
   else:
     c.experiment.strategies = ('passive', 'uniform', 'oracle')  # The ceiling's three designs.
