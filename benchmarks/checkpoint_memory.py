@@ -1,15 +1,20 @@
-r"""Where a long run's memory goes: resident memory over many checkpoint saves, with and without.
+r"""Where a long run's memory went: resident memory over many checkpoint saves, three ways.
 
   python -m benchmarks.checkpoint_memory --saves=120 --leaves=150
 
-`benchmarks.memory` finds a run's resident memory growing by a few MB a chunk; switching parts of
+`benchmarks.memory` found a run's resident memory growing by a few MB a chunk; switching parts of
 the run off one at a time (checkpoints, TensorBoard, metrics.jsonl) located the growth in the
-checkpoint writes. This isolates them: a pytree of `--leaves` arrays (2 x 40 x 40 float32 each,
-fresh values every step, moved to the host as the sweep does) is saved `--saves` times with
-`lmrl.checkpoints.save_progress` (a new orbax manager each time, closed after), with one orbax
-manager reused for every save, and not saved at all (the control). Prints the resident memory
-every 20 saves and each mode's growth from the 20th save to the last, side by side in one process
-each (fresh processes, so one mode's growth cannot show in another's).
+checkpoint writes: orbax keeps some host memory per leaf and save. This isolates it: a pytree of
+`--leaves` arrays (2 x 40 x 40 float32 each, fresh values every step, moved to the host as the
+sweep does) is saved `--saves` times
+
+* `save_progress`: as lmrl saves now (`lmrl.checkpoints.save_progress`: the leaves packed into
+  one array per dtype, a new orbax manager per save, closed after),
+* `tree`: the pytree itself through a new orbax manager per save (as lmrl saved before),
+* `no_save`: not saved (the control),
+
+each mode in a fresh process, and prints the resident memory every 20 saves and each mode's
+growth from the 20th save to the last, and each saving mode's growth beyond the control's.
 """
 
 import json
@@ -27,7 +32,7 @@ _LEAVES = flags.DEFINE_integer('leaves', 150, 'Arrays in the saved pytree.')
 _OUT = flags.DEFINE_string('out', None, 'Where to write the JSON of every number.')
 _MODE = flags.DEFINE_string('mode', None, 'Internal: run one mode in this process.')
 
-MODES = ('save_progress', 'one_manager', 'no_save')
+MODES = ('save_progress', 'tree', 'no_save')
 
 
 def _one_mode(mode: str, saves: int, leaves: int) -> list[float]:
@@ -40,18 +45,17 @@ def _one_mode(mode: str, saves: int, leaves: int) -> list[float]:
                               for i in range(leaves)})
   resident = []
   with tempfile.TemporaryDirectory() as directory:
-    manager = checkpoints._manager(directory) if mode == 'one_manager' else None  # pylint: disable=protected-access
     for step in range(1, saves + 1):
       tree = {'state': jax.tree_util.tree_map(sweep.to_host, make(jax.random.key(step)))}
       if mode == 'save_progress':
         checkpoints.save_progress(directory, step, tree)
-      elif mode == 'one_manager':
+      elif mode == 'tree':
+        manager = checkpoints._manager(directory)  # pylint: disable=protected-access
         manager.save(step, args=ocp.args.StandardSave(tree))
         manager.wait_until_finished()
+        manager.close()
       if step % 20 == 0:
         resident.append(progress.resident_bytes() / 2**20)
-    if manager is not None:
-      manager.close()
   return resident
 
 
@@ -75,7 +79,7 @@ def main(argv):
     print(f'{mode:<14} resident MB every 20 steps: {" ".join(f"{x:.1f}" for x in resident)}; '
           f'growth {growth:+.1f} MB ({1024 * per_save:.0f} KB a step)')
   control = out['modes']['no_save']['growth_mb']
-  for mode in ('save_progress', 'one_manager'):
+  for mode in ('save_progress', 'tree'):
     print(f'{mode}: {out["modes"][mode]["growth_mb"] - control:+.1f} MB more than not saving, over '
           f'{_SAVES.value - 20} saves of {_LEAVES.value} leaves')
   out['machine'] = common.machine()

@@ -92,14 +92,55 @@ def _damage(step_dir: str) -> str | None:
   return None
 
 
+def _pack(tree) -> dict[str, np.ndarray]:
+  """The leaves of a pytree of host arrays, raveled and concatenated in order, one 1-D array per
+  dtype: {dtype name: array}. orbax's save keeps ~0.5-0.7 KB of host memory per leaf and save
+  that it never returns (`benchmarks/checkpoint_memory.py`); a sweep state of hundreds of leaves
+  saved every chunk grew a long run's memory by MBs a chunk, a packed one by a few arrays'."""
+  by_dtype: dict[str, list[np.ndarray]] = {}
+  for leaf in jax.tree_util.tree_leaves(tree):
+    leaf = np.asarray(leaf)
+    by_dtype.setdefault(leaf.dtype.name, []).append(leaf.ravel())
+  packed = {name: np.concatenate(parts) for name, parts in by_dtype.items()}
+  return {name: x for name, x in packed.items() if x.size}  # orbax saves no empty array.
+
+
+def _packed_like(like) -> dict[str, np.ndarray]:
+  """Empty arrays with the shapes and dtypes `_pack` gives a tree shaped like `like`."""
+  sizes: dict[str, tuple[int, np.dtype]] = {}
+  for leaf in jax.tree_util.tree_leaves(like):
+    dtype = np.dtype(leaf.dtype)
+    total, _ = sizes.get(dtype.name, (0, dtype))
+    sizes[dtype.name] = (total + int(np.prod(np.shape(leaf), dtype=np.int64)), dtype)
+  return {name: np.empty((total,), dtype) for name, (total, dtype) in sizes.items() if total}
+
+
+def _unpack(packed: dict[str, np.ndarray], like):
+  """The tree shaped like `like` whose leaves `_pack` concatenated into `packed`."""
+  leaves, treedef = jax.tree_util.tree_flatten(like)
+  offsets = {name: 0 for name in packed}
+  out = []
+  for leaf in leaves:
+    dtype, shape = np.dtype(leaf.dtype), np.shape(leaf)
+    size = int(np.prod(shape, dtype=np.int64))
+    if not size:
+      out.append(np.zeros(shape, dtype))
+      continue
+    out.append(np.asarray(packed[dtype.name][offsets[dtype.name]:offsets[dtype.name] + size]
+                          ).reshape(shape))
+    offsets[dtype.name] += size
+  return jax.tree_util.tree_unflatten(treedef, out)
+
+
 def save_progress(directory: str, step: int, tree) -> None:
   """Saves a pytree of host (NumPy) arrays as step `step` of `directory`, keeping the last two.
 
-  Every process calls it with the same values; orbax writes them once. Then process 0 writes the
-  step's manifest (each file's size and CRC-32), which restoring checks.
+  The leaves are saved packed, one array per dtype (`_pack`: orbax holds on to memory per leaf
+  saved). Every process calls it with the same values; orbax writes them once. Then process 0
+  writes the step's manifest (each file's size and CRC-32), which restoring checks.
   """
   manager = _manager(directory)
-  manager.save(step, args=ocp.args.StandardSave(tree))
+  manager.save(step, args=ocp.args.StandardSave(_pack(tree)))
   manager.wait_until_finished()
   manager.close()
   if jax.process_index() == 0:
@@ -137,9 +178,14 @@ def restore_progress(directory: str, like, log: Callable[[str], None] = print
       reason = _damage(step_dir)
       if reason is None:
         try:
-          return step, manager.restore(step, args=ocp.args.StandardRestore(abstract))
+          return step, _unpack(manager.restore(
+              step, args=ocp.args.StandardRestore(_packed_like(abstract))), abstract)
         except Exception as error:  # pylint: disable=broad-except  (orbax/tensorstore errors)
           reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        try:  # Saved before checkpoints were packed: the tree itself.
+          return step, manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        except Exception:  # pylint: disable=broad-except  (the packed layout's reason stands)
+          pass
       # Moved aside (not deleted), so that the sweep can save this step again.
       aside = _unused(f'{os.path.abspath(directory)}.unreadable-step{step}')
       if jax.process_index() == 0:  # The one process that writes.

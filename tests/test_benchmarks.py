@@ -227,7 +227,7 @@ def test_checkpoint_memory_prints_each_modes_growth(tmp_path):
   assert 'more than not saving' in result.stdout
   with open(out_path) as f:
     out = json.load(f)
-  assert set(out['modes']) == {'save_progress', 'one_manager', 'no_save'}
+  assert set(out['modes']) == {'save_progress', 'tree', 'no_save'}
   for mode in out['modes'].values():
     assert len(mode['resident_mb_every_20']) == 2
     for mb in mode['resident_mb_every_20']:

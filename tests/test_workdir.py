@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -203,3 +204,33 @@ def test_a_workdir_of_an_older_lmrl_resumes_and_another_config_is_refused_naming
   assert 'experiment.rounds: 4 there, 7 here' in message, message
   assert '\n' not in message
   assert json.loads(open(path).read()) == older  # Nothing rewritten.
+
+
+def test_checkpoints_are_packed_and_older_unpacked_ones_still_restore(tmp_path):
+  """A checkpoint holds one array per dtype (orbax keeps memory per leaf saved); it restores to
+  the tree exactly, and a checkpoint saved as the tree itself (before packing) restores too."""
+  tree = {'state': {'w': np.arange(6, dtype=np.float32).reshape(2, 3), 'n': np.int32(7),
+                    'empty': np.zeros((0, 4), np.float32), 'flags': np.asarray([True, False]),
+                    'key': np.asarray([[1, 2]], np.uint32)},
+          'metrics': {'kl': np.full((2, 5), np.nan, np.float32)}}
+  packed = str(tmp_path / 'packed')
+  checkpoints.save_progress(packed, 3, tree)
+  step, restored = checkpoints.restore_progress(packed, tree, log=lambda line: None)
+  assert step == 3
+  jax_tree_equal = lambda a, b: all(  # pylint: disable=unnecessary-lambda-assignment
+      x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y, equal_nan=True)
+      for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+  assert jax_tree_equal(restored, tree)
+  manager = checkpoints._manager(packed)  # pylint: disable=protected-access
+  stored = manager.restore(3, args=checkpoints.ocp.args.StandardRestore())  # As it is on disk.
+  assert {name: np.shape(x) for name, x in stored.items()} == {
+      'float32': (16,), 'int32': (1,), 'bool': (2,), 'uint32': (2,)}
+  manager.close()
+  older = str(tmp_path / 'older')
+  del tree['state']['empty']  # (orbax saves no empty array: no older checkpoint held one.)
+  manager = checkpoints._manager(older)  # pylint: disable=protected-access
+  manager.save(5, args=checkpoints.ocp.args.StandardSave(tree))
+  manager.wait_until_finished()
+  manager.close()
+  step, restored = checkpoints.restore_progress(older, tree, log=lambda line: None)
+  assert step == 5 and jax_tree_equal(restored, tree)
