@@ -58,6 +58,7 @@ def test_run_chunk_compiles_once_across_chunks_seeds_and_hyperparameters():
   assert np.all(kl[1:] != base_kl[1:])
 
 
+@pytest.mark.slow  # ~15-20 s (a second compilation of the whole run at another chunk length).
 def test_chunked_equals_unchunked():
   _, world, base_params, sweeper = tiny_sweep.setup()
   lanes = sweep.make_lanes(tiny_sweep.keys(), base_params, world)
