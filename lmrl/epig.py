@@ -225,8 +225,8 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, tuples_UxK: jax.Array
   `I(Y; C_b | C_1..C_b-1)` (see the module docstring).
 
   `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `tuples_UxK`: the
-  candidate tuples; `valid_BxU`: tuples that may be shown (tuples with a repeated response are
-  not, unless no tuple may); `targets_fn(key, b)`: query b's `Targets`. Returns the chosen tuple
+  candidate tuples; `valid_BxU`: tuples that may be shown (`showable_tuples`: every row allows at
+  least one); `targets_fn(key, b)`: query b's `Targets`. Returns the chosen tuple
   int32[B] and its score float32[B] (nats, given the queries before it).
   """
   B, M, _ = log_u_BxMxC.shape
@@ -243,8 +243,7 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, tuples_UxK: jax.Array
     log_choice_MxUxF = outcome_log_probs(log_u_BxMxC[b][:, tuples_UxK], full_ranking)
     targets = targets_fn(jax.random.fold_in(key_targets, b), b)
     score_U = expected_information(log_choice_MxUxF, targets, log_pi_MxM)
-    valid_U = valid_BxU[b] | ~jnp.any(valid_BxU[b])
-    u = jnp.argmax(jnp.where(valid_U, score_U + tie_BxU[b], -jnp.inf))
+    u = jnp.argmax(jnp.where(valid_BxU[b], score_U + tie_BxU[b], -jnp.inf))
     # History s draws this query's outcome from member s (Gumbel-max) and re-weights its members.
     log_choice_MxF = log_choice_MxUxF[:, u]
     outcome_M = jnp.argmax(log_choice_MxF + outcome_noise_BxMxF[b], axis=-1)
@@ -263,3 +262,10 @@ def distinct_tuples(pool_BxC: jax.Array, tuples_UxK: jax.Array) -> jax.Array:
   earlier_CxC = jnp.tril(jnp.ones((C, C), bool), k=-1)
   repeat_BxC = jnp.any((pool_BxC[:, :, None] == pool_BxC[:, None, :]) & earlier_CxC, axis=-1)
   return ~jnp.any(repeat_BxC[:, tuples_UxK], axis=-1)
+
+
+def showable_tuples(pool_BxC: jax.Array, tuples_UxK: jax.Array) -> jax.Array:
+  """bool[B, U]: the tuples a round may show of row b's candidates: those of K different
+  responses (`distinct_tuples`), or every tuple where the row has fewer than K different ones."""
+  distinct_BxU = distinct_tuples(pool_BxC, tuples_UxK)
+  return distinct_BxU | ~jnp.any(distinct_BxU, axis=-1, keepdims=True)

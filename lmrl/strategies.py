@@ -266,6 +266,21 @@ def epig_pool(key, explorer: Explorer, prompts_BxLx, log_p_MxBxN, p: StrategyPar
   return jnp.where(repeat_BxC, uniform_BxC, pool_BxC)
 
 
+def _epig_candidates(key_pool, explorer: Explorer, prompts_BxLx, p: StrategyParams,
+                     population: bool):
+  """What `epig` and `epig_random` choose from: the members' tables (`member_tables`), row b's C
+  candidates (`epig_pool`), the tuples of K of them and which of those may be shown.
+
+  Returns (query_MxBxN, target_MxXxN or None, pool_BxC, tuples_UxK, showable_BxU).
+  """
+  query_MxBxN, target_MxXxN = member_tables(explorer, prompts_BxLx, p.num_target_prompts,
+                                            population)
+  pool_BxC = epig_pool(key_pool, explorer, prompts_BxLx, query_MxBxN, p)
+  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+  return (query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK,
+          epig_lib.showable_tuples(pool_BxC, tuples_UxK))
+
+
 def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   """The round's queries chosen one after another by `I(Y; C)` given the earlier ones
   (`lmrl.epig`): Y over the query's prompt ('prompt') or every evaluation prompt ('population'),
@@ -275,10 +290,8 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
                      f'got {p.epig_target!r}')
   key_pool, key_select = jax.random.split(key)
   population = p.epig_target == 'population'
-  query_MxBxN, target_MxXxN = member_tables(explorer, prompts_BxLx, p.num_target_prompts,
-                                            population)
-  pool_BxC = epig_pool(key_pool, explorer, prompts_BxLx, query_MxBxN, p)
-  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+  query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU = _epig_candidates(
+      key_pool, explorer, prompts_BxLx, p, population)
   log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
                                     axis=-1)
 
@@ -288,8 +301,7 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
       return epig_lib.sampled_targets(key_t, table_MxXxN, p.epig_samples)
     return epig_lib.exact_targets(table_MxXxN)
 
-  chosen_B, _ = epig_lib.select_queries(key_select, log_u_BxMxC, tuples_UxK,
-                                        epig_lib.distinct_tuples(pool_BxC, tuples_UxK),
+  chosen_B, _ = epig_lib.select_queries(key_select, log_u_BxMxC, tuples_UxK, showable_BxU,
                                         targets_fn, p.full_ranking)
   return response_tokens(explorer, jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1))
 
@@ -299,12 +311,9 @@ def epig_random(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   uniformly random tuple of it showing K different responses (any tuple where the pool has fewer
   than K). Beside `epig` it separates what the score buys from what the pool does."""
   key_pool, key_tuple = jax.random.split(key)
-  query_MxBxN, _ = member_tables(explorer, prompts_BxLx, p.num_target_prompts, False)
-  pool_BxC = epig_pool(key_pool, explorer, prompts_BxLx, query_MxBxN, p)
-  tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
-  valid_BxU = epig_lib.distinct_tuples(pool_BxC, tuples_UxK)
-  valid_BxU = valid_BxU | ~jnp.any(valid_BxU, axis=-1, keepdims=True)
-  chosen_B = jax.random.categorical(key_tuple, jnp.where(valid_BxU, 0.0, -jnp.inf))
+  _, _, pool_BxC, tuples_UxK, showable_BxU = _epig_candidates(key_pool, explorer, prompts_BxLx, p,
+                                                              population=False)
+  chosen_B = jax.random.categorical(key_tuple, jnp.where(showable_BxU, 0.0, -jnp.inf))
   return response_tokens(explorer, jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1))
 
 

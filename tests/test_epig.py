@@ -187,7 +187,7 @@ def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranki
   log_u_BxMxC = jnp.broadcast_to(log_p_MxN[None], (B, 4, C))
   targets = epig.exact_targets(log_p_MxN[:, None])
   select = jax.jit(lambda key: epig.select_queries(
-      key, log_u_BxMxC, tuples_UxK, epig.distinct_tuples(pool_BxC, tuples_UxK),
+      key, log_u_BxMxC, tuples_UxK, epig.showable_tuples(pool_BxC, tuples_UxK),
       lambda k, b: targets, full_ranking))
   alone_U = epig.information(epig.outcome_log_probs(log_p_MxN[:, tuples_UxK], full_ranking),
                              targets)
@@ -206,6 +206,9 @@ def test_distinct_tuples_leave_out_repeated_candidates():
   pairs = [tuple(t) for t in np.asarray(tuples_UxK).tolist()]
   assert {pairs[u] for u in np.flatnonzero(valid_BxU[0])} == {(0, 1), (0, 3), (1, 3)}
   assert not np.any(valid_BxU[1])
+  showable_BxU = epig.showable_tuples(jnp.asarray([[5, 7, 5, 2], [1, 1, 1, 1]]), tuples_UxK)
+  np.testing.assert_array_equal(showable_BxU[0], valid_BxU[0])
+  assert np.all(showable_BxU[1])  # No tuple of K different responses: any tuple may be shown.
 
 
 # Y over the query's prompt (the headline's) in the fast tier; over every prompt in the slow (~7 s).
