@@ -2,6 +2,7 @@ r"""A long run's memory and pace, chunk by chunk: flat, or growing with the roun
 
   python -m benchmarks.memory --out=/tmp/memory.json
   python -m benchmarks.memory --config=tiny --config.experiment.rounds=40 --out=/tmp/m.json
+  python -m benchmarks.memory --malloc=trim,glibc --config.experiment.rounds=80  # side by side
 
 Runs `lmrl.run` on the config (by default: the default world, passive only, 4 seeds, 160 rounds
 of 64 rankings = 10,240 rankings, chunks of 10 rounds, exact metrics every 40 rounds) in a fresh
@@ -13,11 +14,18 @@ a flat run's memory after the first chunk stays within a few MB, and its pace pe
 flat if a round's cost follows what is in the buffer rather than its capacity. Prints the growth
 from the first chunk to the last (MB, and seconds per chunk late / early, a ratio in one run),
 and writes every number as JSON to `--out`.
+
+`--malloc` chooses the host allocator's settings (`lmrl.host_memory`, `MALLOC`): `glibc` (its
+defaults, the binaries' default), `arenas` (two glibc arenas: the binaries' `--malloc_arena_max=2`),
+`limited` (two arenas and a fixed trim threshold), `trim` (the threshold only).
+Several (`--malloc=trim,glibc`) run one after another, each in a fresh process of its own, then
+their memory and seconds per chunk side by side, as ratios to the last.
 """
 
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,10 +37,20 @@ import numpy as np
 
 from benchmarks import common
 from lmrl import flags as lmrl_flags
+from lmrl import host_memory
 from lmrl import runner
 
 _CONFIG = lmrl_flags.define_config_flag('default')
 _OUT = flags.DEFINE_string('out', None, 'Where to write the JSON of every number.')
+# The host allocator's settings: (glibc's arena limit, 0 = its own; trim threshold), or None for
+# glibc's defaults throughout.
+MALLOC = {'limited': (host_memory.ARENA_MAX, host_memory.TRIM_THRESHOLD_BYTES),
+          'trim': (0, host_memory.TRIM_THRESHOLD_BYTES), 'arenas': (host_memory.ARENA_MAX, None),
+          'glibc': None}
+_MALLOC = flags.DEFINE_list(
+    'malloc', ['glibc'],
+    f"The host allocator's settings, of {sorted(MALLOC)} (arenas: --malloc_arena_max=2): several "
+    'run one after another, each in a process of its own, then side by side.')
 
 LONG_RUN = {  # The long run: each field unless the command line sets it (--config.x=...).
     'experiment.strategies': ('passive',), 'experiment.num_seeds': 4,
@@ -43,8 +61,44 @@ def _chunk_seconds(lines: list[str]) -> list[float]:
   return [float(m.group(1)) for line in lines if (m := re.search(r'\(([\d.]+)s, ETA', line))]
 
 
+def _side_by_side(argv: list[str], settings: list[str]) -> None:
+  """Runs this benchmark once per allocator setting, each in a fresh process; prints each
+  against the last setting as ratios."""
+  passed = [arg for arg in argv[1:] if not arg.startswith(('--malloc', '--out'))]
+  runs = {}
+  with tempfile.TemporaryDirectory() as tmp:
+    for setting in settings:
+      out = os.path.join(tmp, f'{setting}.json')
+      print(f'--- --malloc={setting}', flush=True)
+      subprocess.run([sys.executable, '-m', 'benchmarks.memory', f'--malloc={setting}',
+                      f'--out={out}', *passed], check=True)
+      with open(out) as f:
+        runs[setting] = json.load(f)
+  reference = settings[-1]
+  print(f'side by side (each / {reference}):')
+  for setting in settings[:-1]:
+    for name, run in runs[setting]['strategies'].items():
+      ref = runs[reference]['strategies'][name]
+      mb = [run['resident_mb'][-1], ref['resident_mb'][-1]]
+      seconds = [float(np.mean(r['seconds'][1:])) for r in (run, ref)]
+      print(f'  {setting} vs {reference}, {name}: resident after the last chunk {mb[0]:.0f} vs '
+            f'{mb[1]:.0f} MB ({mb[0] / mb[1]:.2f}x); growth {run["growth_mb"]:+.1f} vs '
+            f'{ref["growth_mb"]:+.1f} MB; seconds per chunk after the first {seconds[0]:.1f} vs '
+            f'{seconds[1]:.1f} ({seconds[0] / seconds[1]:.2f}x)')
+  if _OUT.value:
+    common.write_out(_OUT.value, runs)
+
+
 def main(argv):
+  unknown = sorted(set(_MALLOC.value) - set(MALLOC))
+  if unknown or not _MALLOC.value:
+    raise SystemExit(f'error: --malloc: {", ".join(unknown) or "empty"}; known: {sorted(MALLOC)}')
+  if len(_MALLOC.value) > 1:
+    _side_by_side(sys.argv, _MALLOC.value)
+    return
   del argv
+  if MALLOC[_MALLOC.value[0]] is not None:
+    host_memory.limit_malloc_arenas(*MALLOC[_MALLOC.value[0]])
   logging.set_verbosity(logging.WARNING)
   config = _CONFIG.value
   overridden = {arg.split('=')[0][len('--config.'):] for arg in sys.argv[1:]
@@ -63,7 +117,8 @@ def main(argv):
       timing = json.load(f)
   e = config.experiment
   per_round = e.prompts_per_round
-  out = {'machine': common.machine(), 'wall_seconds': wall, 'strategies': {}}
+  out = {'machine': common.machine(), 'wall_seconds': wall, 'malloc': _MALLOC.value[0],
+         'strategies': {}}
   for kind, entry in timing.items():
     if not isinstance(entry, dict) or 'compile_seconds' not in entry:
       continue

@@ -28,6 +28,7 @@ _CACHE = flags.DEFINE_string(
     "JAX's persistent compilation cache directory ('' turns it off): a second run on the same "
     'shapes (a resume, a rerun) loads compiled programs instead of compiling them again.')
 _PRETRAINED_CACHE, _PRETRAINED_CACHE_CLEAR = lmrl_flags.define_pretrained_cache_flags()
+_MALLOC_ARENA_MAX = lmrl_flags.define_malloc_arena_flag()
 # Several processes without a cluster manager that jax.distributed detects (e.g. on one machine):
 _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', None, 'host:port of process 0, for jax.distributed.initialize; '
@@ -52,6 +53,7 @@ def _distribute() -> None:
 
 def main(argv):
   del argv
+  lmrl_flags.limit_malloc_arenas(_MALLOC_ARENA_MAX.value)  # Before JAX starts its threads.
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO.
   runner.use_compilation_cache(_CACHE.value)
   try:

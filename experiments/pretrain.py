@@ -26,6 +26,7 @@ from lmrl import workdir as workdir_lib
 _CONFIG = lmrl_flags.define_config_flag('default')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the parameters and report.')
 _PRETRAINED_CACHE, _PRETRAINED_CACHE_CLEAR = lmrl_flags.define_pretrained_cache_flags()
+_MALLOC_ARENA_MAX = lmrl_flags.define_malloc_arena_flag()
 
 
 def _pretrain(config, workdir: str) -> dict:
@@ -43,6 +44,7 @@ def _pretrain(config, workdir: str) -> dict:
 
 def main(argv):
   del argv
+  lmrl_flags.limit_malloc_arenas(_MALLOC_ARENA_MAX.value)  # Before JAX starts its threads.
   logging.set_verbosity(logging.WARNING)
   try:
     if lmrl_flags.clear_pretrained_cache_first(_PRETRAINED_CACHE.value,

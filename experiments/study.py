@@ -29,6 +29,7 @@ STUDIES_DIR = os.path.dirname(os.path.abspath(__file__))
 _STUDY = flags.DEFINE_string('study', None, 'The study: a folder of experiments/ with a config.py.')
 _VARIANTS = flags.DEFINE_list('variants', None, "The study's variants to run (default: all).")
 _RUNS = flags.DEFINE_string('runs', 'runs/studies', 'Work directories: RUNS/<study>/<variant>.')
+_MALLOC_ARENA_MAX = lmrl_flags.define_malloc_arena_flag()
 
 
 def known_studies() -> list[str]:
@@ -76,6 +77,7 @@ def main(argv):
     raise SystemExit(f'error: --study is required; known: {", ".join(known_studies())}')
   study = load_study(_STUDY.value)
   variants = chosen_variants(_STUDY.value, study, _VARIANTS.value)
+  lmrl_flags.limit_malloc_arenas(_MALLOC_ARENA_MAX.value)  # Before JAX starts its threads.
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO.
   from lmrl import errors  # pylint: disable=g-import-not-at-top (after the flags are checked)
   from lmrl import runner  # pylint: disable=g-import-not-at-top

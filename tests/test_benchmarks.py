@@ -197,15 +197,33 @@ def test_memory_prints_every_chunk_of_a_short_long_run(tmp_path):
   out_path = tmp_path / 'memory.json'
   result = _run('memory.py', f'--config={TINY}', '--config.experiment.rounds=8',
                 '--config.experiment.rounds_per_chunk=2', '--config.experiment.eval_every=4',
+                '--malloc=arenas,glibc', f'--out={out_path}')  # Two processes, side by side.
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'resident memory' in result.stdout and 'arenas vs glibc' in result.stdout
+  with open(out_path) as f:
+    runs = json.load(f)
+  for setting in ('arenas', 'glibc'):
+    assert runs[setting]['malloc'] == setting
+    entry = runs[setting]['strategies']['joint/passive']
+    assert entry['choices'] == [8, 16, 24, 32]  # The tiny world's 4 prompts a round, 2 a chunk.
+    assert len(entry['resident_mb']) == len(entry['seconds']) == 4
+    for mb in entry['resident_mb']:
+      _assert_positive(mb, 'resident_mb')
+
+
+@pytest.mark.slow
+def test_replay_times_both_draws_at_every_capacity(tmp_path):
+  out_path = tmp_path / 'replay.json'
+  result = _run('replay.py', f'--config={TINY}', '--rounds=4,16', '--repeats=2',
                 f'--out={out_path}')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert 'resident memory' in result.stdout
+  assert 'every row / index' in result.stdout
   with open(out_path) as f:
-    entry = json.load(f)['strategies']['joint/passive']
-  assert entry['choices'] == [8, 16, 24, 32]  # The tiny world's 4 prompts a round, 2 a chunk.
-  assert len(entry['resident_mb']) == len(entry['seconds']) == 4
-  for mb in entry['resident_mb']:
-    _assert_positive(mb, 'resident_mb')
+    rows = json.load(f)['rows']
+  assert [row['capacity'] for row in rows] == [16, 64]  # The tiny world's 4 prompts a round.
+  for row in rows:
+    for name in ('index ms', 'every row ms', 'every row / index'):
+      _assert_positive(row[name], name)
 
 
 @pytest.mark.slow  # ~25 s: one lane of the structured family's agent, in its own process.
