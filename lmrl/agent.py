@@ -157,7 +157,8 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
   deploy = config.agent.deploy
 
   def init(key, base_params, hparams):
-    return update_lib.init_agent_state(key, epi, base_params, hparams['prior_scale'])
+    return update_lib.init_agent_state(key, epi, base_params, hparams['prior_scale'],
+                                       ema=config.finetune.ema_decay > 0)
 
   def learn(key, state, buffer, world, hparams):
     def step(state, i):
@@ -166,10 +167,11 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
     return state, jax.tree_util.tree_map(lambda x: x[-1], info)
 
   def exact_log_probs(state, prompts_PxLx):
-    return deployed_exact_log_probs(epi, state.params, prompts_PxLx, spec, deploy)
+    return deployed_exact_log_probs(epi, update_lib.deployed_params(state), prompts_PxLx, spec,
+                                    deploy)
 
   def explorer(state, hparams):
     del hparams  # The joint agent's explorer reads none (the strategies read theirs).
-    return epistemic_explorer(epi, state.params, spec, deploy)
+    return epistemic_explorer(epi, update_lib.deployed_params(state), spec, deploy)
 
   return Agent(init, explorer, learn, exact_log_probs, epi.num_members)

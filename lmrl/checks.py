@@ -411,6 +411,13 @@ def validate(config) -> None:
   _require(a.deploy in epistemic.DEPLOY_KINDS, 'agent.deploy',
            f'must be one of {epistemic.DEPLOY_KINDS}', a.deploy)
   _non_negative(config, 'finetune.shown_mass_weight')
+  _non_negative(config, 'finetune.ema_decay')
+  _require(config.finetune.ema_decay < 1, 'finetune.ema_decay',
+           'must be below 1 (1 would never move the average from the pre-trained LM)',
+           config.finetune.ema_decay)
+  _require(config.finetune.ema_decay == 0 or a.kind == 'joint', 'finetune.ema_decay',
+           "averages the joint agent's parameters: agent.kind must be 'joint'",
+           config.finetune.ema_decay)
   _require(config.finetune.lm_loss_tokens in update.LM_LOSS_TOKENS, 'finetune.lm_loss_tokens',
            f'must be one of {update.LM_LOSS_TOKENS}', config.finetune.lm_loss_tokens)
   _require(config.finetune.rows in buffer.REPLAY, 'finetune.rows',
@@ -445,6 +452,12 @@ def validate(config) -> None:
              f'gives epig more than {MAX_EPIG_COLUMNS} (K-tuple, outcome) pairs to score per '
              'prompt (fewer candidates, a smaller K, or world.full_ranking=False)', e.pool_size)
   _int_at_least(config, 'experiment.refit_steps', 1)
+  _int_at_least(config, 'experiment.refit_holdout_every', 0)
+  _require(e.refit_holdout_every != 1, 'experiment.refit_holdout_every',
+           'holds every row out at 1 (0: no held-out rows, k >= 2: every k-th)', 1)
+  _int_at_least(config, 'experiment.refit_check_every', 1)
+  _require(e.refit_check_every <= e.refit_steps, 'experiment.refit_check_every',
+           f'must be at most experiment.refit_steps ({e.refit_steps})', e.refit_check_every)
   for r in tuple(e.refit_rounds):
     _require(isinstance(r, int) and not isinstance(r, bool) and r > 0 and loop.is_evaluated_round(config, r),
              'experiment.refit_rounds', 'must hold evaluated rounds after round 0 (0, every '

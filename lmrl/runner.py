@@ -299,7 +299,7 @@ def _sweep_agent(r: _Run, kind: str, exp, progress: progress_lib.Progress,
         on_chunk=progress.strategy(kind, strategy, index), log=r.log)
     timing.setdefault(kind, {})[strategy] = progress.strategy_timing(kind, strategy)
     if e.refit_rounds:
-      out = {**out, 'refit_kl': _refit_kl(r, state.buffer)}
+      out = {**out, **_refit(r, state.buffer)}
     buffer = jax.tree_util.tree_map(sweep_lib.to_host, state.buffer)
     queries = rows_lib.shown_queries(buffer, sweep_lib.to_host(r.lanes.world.favourites_GxPxN),
                                      r.config.world.vocab_size, e.prompts_per_round)
@@ -311,17 +311,22 @@ def _sweep_agent(r: _Run, kind: str, exp, progress: progress_lib.Progress,
   return done
 
 
-def _refit_kl(r: _Run, buffer_S) -> np.ndarray:
-  """float32[S, T+1]: every lane's refit KL at `experiment.refit_rounds` (NaN elsewhere)."""
+def _refit(r: _Run, buffer_S) -> dict[str, np.ndarray]:
+  """float32[S, T+1] each: every lane's refit KL (`refit_kl`) and steps fitted (`refit_steps`)
+  at `experiment.refit_rounds` (NaN elsewhere)."""
   e = r.config.experiment
-  r.log(f'refitting every lane\'s data at rounds {tuple(e.refit_rounds)} ({e.refit_steps} exact '
-        'steps each) ...')
+  rule = (f'steps chosen by the loss on every {e.refit_holdout_every}th row held out, at most '
+          if e.refit_holdout_every else '')
+  r.log(f'refitting every lane\'s data at rounds {tuple(e.refit_rounds)} ({rule}{e.refit_steps} '
+        'exact steps each) ...')
   start = time.perf_counter()
-  kl_S_by_round = refit_lib.refit_lanes(r.config, r.spec, r.lm_spec, r.lanes, buffer_S,
-                                        tuple(e.refit_rounds))
-  out = np.full((r.lanes.keys_S.shape[0], e.rounds + 1), np.nan, np.float32)
-  for round_, kl_S in kl_S_by_round.items():
-    out[:, round_] = sweep_lib.to_host(kl_S)
+  by_round = refit_lib.refit_lanes(r.config, r.spec, r.lm_spec, r.lanes, buffer_S,
+                                   tuple(e.refit_rounds))
+  out = {name: np.full((r.lanes.keys_S.shape[0], e.rounds + 1), np.nan, np.float32)
+         for name in ('refit_kl', 'refit_steps')}
+  for round_, (kl_S, steps_S) in by_round.items():
+    out['refit_kl'][:, round_] = sweep_lib.to_host(kl_S)
+    out['refit_steps'][:, round_] = sweep_lib.to_host(steps_S)
   r.log(f'refitted in {time.perf_counter() - start:.1f}s')
   return out
 

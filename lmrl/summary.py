@@ -370,8 +370,8 @@ def learner_lag(metrics: dict[str, np.ndarray], queries_per_round: int) -> dict:
   """The online learner's lag behind a refit of the same data (`lmrl.refit`), per refit round.
 
   `metrics` are one grid point's arrays ([S, T+1]) with `kl` and `refit_kl` (finite at the
-  refit rounds). Returns {'rounds': [{round, queries, online_kl, refit_kl, lag, lag_fraction,
-  num_seeds}], 'final': the last of them, 'text'}: means over the seeds where both are finite;
+  refit rounds), and `refit_steps` where the run has it. Returns {'rounds': [{round, queries,
+  online_kl, refit_kl, lag, lag_fraction, num_seeds, refit_steps (mean)}], 'final': the last of them, 'text'}: means over the seeds where both are finite;
   `lag = online_kl - refit_kl` (>0: the learner has not caught up with its data) and
   `lag_fraction = lag / online_kl`.
   """
@@ -384,6 +384,8 @@ def learner_lag(metrics: dict[str, np.ndarray], queries_per_round: int) -> dict:
                 'online_kl': float(online), 'refit_kl': float(refit),
                 'lag': float(online - refit), 'lag_fraction': float((online - refit) / online),
                 'num_seeds': int(ok_S.sum())})
+    if 'refit_steps' in metrics:  # The steps the refit's stopping rule chose (runs since it).
+      out[-1]['refit_steps'] = float(np.asarray(metrics['refit_steps'], float)[ok_S, r].mean())
   if not out:
     return {'rounds': [], 'final': None, 'text': 'no refit'}
   last = out[-1]

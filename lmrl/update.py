@@ -69,6 +69,16 @@ from lmrl import world as world_lib
 class AgentState(NamedTuple):
   params: epistemic.EpistemicParams
   opt_state: Any
+  # The Polyak (exponential moving) average of `params.train`, with `ema_decay` > 0; None without
+  # (then the state's pytree is what it was before the option existed: old checkpoints restore).
+  ema_train: Any = None
+
+
+def deployed_params(state: AgentState) -> epistemic.EpistemicParams:
+  """The parameters the agent deploys and explores with: the average where it keeps one."""
+  if state.ema_train is None:
+    return state.params
+  return state.params._replace(train=state.ema_train)
 
 
 def make_optimizer() -> optax.GradientTransformation:
@@ -83,10 +93,11 @@ def with_learning_rate(opt_state, learning_rate):
 
 
 def init_agent_state(key: jax.Array, epi: epistemic.EpistemicNet, base_params,
-                     prior_scale) -> AgentState:
-  """The agent before any human choice: every index starts from the pre-trained LM."""
+                     prior_scale, ema: bool = False) -> AgentState:
+  """The agent before any human choice: every index starts from the pre-trained LM (and so does
+  its average, with `ema`)."""
   params = epi.init(key, base_params, prior_scale)
-  return AgentState(params, make_optimizer().init(params.train))
+  return AgentState(params, make_optimizer().init(params.train), params.train if ema else None)
 
 
 def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
@@ -136,11 +147,13 @@ class NextTokenTerm(NamedTuple):
 
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_term: NextTokenTerm,
-                      rows: str = 'uniform', shown_mass_weight: float = 0.0) -> Callable:
+                      rows: str = 'uniform', shown_mass_weight: float = 0.0,
+                      ema_decay: float = 0.0) -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
   step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`.
   `shown_mass_weight` > 0 adds the shown-mass anchor (module docstring; static: 0 computes
-  nothing extra)."""
+  nothing extra). With `ema_decay` d > 0 each step also moves the state's average,
+  `ema <- d ema + (1 - d) theta` (the state must keep one: `init_agent_state(..., ema=True)`)."""
   if rows not in buffer_lib.REPLAY:
     raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
   optimizer = make_optimizer()
@@ -220,7 +233,11 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     opt_state = with_learning_rate(state.opt_state, hparams['learning_rate'])
     updates, opt_state = optimizer.update(grads, opt_state, state.params.train)
     train = optax.apply_updates(state.params.train, updates)
-    return state._replace(params=state.params._replace(train=train), opt_state=opt_state), info
+    state = state._replace(params=state.params._replace(train=train), opt_state=opt_state)
+    if ema_decay > 0:
+      state = state._replace(ema_train=jax.tree_util.tree_map(
+          lambda avg, now: ema_decay * avg + (1.0 - ema_decay) * now, state.ema_train, train))
+    return state, info
 
   return update
 
@@ -233,4 +250,4 @@ def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_li
       epi, spec, full_ranking=config.world.full_ranking, batch_size=f.batch_size,
       lm_term=NextTokenTerm(f.lm_batch_size, tuple(config.world.corpus_group_mix),
                             f.lm_loss_tokens), rows=rows or f.rows,
-      shown_mass_weight=float(f.shown_mass_weight))
+      shown_mass_weight=float(f.shown_mass_weight), ema_decay=float(f.ema_decay))

@@ -177,6 +177,31 @@ def test_traced_lambdas_weight_the_loss(world, joint_agent, make_choice_buffer):
   assert step._cache_size() == 1
 
 
+@pytest.mark.slow  # ~8 s: a second compilation of the update step. What it guards is opt-in.
+def test_the_average_moves_by_the_decay_and_is_what_is_deployed(spec, world, joint_agent,
+                                                                make_choice_buffer):
+  """With ema_decay d, a step moves the parameters as the plain step does and the average to
+  d theta_0 + (1 - d) theta_1; `deployed_params` is the average (the plain state's: its params)."""
+  epi, state, step, hparams = joint_agent('ensemble')
+  d = 0.75
+  step_ema = jax.jit(update.make_joint_update(
+      epi, spec, full_ranking=False, batch_size=8,
+      lm_term=update.NextTokenTerm(4, conftest.MAJORITY_ONLY), ema_decay=d))
+  state_ema = state._replace(ema_train=state.params.train)
+  buffer = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 2,
+                              epi.num_members)
+  plain, _ = step(jax.random.key(0), state, buffer, world, hparams)
+  averaged, _ = step_ema(jax.random.key(0), state_ema, buffer, world, hparams)
+  chex.assert_trees_all_close(averaged.params.train, plain.params.train, rtol=1e-6)
+  chex.assert_trees_all_close(
+      averaged.ema_train, jax.tree_util.tree_map(lambda a, b: d * a + (1 - d) * b,
+                                                 state.params.train, plain.params.train),
+      rtol=1e-5, atol=1e-7)
+  assert _max_abs_diff(averaged.ema_train, averaged.params.train) > 1e-4
+  assert update.deployed_params(averaged).train is averaged.ema_train
+  assert update.deployed_params(plain) is plain.params
+
+
 def _luce_ranking_probability(p_K: np.ndarray, ranking: tuple) -> float:
   """P(ranking) under Plackett-Luce with weights p: the product of successive Luce choices."""
   left, prob = list(ranking), 1.0

@@ -75,6 +75,8 @@ def get_config() -> ml_collections.ConfigDict:
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
   u.lm_loss_tokens = 'prompt'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
+  u.ema_decay = 0.0  # Joint agent: deploy (and explore with) the Polyak average of its parameters,
+  #                    ema <- d ema + (1 - d) theta after every step; 0 = the parameters as they are.
 
   c.classic = k = ml_collections.ConfigDict()  # Read by the classic agent ('classic', 'both').
   k.policy_steps_per_round = 8  # REINFORCE steps on the policy after each round's reward fit.
@@ -106,7 +108,10 @@ def get_config() -> ml_collections.ConfigDict:
   e.num_bootstrap = 500  # Bootstrap resamples of seeds for error bars in summary.json.
   e.refit_rounds = ()  # Rounds (evaluated ones) at which each lane's data is refitted from the
   #                      pre-trained LM to convergence (`lmrl.refit`: learner_lag); () = none.
-  e.refit_steps = 300  # Exact full-buffer steps of each refit.
+  e.refit_steps = 300  # Exact full-buffer steps of each refit (at most, with a held-out set).
+  e.refit_holdout_every = 10  # The refit's stopping rule: every k-th row held out of a first fit,
+  #                             whose lowest held-out loss sets the steps; 0 = refit_steps, no rule.
+  e.refit_check_every = 25  # Steps between the first fit's held-out losses.
   e.shard_seeds = False  # Shard the seed axis across all local devices (jax.sharding).
   e.distributed = False  # Call jax.distributed.initialize() first (multi-host).
   e.heartbeat_seconds = 100  # Distributed: a process silent this long counts as lost, and the
