@@ -89,13 +89,20 @@ def sample_rows(key: jax.Array, buffer: ChoiceBuffer, num: int, recent: bool = F
   """`num` row indices drawn uniformly (with replacement) from the valid rows, int32[num].
 
   With `recent`, the last `num // 2` are drawn from the latest batch's rows instead (replay that
-  favours new data; `REPLAY`'s 'recent').
+  favours new data; `REPLAY`'s 'recent'). Rows are written in order from row 0, so the valid ones
+  are rows 0..n-1 (all of them once the ring is full) and the latest batch's a run of rows from
+  `last_start` (round the ring): a draw is one integer, and its cost does not grow with the
+  buffer's capacity (a categorical over every row cost `num x capacity`: long runs were slower
+  per round than short ones).
   """
-  logits_H = jnp.where(buffer.valid_H, 0.0, -jnp.inf)
+  capacity = buffer.valid_H.shape[0]
+  num_valid = jnp.sum(buffer.valid_H, dtype=jnp.int32)
   if not recent:
-    return jax.random.categorical(key, logits_H, shape=(num,)).astype(jnp.int32)
+    return jax.random.randint(key, (num,), 0, num_valid, dtype=jnp.int32)
   key_all, key_latest = jax.random.split(key)
-  latest_logits_H = jnp.where(latest_rows(buffer), 0.0, -jnp.inf)
+  num_latest = (buffer.next_row - buffer.last_start) % capacity
+  num_latest = jnp.where(num_latest == 0, num_valid, num_latest)  # One batch filled the ring.
+  latest = (buffer.last_start + jax.random.randint(key_latest, (num // 2,), 0, num_latest,
+                                                   dtype=jnp.int32)) % capacity
   return jnp.concatenate([
-      jax.random.categorical(key_all, logits_H, shape=(num - num // 2,)),
-      jax.random.categorical(key_latest, latest_logits_H, shape=(num // 2,))]).astype(jnp.int32)
+      jax.random.randint(key_all, (num - num // 2,), 0, num_valid, dtype=jnp.int32), latest])

@@ -39,3 +39,18 @@ def test_recent_replay_draws_half_its_batch_from_the_latest_round():
   np.testing.assert_allclose(latest(True), 1 / 2 + 1 / 6, atol=0.015)
   rows = np.asarray(draw(keys[0], True))
   assert np.all(np.isin(rows[16:], [8, 9, 10, 11]))  # The second half: the latest round only.
+
+
+def test_uniform_replay_draws_every_valid_row_alike_before_and_after_the_ring_wraps():
+  """Rows 0..n-1 at 1/n each while the buffer fills; every row alike once it is full; never an
+  empty row. 'recent' draws the latest batch's rows alike, wherever the ring put them."""
+  draw = jax.jit(lambda key, buffer, recent: buffer_lib.sample_rows(key, buffer, 4096, recent),
+                 static_argnums=2)
+  for batches, valid in [(1, 4), (2, 8), (3, 12), (5, 12)]:
+    rows = np.asarray(draw(jax.random.key(batches), _filled(batches), False))
+    counts = np.bincount(rows, minlength=12)
+    assert counts[valid:].sum() == 0, (batches, counts)
+    np.testing.assert_allclose(counts[:valid] / rows.size, 1 / valid, atol=0.025)
+  latest = np.asarray(draw(jax.random.key(9), _filled(5), True))[2048:]  # Rows 4..7 (batch 4).
+  np.testing.assert_allclose(np.bincount(latest, minlength=12) / latest.size,
+                             [0] * 4 + [0.25] * 4 + [0] * 4, atol=0.03)
