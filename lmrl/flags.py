@@ -196,7 +196,10 @@ def define_config_flag(default: str = 'default', note: str = ''):
 
 def define_malloc_arena_flag():
   """`--malloc_arena_max`: glibc's malloc arenas for the process (`lmrl.host_memory`); apply it
-  with `limit_malloc_arenas(flag.value)` first thing in `main`."""
+  with `limit_malloc_arenas(flag.value)` first thing in `main`. Defined once per process: a
+  second binary module imported beside the first (a test, a notebook) shares it."""
+  if 'malloc_arena_max' in absl_flags.FLAGS:
+    return absl_flags.FlagHolder(absl_flags.FLAGS, absl_flags.FLAGS['malloc_arena_max'])
   return absl_flags.DEFINE_integer(
       'malloc_arena_max', 0,
       "glibc's malloc arenas for this process (0: glibc's own, 8 per core). 2 keeps a long run's "
