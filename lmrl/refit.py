@@ -17,7 +17,9 @@ data (experiments/learner/README.md), so "the value of the data" needs a stoppin
 does not look at p*. With `experiment.refit_holdout_every` = k > 0, a first fit leaves out every
 k-th of the buffer's rows and measures the deployed LM's choice loss on them every
 `experiment.refit_check_every` steps; the refit then fits every row for the number of steps
-whose held-out loss was lowest (k = 0: `refit_steps`, no first fit). The refit thus costs two fits.
+whose held-out loss was lowest (k = 0: `refit_steps`, no first fit). The refit thus costs two fits:
+the first of `refit_steps` steps, the second of the steps chosen (a loop that stops there; under
+`vmap`, the most any lane chose).
 
 Per step, the second fit's choice loss is returned (flat after the chosen step), with the first
 fit's held-out losses and the steps chosen, so a test (and a reader) can see that the fit stopped
@@ -70,10 +72,9 @@ def make_refit(config, spec: world_lib.WorldSpec, lm_spec) -> Callable:
     """The deployed LM's mean Plackett-Luce loss on the held-out rows, float32[]."""
     log_p_PxN, _ = agent_lib.deployed_exact_log_probs(epi, params, all_prompts_PxLx, spec,
                                                       config.agent.deploy)
-    prompt_H = world_lib.sequence_index(buffer.prompts_HxLx, spec.vocab_size)
-    response_HxK = world_lib.sequence_index(buffer.responses_HxKxLy, spec.vocab_size)
-    nll_H = update_lib.plackett_luce_nll(log_p_PxN[prompt_H[:, None], response_HxK],
-                                         buffer.ranking_HxK, config.world.full_ranking)
+    nll_H = update_lib.plackett_luce_nll(
+        update_lib.table_at_rows(log_p_PxN, buffer, spec.vocab_size), buffer.ranking_HxK,
+        config.world.full_ranking)
     return jnp.sum(jnp.where(held_out_H, nll_H, 0.0)) / jnp.maximum(jnp.sum(held_out_H), 1)
 
   def refit(key, base_params, buffer: buffer_lib.ChoiceBuffer, world, hparams, num_rows):
@@ -102,12 +103,16 @@ def make_refit(config, spec: world_lib.WorldSpec, lm_spec) -> Callable:
       steps = jnp.where(jnp.any(held_out_H),  # Too few rows to hold any out: every step.
                         (jnp.argmin(held_out_loss_C).astype(jnp.int32) + 1) * check_every, steps)
 
-    def fit_until(state, i):  # Every row; the state stays as it is after `steps` steps.
-      fitted, loss = fit(state, prefix_H, i)
-      state = jax.tree_util.tree_map(lambda a, b: jnp.where(i < steps, a, b), fitted, state)
-      return state, loss
+    def fit_every_row(carry):  # Steps 0 .. steps-1 only: a loop, not a masked scan of all.
+      i, state, loss_T = carry
+      state, loss = fit(state, prefix_H, i)
+      return i + 1, state, loss_T.at[i].set(loss)
 
-    state, choice_loss_T = jax.lax.scan(fit_until, initial, jnp.arange(num_steps))
+    _, state, loss_T = jax.lax.while_loop(
+        lambda carry: carry[0] < steps, fit_every_row,
+        (jnp.int32(0), initial, jnp.zeros((num_steps,), jnp.float32)))
+    _, fitted_loss = fit(state, prefix_H, steps)  # The loss of the state kept (a step not taken).
+    choice_loss_T = jnp.where(jnp.arange(num_steps) < steps, loss_T, fitted_loss)
     log_p_PxN, _ = agent_lib.deployed_exact_log_probs(
         epi, update_lib.deployed_params(state), eval_prompts_PxLx, spec, config.agent.deploy)
     kl = metrics.distribution_metrics(log_p_PxN, world, eval_index_P)['kl']

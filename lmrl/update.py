@@ -114,6 +114,18 @@ def plackett_luce_nll(log_u_BxK: jax.Array, ranking_BxK: jax.Array,
   return jnp.sum(lse_rest_BxK - u_sorted_BxK, axis=-1)
 
 
+def table_at_rows(table_xPxN: jax.Array, buffer: buffer_lib.ChoiceBuffer,
+                  vocab_size: int) -> jax.Array:
+  """Each buffered row's shown responses' entries of a table over every (prompt, response).
+
+  `table_xPxN` is [..., P, N] (e.g. a log-probability table, or one per member); returns
+  [..., H, K]: entry `[..., h, k]` is the table at row h's prompt and its k-th shown response.
+  """
+  prompt_H = world_lib.sequence_index(buffer.prompts_HxLx, vocab_size)
+  response_HxK = world_lib.sequence_index(buffer.responses_HxKxLy, vocab_size)
+  return table_xPxN[..., prompt_H[:, None], response_HxK]
+
+
 LM_LOSS_TOKENS = ('sequence', 'prompt')  # What the next-token regulariser predicts.
 
 
@@ -175,11 +187,9 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
 
   def exact_choice_loss(logits_fns, buffer):
     """As `sampled_choice_loss` for every buffered row, by lookup in the exact tables."""
-    prompt_H = world_lib.sequence_index(buffer.prompts_HxLx, spec.vocab_size)
-    response_HxK = world_lib.sequence_index(buffer.responses_HxKxLy, spec.vocab_size)
     log_u_MxHxK, log_u0_MxHxK = [
-        None if fn is None else lm_lib.exact_log_probs(fn, prompts_PxLx, spec)[
-            :, prompt_H[:, None], response_HxK]
+        None if fn is None else table_at_rows(lm_lib.exact_log_probs(fn, prompts_PxLx, spec),
+                                              buffer, spec.vocab_size)
         for fn in logits_fns]
     return (member_choice_loss(log_u_MxHxK, buffer.ranking_HxK, buffer.bootstrap_HxM.T,
                                buffer.valid_H),
