@@ -25,9 +25,10 @@ setuptools.setup(
         'ml_collections>=0.1.1', 'absl-py>=2.0', 'numpy>=1.26', 'matplotlib>=3.8',
     ],
     extras_require={# The suite: TensorBoard files, the notebook's re-execution (and its pandas
-                    # table), property-based bad-input tests.
+                    # table), property-based bad-input tests, two test processes (xdist).
                     'test': ['pytest>=8', 'tensorboardX>=2.6', 'pandas>=2', 'nbformat>=5',
-                             'nbclient>=0.9', 'ipykernel>=6', 'hypothesis>=6'],
+                             'nbclient>=0.9', 'ipykernel>=6', 'hypothesis>=6',
+                             'pytest-xdist>=3'],
                     'analysis': ['pandas>=2'],  # lmrl.rows.to_dataframe, the notebook's tables.
                     'tensorboard': ['tensorboardX>=2.6'],  # lmrl.tensorboard's event files.
                     # benchmarks.peer's PyTorch peer; pinned: this version's CPU build.
