@@ -13,7 +13,8 @@ from typing import Callable, NamedTuple
 
 # XLA's CPU backend without its optimisation passes: the suite's programs are tiny, so compiling
 # them dominates its time, and level 0 compiles them in ~0.6x the seconds (tiny run's sweep: 38 s
-# -> 22 s on the 2-core CPU) to the same results. Set before jax starts its backend; the binaries
+# -> 22 s on the 2-core CPU) to results equal up to float rounding (a chaotic fit can differ
+# further: tests/test_refit.py's stopping rule). Set before jax starts its backend; the binaries
 # the tests start inherit it. A caller's own XLA_FLAGS are kept as they are.
 os.environ.setdefault('XLA_FLAGS', '--xla_backend_optimization_level=0')
 
