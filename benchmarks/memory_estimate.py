@@ -1,14 +1,18 @@
-r"""The checks' memory estimate against the real peak: an exact evaluation and a pass of epig's tables.
+r"""The checks' memory estimates against the real peak: an exact evaluation, a pass of epig's tables
+and a full-buffer joint step.
 
   python -m benchmarks.memory_estimate --out=/tmp/memory_estimate.json
 
 `lmrl.checks` refuses, before anything compiles, a run whose exact evaluation
-(`checks.exact_evaluation_bytes`) or one pass of epig's member tables (`checks.epig_table_bytes`)
-would not fit the machine. Both estimates count the largest activations (MLP units per token,
-per member, per lane) times `checks.EXACT_EVAL_OVERHEAD`. This measures them against what the
-computation takes, on the structured family's world (V = 8, Lx = 2, Ly = 4, 8 members of width 32,
-depth 2: the headline's agent) at three sizes each (lanes x prompts), every size in a fresh
-process:
+(`checks.exact_evaluation_bytes`), one pass of epig's member tables (`checks.epig_table_bytes`)
+or one full-buffer joint step (`checks.full_buffer_step_bytes`: `finetune.rows='all'` or a refit,
+the gradient through every member's table over every prompt) would not fit the machine. Each
+estimate counts the largest activations (MLP units per token, per member, per lane) times
+`checks.EXACT_EVAL_OVERHEAD` (the step: times `checks.FULL_STEP_OVERHEAD` more, for what the
+gradient keeps). This measures them against what the computation takes, on the structured
+family's world (V = 8, Ly = 4, 8 members of width 32, depth 2: the headline's agent; Lx = 2, or
+Lx = 1 for the full step, whose tables span every prompt) at three sizes each
+(lanes x prompts), every size in a fresh process:
 
 * `xla_temp_mb`: XLA's own account of the compiled program's scratch memory
   (`jit(f).lower(...).compile().memory_analysis().temp_size_in_bytes`),
@@ -35,10 +39,13 @@ _OUT = flags.DEFINE_string('out', None, 'Where to write the JSON of every number
 _CASE = flags.DEFINE_string('case', None, 'Internal: measure one case (what, lanes, prompts) in '
                             'this process and print its JSON.')
 
-# (what, lanes, prompts): the exact evaluation on P evaluation prompts, or one pass of epig's
-# member tables on P prompts (strategies.table_prompts_per_pass is 2 on this world).
+# (what, lanes, prompts): the exact evaluation on P evaluation prompts, one pass of epig's
+# member tables on P prompts (strategies.table_prompts_per_pass is 2 on this world), or one
+# full-buffer joint step on a world of P = 8**Lx prompts (its tables span them all; P = 64, the
+# family's own, is estimated at ~20 GB a lane, more than this project's CPU machine should risk).
 CASES = (('evaluation', 1, 8), ('evaluation', 4, 8), ('evaluation', 16, 2),
-         ('epig_pass', 1, 2), ('epig_pass', 4, 2), ('epig_pass', 16, 2))
+         ('epig_pass', 1, 2), ('epig_pass', 4, 2), ('epig_pass', 16, 2),
+         ('full_step', 1, 8), ('full_step', 2, 8), ('full_step', 4, 8))
 
 
 def _config(what: str, lanes: int, prompts: int):
@@ -46,7 +53,13 @@ def _config(what: str, lanes: int, prompts: int):
   config = structured.get_config('headline' if what == 'epig_pass' else 'ceiling')
   config.world.num_worlds = 1
   config.experiment.num_seeds = lanes
-  config.world.num_eval_prompts = prompts
+  if what == 'full_step':  # One step of the full-buffer gradient over a world of P prompts.
+    config.world.prompt_length = {8: 1, 64: 2}[prompts]
+    config.world.num_eval_prompts = min(config.world.num_eval_prompts, prompts)
+    config.finetune.rows = 'all'
+    config.finetune.steps_per_round = 1
+  else:
+    config.world.num_eval_prompts = prompts
   return config
 
 
@@ -68,6 +81,11 @@ def _measure(what: str, lanes: int, prompts: int) -> dict:
   if what == 'evaluation':
     estimate, counted = checks.exact_evaluation_bytes(config)
     f = jax.jit(jax.vmap(lambda s: agent.exact_log_probs(s, prompts_PxLx)))
+  elif what == 'full_step':
+    estimate, counted = checks.full_buffer_step_bytes(config)
+    world = pipeline.build_world(config)[2]
+    buffer = common.random_full_buffer(jax.random.key(2), config, spec, agent.num_members)
+    f = jax.jit(jax.vmap(lambda s: agent.learn(jax.random.key(3), s, buffer, world, hparams)))
   else:
     config.world.num_eval_prompts = 0
     estimate, counted = checks.epig_table_bytes(config)

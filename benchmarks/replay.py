@@ -1,4 +1,4 @@
-r"""Does a round's learning cost follow the buffer's capacity? Replay drawn by index vs over every row.
+r"""Does a round's learning cost follow the buffer's capacity? Replay by index, over every row, and all rows.
 
   python -m benchmarks.replay --out=/tmp/replay.json
   python -m benchmarks.replay --config=tiny --rounds=4,16 --repeats=2   # smoke
@@ -12,10 +12,13 @@ than a short one. For each capacity (`--rounds`, the run lengths) this times one
 * `index`: the library's replay (`lmrl.buffer.sample_rows`): each row drawn as one integer below
   the number of valid rows, a cost that does not depend on the capacity;
 * `every row`: the draw it replaced: a categorical over every row of the buffer
-  (`jax.random.categorical(key, logits_H, shape=(batch,))`, batch x capacity Gumbel draws a step).
+  (`jax.random.categorical(key, logits_H, shape=(batch,))`, batch x capacity Gumbel draws a step);
+* `all`: the exact full-buffer gradient (`finetune.rows='all'`): each step builds every member's
+  table over every prompt and looks up every row of the buffer (the lookup and the loss span the
+  capacity, the table does not).
 
-Prints a table (ms per round, and each capacity's time over the shortest run's) and the ratio
-every-row / index per capacity, and writes JSON to `--out`.
+Prints a table (ms per round, and each capacity's time over the shortest run's) and the ratios
+every-row / index and all / index per capacity, and writes JSON to `--out`.
 """
 
 import contextlib
@@ -61,12 +64,13 @@ def main(argv):
   config = _CONFIG.value
   config.finetune.rows = 'uniform'
   common.validate_or_exit(config)
-  ways = ('index', 'every row')
+  ways = ('index', 'every row', 'all')
   rows = []
   for rounds in [int(r) for r in _ROUNDS.value]:
     config.experiment.rounds = rounds
     runs = {}
     for way in ways:
+      config.finetune.rows = 'all' if way == 'all' else 'uniform'
       with _draw(way):
         runs[way] = common.JointUpdate(config)
         runs[way].learn = runs[way].learn.lower(*runs[way].args()).compile()  # Traced here.
@@ -77,18 +81,24 @@ def main(argv):
     median = {way: statistics.median(s) for way, s in seconds.items()}
     rows.append({'rounds': rounds, 'capacity': rounds * config.experiment.prompts_per_round,
                  **{f'{way} ms': 1e3 * m for way, m in median.items()}})
+  config.finetune.rows = 'uniform'
   print(f'one round of learning ({config.finetune.steps_per_round} joint steps of '
-        f'{config.finetune.batch_size} rows, one seed), median of {_REPEATS.value}:')
+        f'{config.finetune.batch_size} rows, or of every row for all; one seed), median of '
+        f'{_REPEATS.value}:')
   print(f'  {"rounds":>6} {"capacity":>9} {"index ms":>9} {"x shortest":>10} '
-        f'{"every row ms":>13} {"x shortest":>10} {"every row / index":>18}')
+        f'{"every row ms":>13} {"x shortest":>10} {"all ms":>9} {"x shortest":>10} '
+        f'{"every row / index":>18} {"all / index":>12}')
   first = rows[0]
   for row in rows:
-    row['index x shortest'] = row['index ms'] / first['index ms']
-    row['every row x shortest'] = row['every row ms'] / first['every row ms']
-    row['every row / index'] = row['every row ms'] / row['index ms']
+    for way in ways:
+      row[f'{way} x shortest'] = row[f'{way} ms'] / first[f'{way} ms']
+    for way in ways[1:]:
+      row[f'{way} / index'] = row[f'{way} ms'] / row['index ms']
     print(f'  {row["rounds"]:6d} {row["capacity"]:9d} {row["index ms"]:9.1f} '
           f'{row["index x shortest"]:10.2f} {row["every row ms"]:13.1f} '
-          f'{row["every row x shortest"]:10.2f} {row["every row / index"]:18.2f}')
+          f'{row["every row x shortest"]:10.2f} {row["all ms"]:9.1f} '
+          f'{row["all x shortest"]:10.2f} {row["every row / index"]:18.2f} '
+          f'{row["all / index"]:12.2f}')
   out = {'machine': common.machine(), 'config': config.to_json(), 'rows': rows}
   print(f'load average (1, 5, 15 min): {out["machine"]["load_average"]}')
   if _OUT.value:

@@ -35,6 +35,12 @@ MAX_WORLD_BYTES = 2 ** 30  # The world's tables (all world.num_worlds of them): 
 # (`python -m benchmarks.memory_estimate`; XLA's own scratch account 4.3x); one LM 5.4x, the
 # epinet 6.9x (earlier, XLA's account). 7 covers every one measured.
 EXACT_EVAL_OVERHEAD = 7
+# Peak memory of one full-buffer joint step (the gradient through every member's tables over every
+# prompt: `finetune.rows='all'` and the refit) over the exact evaluation's estimate on the same
+# prompts: the step's resident peak is ~2x the evaluation's (benchmarks.memory_estimate's full_step
+# cases: with 3 the estimate is 1.48x the resident peak at 1 lane, 1.50x at 4, 1.60x XLA's scratch
+# account), and 3 keeps it as conservative as the evaluation's.
+FULL_STEP_OVERHEAD = 3
 MAX_EXACT_EVAL_BYTES = 2 ** 37  # One exact evaluation, every lane at once: 128 GiB (one H200).
 MAX_STATE_BYTES = 2 ** 37  # Every lane's choice buffer and held-out choices: 128 GiB.
 MAX_PARAMETER_BYTES = 2 ** 37  # Every lane's agent parameters (a lower bound): 128 GiB.
@@ -194,6 +200,20 @@ def epig_table_bytes(config) -> tuple[int, str]:
   return _table_bytes(config, prompts)
 
 
+def full_buffer_step_bytes(config) -> tuple[int, str]:
+  """An estimate of the peak memory of one full-buffer joint step, every lane at once, 0 where the
+  run takes none (the joint agent with `finetune.rows='all'`, or with `experiment.refit_rounds`:
+  `lmrl.refit` fits with it), and how it is counted: the step's tables span every prompt of the
+  world, so `_table_bytes` over `V**Lx` prompts, times `FULL_STEP_OVERHEAD` for what the gradient
+  keeps."""
+  a, w = config.agent, config.world
+  if a.kind != 'joint' or (config.finetune.rows != 'all'
+                           and not tuple(config.experiment.refit_rounds)):
+    return 0, 'no full-buffer step'
+  needed, counted = _table_bytes(config, w.vocab_size ** w.prompt_length)
+  return FULL_STEP_OVERHEAD * needed, f'{counted} x {FULL_STEP_OVERHEAD} (the gradient)'
+
+
 def _exact_evaluation_within(config, limit: int, what: str) -> None:
   needed, counted = exact_evaluation_bytes(config)
   _require(needed <= limit, 'world.num_eval_prompts',
@@ -211,6 +231,17 @@ def _exact_evaluation_within(config, limit: int, what: str) -> None:
            f'than the {_gb(limit)} {what}: drop {names}, or lower experiment.num_seeds, '
            'world.num_worlds, the grid of config.sweep, agent.num_members, lm.width, '
            'lm.mlp_ratio or world.response_length', tuple(config.experiment.strategies))
+  needed, counted = full_buffer_step_bytes(config)
+  field, value = (('finetune.rows', config.finetune.rows) if config.finetune.rows == 'all'
+                  else ('experiment.refit_rounds', tuple(config.experiment.refit_rounds)))
+  _require(needed <= limit, field,
+           f'takes full-buffer joint steps (the gradient through every member\'s table over all '
+           f'{config.world.vocab_size ** config.world.prompt_length} prompts), which need about '
+           f'{_gb(needed)} ({counted}), more than the {_gb(limit)} {what}: '
+           + ("set finetune.rows='uniform' (sampled batches), " if field == 'finetune.rows'
+              else 'drop the refits (experiment.refit_rounds=()), ')
+           + 'or lower experiment.num_seeds, world.num_worlds, the grid of config.sweep, '
+           'agent.num_members, lm.width, world.prompt_length or world.response_length', value)
 
 
 def validate_memory(config) -> None:

@@ -212,7 +212,7 @@ def test_memory_prints_every_chunk_of_a_short_long_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_replay_times_both_draws_at_every_capacity(tmp_path):
+def test_replay_times_every_way_at_every_capacity(tmp_path):
   out_path = tmp_path / 'replay.json'
   result = _run('replay.py', f'--config={TINY}', '--rounds=4,16', '--repeats=2',
                 f'--out={out_path}')
@@ -222,16 +222,19 @@ def test_replay_times_both_draws_at_every_capacity(tmp_path):
     rows = json.load(f)['rows']
   assert [row['capacity'] for row in rows] == [16, 64]  # The tiny world's 4 prompts a round.
   for row in rows:
-    for name in ('index ms', 'every row ms', 'every row / index'):
+    for name in ('index ms', 'every row ms', 'all ms', 'every row / index', 'all / index',
+                 'all x shortest'):
       _assert_positive(row[name], name)
 
 
-@pytest.mark.slow  # ~25 s: one lane of the structured family's agent, in its own process.
-def test_memory_estimate_covers_the_measured_peak_of_one_case():
-  result = _run('memory_estimate.py', '--case=epig_pass,1,2')
+@pytest.mark.slow  # ~25 s each: one lane of the structured family's agent, in its own process.
+@pytest.mark.parametrize('case, prompts', [('epig_pass,1,2', 2), ('full_step,1,8', 8)])
+def test_memory_estimate_covers_the_measured_peak_of_one_case(case, prompts):
+  result = _run('memory_estimate.py', f'--case={case}')
   assert result.returncode == 0, result.stderr[-3000:]
   row = json.loads(result.stdout.strip().splitlines()[-1])
-  assert row['counted'].startswith('1 lanes x 8 members x 2 prompts x 512 response prefixes')
+  assert row['counted'].startswith(f'1 lanes x 8 members x {prompts} prompts x 512 response '
+                                   'prefixes')
   for name in ('estimate_mb', 'xla_temp_mb', 'rss_peak_mb'):
     _assert_positive(row[name], name)
   assert row['estimate_mb'] >= row['rss_peak_mb'] and row['estimate_mb'] >= row['xla_temp_mb']

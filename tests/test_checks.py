@@ -203,3 +203,35 @@ def test_epigs_member_tables_are_counted_a_pass_at_a_time(monkeypatch):
   assert 'more than the 2.00 GB of cpu test memory' in message and '\n' not in message
   checks.validate_memory(_structured(experiment__num_seeds=16, agent__num_members=8,  # No epig.
                                      lm__width=32, lm__depth=2, world__num_eval_prompts=1))
+
+
+def test_a_full_buffer_step_too_large_for_this_machine_is_refused(monkeypatch):
+  """`finetune.rows='all'` and the refit take the gradient through every member's table over every
+  prompt: on the structured family (64 prompts, 4 lanes: ~79 GB) that is counted over all 64,
+  times the step's overhead, and refused in one line naming the field and what to set instead; sampled batches
+  without refits take no such step (0 bytes); on the default world it fits this machine."""
+  config = _structured(experiment__num_seeds=4, agent__num_members=8, lm__width=32, lm__depth=2,
+                       world__num_eval_prompts=1, finetune__rows='all')
+  needed, counted = checks.full_buffer_step_bytes(config)
+  every_prompt = _structured(experiment__num_seeds=4, agent__num_members=8, lm__width=32,
+                             lm__depth=2, world__num_eval_prompts=64)
+  assert needed == checks.FULL_STEP_OVERHEAD * checks.exact_evaluation_bytes(every_prompt)[0]
+  assert counted.startswith('4 lanes x 8 members x 64 prompts x 512 response prefixes')
+  assert checks.full_buffer_step_bytes(_structured(finetune__rows='uniform'))[0] == 0
+  refit = _structured(experiment__num_seeds=4, agent__num_members=8, lm__width=32, lm__depth=2,
+                      world__num_eval_prompts=1, finetune__rows='uniform',
+                      experiment__refit_rounds=(1,), experiment__eval_every=1)
+  assert checks.full_buffer_step_bytes(refit)[0] == needed
+  monkeypatch.setattr(checks, '_memory_bytes', lambda: (8 * 10 ** 9, 'cpu test memory'))
+  for bad, field, advice in [(config, 'finetune.rows', "set finetune.rows='uniform'"),
+                             (refit, 'experiment.refit_rounds', 'drop the refits')]:
+    checks.validate(bad)  # Within the fixed limits...
+    with pytest.raises(errors.ConfigError) as error:
+      checks.validate_memory(bad)  # ...not within this machine's.
+    message = str(error.value)
+    assert message.startswith(f'config.{field} takes full-buffer joint steps'), message
+    assert 'more than the 8.00 GB of cpu test memory' in message and advice in message
+    assert '\n' not in message
+  default = tiny.get_config()
+  default.finetune.rows = 'all'
+  checks.validate_memory(default)
