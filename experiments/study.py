@@ -6,9 +6,10 @@ r"""Runs a study's variants and publishes their summaries and figures into the s
 A study is a folder `experiments/<study>/`: `config.py` (`get_config(variant)` and `VARIANTS`, an
 empty tuple for a study of one run), `README.md` (the write-up) and `results/`. Each variant runs
 `lmrl.run(config, RUNS/<study>/<variant>)` (a study of one run: `RUNS/<study>`), which resumes
-when run again; then the run's `summary.json` and `*.png` are copied to
-`experiments/<study>/results/` as `<variant>_summary.json` and `<variant>_<name>.png` (a study of
-one run: `summary.json` and `<name>.png`). One variant alone is also
+when run again; then the run's `summary.json`, `results.csv`, `config.json`, `pretrain.json` and
+`*.png` are copied to `experiments/<study>/results/` as `<variant>_summary.json`, ... and
+`<variant>_<name>.png` (a study of one run: `summary.json`, ... and `<name>.png`); variants that
+differ only in their strategies can then be combined into one run (`experiments.combine`). One variant alone is also
 `python -m experiments.explore --config=<study>:<variant> --workdir=...`.
 """
 
@@ -62,11 +63,17 @@ def chosen_variants(name: str, study, wanted: list[str] | None) -> list[str | No
   return list(wanted or known)
 
 
+PUBLISHED = ('summary.json', 'results.csv', 'config.json', 'pretrain.json')  # With the figures.
+
+
 def publish(workdir: str, results_dir: str, variant: str | None) -> None:
-  """Copies the run's summary.json and figures into results_dir, prefixed `<variant>_`."""
+  """Copies the run's summary.json, its rows, config and pre-trained LM's report (what
+  `experiments.combine` reads back) and its figures into results_dir, prefixed `<variant>_`."""
   prefix = f'{variant}_' if variant else ''
   os.makedirs(results_dir, exist_ok=True)
-  for path in [os.path.join(workdir, 'summary.json'), *sorted(glob.glob(f'{workdir}/*.png'))]:
+  for path in [*(os.path.join(workdir, name) for name in PUBLISHED
+                 if name == 'summary.json' or os.path.exists(os.path.join(workdir, name))),
+               *sorted(glob.glob(f'{workdir}/*.png'))]:
     shutil.copyfile(path, os.path.join(results_dir, prefix + os.path.basename(path)))
 
 

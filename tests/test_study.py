@@ -31,24 +31,26 @@ def test_chosen_variants_are_checked_against_the_studys_own():
                                 'variants')
 
 
-def test_publish_copies_the_summary_and_figures_with_the_variants_prefix(tmp_path):
+def test_publish_copies_the_summary_rows_config_and_figures_with_the_variants_prefix(tmp_path):
   run = tmp_path / 'runs' / 'other_worlds' / 'pairs'
   run.mkdir(parents=True)
   files = {'summary.json': '{"joint": {}}\n', 'kl_vs_queries.png': 'png 1',
-           'coverage_g1_vs_queries.png': 'png 2', 'results.csv': 'not published',
+           'coverage_g1_vs_queries.png': 'png 2', 'results.csv': 'rows',
            'config.json': '{}'}
   for name, text in files.items():
     (run / name).write_text(text)
   results = tmp_path / 'experiments' / 'other_worlds' / 'results'
   study_lib.publish(str(run), str(results), 'pairs')
-  assert sorted(os.listdir(results)) == ['pairs_coverage_g1_vs_queries.png',
-                                         'pairs_kl_vs_queries.png', 'pairs_summary.json']
-  for name in ('summary.json', 'kl_vs_queries.png', 'coverage_g1_vs_queries.png'):
+  assert sorted(os.listdir(results)) == ['pairs_config.json', 'pairs_coverage_g1_vs_queries.png',
+                                         'pairs_kl_vs_queries.png', 'pairs_results.csv',
+                                         'pairs_summary.json']  # No pretrain.json: none here.
+  for name in ('summary.json', 'kl_vs_queries.png', 'coverage_g1_vs_queries.png', 'results.csv',
+               'config.json'):
     assert (results / f'pairs_{name}').read_text() == files[name]
   one_run = tmp_path / 'headline_results'
   study_lib.publish(str(run), str(one_run), None)  # A study of one run: no prefix.
-  assert sorted(os.listdir(one_run)) == ['coverage_g1_vs_queries.png', 'kl_vs_queries.png',
-                                         'summary.json']
+  assert sorted(os.listdir(one_run)) == ['config.json', 'coverage_g1_vs_queries.png',
+                                         'kl_vs_queries.png', 'results.csv', 'summary.json']
 
 
 def test_an_unknown_study_fails_in_one_line_listing_the_known_ones(tmp_path):

@@ -1,0 +1,138 @@
+"""`python -m experiments.combine`: variants that differ only in their strategies are one run.
+
+The tiny run's published files split by strategy combine back into its own summary; variants
+whose configs differ, that ran a strategy twice, or were published without their rows are refused
+in one line; and (slow) a strategy run alone gives the same lanes as beside another.
+"""
+
+import copy
+import csv
+import json
+import os
+
+from absl import flags
+from absl.testing import flagsaver
+import pytest
+
+import lmrl
+from experiments import combine as combine_lib
+from experiments import study as study_lib
+from lmrl import files
+from lmrl import rows as rows_lib
+from lmrl.configs import tiny
+from tests.conftest import TINY_RUN_STRATEGIES
+
+
+def _split(workdir: str, results_dir: str) -> list[str]:
+  """Publishes the tiny run as one variant per strategy (its rows, summary entry and config
+  restricted to that strategy), as `experiments.study` would have for separate runs."""
+  with open(os.path.join(workdir, 'results.csv'), newline='') as f:
+    rows = list(csv.DictReader(f))
+  with open(os.path.join(workdir, 'summary.json')) as f:
+    summary = json.load(f)
+  with open(os.path.join(workdir, 'config.json')) as f:
+    config = json.load(f)
+  variants = []
+  for strategy in TINY_RUN_STRATEGIES:
+    variant = f'only_{strategy}'
+    run = os.path.join(results_dir, '..', 'runs', variant)
+    os.makedirs(run)
+    files.write_csv(os.path.join(run, 'results.csv'),
+                    [r for r in rows if r['strategy'] == strategy])
+    files.write_json(os.path.join(run, 'summary.json'),
+                     {'joint': {strategy: summary['joint'][strategy]}})
+    own = copy.deepcopy(config)
+    own['experiment']['strategies'] = [strategy]
+    files.write_json(os.path.join(run, 'config.json'), own)
+    for name in ('pretrain.json',):
+      with open(os.path.join(workdir, name)) as f:
+        files.write_atomic(os.path.join(run, name), f.read())
+    study_lib.publish(run, results_dir, variant)
+    variants.append(variant)
+  return variants
+
+
+def test_a_run_split_by_strategy_combines_into_its_own_summary(tiny_run, tmp_path):
+  results_dir = str(tmp_path / 'results')
+  variants = _split(tiny_run, results_dir)
+  assert sorted(os.listdir(results_dir)) == sorted(
+      f'{v}_{name}' for v in variants for name in study_lib.PUBLISHED)
+  published = {v: combine_lib.read_variant(results_dir, v) for v in variants}
+  config, rows, summary = combine_lib.combine(published)
+  with open(os.path.join(tiny_run, 'summary.json')) as f:
+    assert json.loads(json.dumps(files.finite_or_none(summary))) == json.load(f)
+  assert config['experiment']['strategies'] == list(TINY_RUN_STRATEGIES)
+  with open(os.path.join(tiny_run, 'results.csv'), newline='') as f:
+    assert rows == list(csv.DictReader(f))  # As written, in the strategies' order.
+
+
+def test_variants_that_did_not_run_the_same_lanes_are_refused_in_one_line(tiny_run, tmp_path):
+  results_dir = str(tmp_path / 'results')
+  variants = _split(tiny_run, results_dir)
+
+  def refusal(edit) -> str:
+    published = {v: combine_lib.read_variant(results_dir, v) for v in variants}
+    edit(published[variants[1]])
+    with pytest.raises(SystemExit) as refused:
+      combine_lib.combine(published)
+    assert '\n' not in str(refused.value)
+    return str(refused.value)
+
+  def rounds(p):
+    p['config.json']['experiment']['rounds'] += 1
+
+  def learning_rate(p):
+    p['config.json']['finetune']['learning_rate'] = 0.5
+
+  def twice(p):
+    p['config.json']['experiment']['strategies'] = ['passive']
+
+  def other_lm(p):
+    p['pretrain.json']['kl_to_pstar'] += 1e-6
+
+  rounds_line = refusal(rounds)
+  assert rounds_line.startswith('error: --variants: only_passive and only_infomax differ in '
+                                'experiment.rounds (')
+  assert 'finetune.learning_rate' in refusal(learning_rate)
+  assert refusal(twice) == 'error: --variants: only_passive and only_infomax both ran passive'
+  assert 'pre-trained different LMs' in refusal(other_lm)
+  os.remove(os.path.join(results_dir, 'only_infomax_results.csv'))
+  with pytest.raises(SystemExit) as refused:
+    combine_lib.read_variant(results_dir, 'only_infomax')
+  assert str(refused.value).startswith('error: --variants: only_infomax has no published '
+                                       'results.csv')
+
+
+def test_the_binary_refuses_bad_names_before_writing_anything(tmp_path):
+  runs = tmp_path / 'runs'
+  for argv, expected in [
+      (['--study=other_worlds', '--variants=pairs', '--name=x'],
+       'error: --variants: name at least two different variants to combine'),
+      (['--study=other_worlds', '--variants=pairs,pairs', '--name=x'],
+       'error: --variants: name at least two different variants to combine'),
+      (['--study=other_worlds', '--variants=pairs,non_iia', '--name=pairs'],
+       "error: --name: give the combined run a name that is not a variant of other_worlds, got "
+       "'pairs'"),
+      (['--study=other_worlds', '--variants=pairs,triples', '--name=x'],
+       'error: --variants: unknown variant triples of other_worlds; known: pairs, non_iia, '
+       'groups3, v8_ly4')]:
+    with flagsaver.flagsaver():
+      flags.FLAGS(['combine', *argv, f'--runs={runs}'])
+      with pytest.raises(SystemExit) as refused:
+        combine_lib.main(['combine'])
+    assert str(refused.value) == expected
+  assert not runs.exists()
+
+
+@pytest.mark.slow  # ~20 s: a second tiny run, of infomax alone.
+def test_a_strategy_run_alone_runs_the_same_lanes_as_beside_another(tiny_run, tmp_path):
+  """What lets a run be split by strategy: infomax alone gives the tiny run's infomax rows."""
+  config = tiny.get_config()
+  config.experiment.strategies = ('infomax',)
+  lmrl.run(config, str(tmp_path / 'alone'), log=lambda _: None)
+  alone = rows_lib.read_rows(str(tmp_path / 'alone' / 'results.csv'))
+  beside = [r for r in rows_lib.read_rows(os.path.join(tiny_run, 'results.csv'))
+            if r['strategy'] == 'infomax']
+  assert len(alone) == len(beside) and all(a.keys() == b.keys() for a, b in zip(alone, beside))
+  for a, b in zip(alone, beside):  # Equal, NaN where NaN (a metric undefined before any query).
+    assert all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a), (a, b)
