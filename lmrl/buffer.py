@@ -4,7 +4,8 @@ Rows are written in order (a ring: once full, the oldest rows are overwritten); 
 the rows that hold data, and `last_start` where the latest batch (a round's queries) begins.
 Each row carries one bootstrap weight per ensemble member, drawn when the row is written.
 
-Which rows a learning step fits (`REPLAY`, `config.finetune.rows`):
+Which rows a learning step fits (`REPLAY`: the joint update's `config.finetune.rows`; the
+classic reward model's `config.classic.reward_rows`, one of `SAMPLED_REPLAY`):
 
   'uniform'  `sample_rows`: a batch drawn uniformly from every row. Over a run of T rounds a row
              written in round r is drawn ~(steps x batch / rows per round) ln(T / r) times: the
@@ -45,6 +46,7 @@ def empty(capacity: int, prompt_length: int, num_shown: int, response_length: in
 
 BOOTSTRAP_KINDS = ('exponential', 'poisson', 'none')
 REPLAY = ('uniform', 'recent', 'all')  # Which rows a step fits (module doc).
+SAMPLED_REPLAY = ('uniform', 'recent')  # The replays that draw a batch (the classic reward fit's).
 
 
 def bootstrap_weights(key: jax.Array, shape: tuple[int, ...], kind: str) -> jax.Array:

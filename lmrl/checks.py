@@ -202,13 +202,13 @@ def epig_table_bytes(config) -> tuple[int, str]:
 
 def full_buffer_step_bytes(config) -> tuple[int, str]:
   """An estimate of the peak memory of one full-buffer joint step, every lane at once, 0 where the
-  run takes none (the joint agent with `finetune.rows='all'`, or with `experiment.refit_rounds`:
-  `lmrl.refit` fits with it), and how it is counted: the step's tables span every prompt of the
+  run takes none (the joint agent, alone or beside the classic one, with `finetune.rows='all'`,
+  or with `experiment.refit_rounds`: `lmrl.refit` fits with it), and how it is counted: the step's tables span every prompt of the
   world, so `_table_bytes` over `V**Lx` prompts, times `FULL_STEP_OVERHEAD` for what the gradient
   keeps."""
   a, w = config.agent, config.world
-  if a.kind != 'joint' or (config.finetune.rows != 'all'
-                           and not tuple(config.experiment.refit_rounds)):
+  if 'joint' not in registry.agent_kinds(config) or (
+      config.finetune.rows != 'all' and not tuple(config.experiment.refit_rounds)):
     return 0, 'no full-buffer step'
   needed, counted = _table_bytes(config, w.vocab_size ** w.prompt_length)
   return FULL_STEP_OVERHEAD * needed, f'{counted} x {FULL_STEP_OVERHEAD} (the gradient)'
@@ -453,9 +453,8 @@ def validate(config) -> None:
            f'must be one of {update.LM_LOSS_TOKENS}', config.finetune.lm_loss_tokens)
   _require(config.finetune.rows in buffer.REPLAY, 'finetune.rows',
            f'must be one of {buffer.REPLAY}', config.finetune.rows)
-  _require(config.finetune.rows != 'all' or a.kind == 'joint', 'finetune.rows',
-           "'all' (the exact full-buffer gradient) is the joint agent's: agent.kind must be "
-           "'joint'", config.finetune.rows)
+  _require(config.classic.reward_rows in buffer.SAMPLED_REPLAY, 'classic.reward_rows',
+           f'must be one of {buffer.SAMPLED_REPLAY}', config.classic.reward_rows)
   _validate_traced(config)
   _require(len(tuple(e.strategies)) >= 1, 'experiment.strategies', 'must name >= 1 strategy',
            e.strategies)

@@ -288,7 +288,8 @@ def make_classic_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec
   rew = make_epistemic_reward(config.agent, lm_spec)
   u, k = config.finetune, config.classic
   reward_update = make_reward_update(rew, spec, full_ranking=config.world.full_ranking,
-                                     batch_size=u.batch_size, recent=u.rows == 'recent')
+                                     batch_size=u.batch_size,
+                                     recent=k.reward_rows == 'recent')
   policy_update = make_policy_update(rew, spec, lm_spec, batch_size=k.policy_batch_size,
                                      lm_batch_size=u.lm_batch_size,
                                      lm_loss_tokens=u.lm_loss_tokens,

@@ -158,7 +158,9 @@ def test_a_world_too_large_is_refused_with_the_size_it_would_need():
 
 
 def _structured(**overrides):
-  """The issue's structured world: 64 prompts x 4,096 responses, a 10% minority."""
+  """The issue's structured world: 64 prompts x 4,096 responses, a 10% minority, sampled batches
+  (as the family's configs: the full-buffer step would not fit)."""
+  overrides = {'finetune__rows': 'uniform', **overrides}
   return _tiny_config(world__kind='structured', world__vocab_size=8, world__prompt_length=2,
                       world__response_length=4, world__group_weights=(0.9, 0.1), **overrides)
 

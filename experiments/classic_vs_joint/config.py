@@ -28,4 +28,5 @@ def get_config(arg=None):
   c.agent.center_prior = False  # Its uncentred priors.
   c.finetune.lm_loss_tokens = 'sequence'  # Its next-token loss on whole sequences.
   c.finetune.l2_prior_choices = 0.0  # Its constant L2 anchor.
+  c.finetune.rows = 'uniform'  # Its sampled batches, as the classic reward model's.
   return c

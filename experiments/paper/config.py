@@ -27,6 +27,7 @@ def get_config(arg=None):
   c.finetune.batch_size = 64  # Choices per update step.
   c.finetune.lm_batch_size = 32  # Corpus sequences per update step.
   c.finetune.steps_per_round = 16  # S.
+  c.finetune.rows = 'uniform'  # Sampled batches: the full-buffer step would need ~169 GB here.
   c.experiment.num_seeds = 32  # Seeds per strategy.
   c.experiment.rounds = 100  # T.
   c.experiment.prompts_per_round = 32  # B.

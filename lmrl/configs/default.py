@@ -70,8 +70,9 @@ def get_config() -> ml_collections.ConfigDict:
   u.shown_mass_weight = 0.0  # Holds each shown set's total mass at the member's initial LM's
   #                            (lmrl.update: the direction a ranking does not identify); 0 = off.
   u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
-  u.rows = 'uniform'  # Rows a step fits: 'uniform' batches, 'recent' (half from the latest
-  #                     round) or 'all' (every ranking, exactly: the joint agent only).
+  u.rows = 'all'  # Rows a joint step fits: 'all' (every ranking, exactly, through the members'
+  #                 tables: experiments/learner), 'uniform' batches or 'recent' (half from the
+  #                 latest round); sampled batches where the tables would not fit (lmrl.checks).
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
   u.lm_loss_tokens = 'prompt'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
@@ -79,6 +80,8 @@ def get_config() -> ml_collections.ConfigDict:
   #                    ema <- d ema + (1 - d) theta after every step; 0 = the parameters as they are.
 
   c.classic = k = ml_collections.ConfigDict()  # Read by the classic agent ('classic', 'both').
+  k.reward_rows = 'uniform'  # Rows a reward-model step fits: 'uniform' or 'recent' batches (a
+  #                            reward model has no tables to look every ranking up in).
   k.policy_steps_per_round = 8  # REINFORCE steps on the policy after each round's reward fit.
   k.policy_batch_size = 64  # Responses sampled from the policy per REINFORCE step.
   k.policy_learning_rate = 1e-3  # Adam learning rate of the policy stage.
