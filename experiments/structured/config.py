@@ -18,6 +18,11 @@ Variants:
             boltzmann (tau 2), BALD infomax, epig (Y drawn from the members, 16 per member:
             exact Y would score 4,096 responses per prompt and member), epig's control (a random
             tuple of epig's own pool: does the score or the pool do the work?) and the oracle.
+  headline_<strategy>  the headline's config with that one strategy: a run that fits a sitting
+            on a 2-core CPU (the whole headline takes ~7 hours there); then
+              python -m experiments.combine --study=structured --name=headline_combined \
+                  --variants=headline_epig,headline_epig_random,...,headline_oracle
+            gives the headline's summary, paired over the shared lanes.
 
 The family's fields were written here, from the docs/worlds.md table of what the world's
 parameters do (a minority's favourites ~20-5,000x rarer under the majority's teacher), before
@@ -29,7 +34,11 @@ learner-side strategy was run on the family).
 import experiments
 from lmrl.configs import default
 
-VARIANTS = ('ceiling', 'headline')
+HEADLINE_STRATEGIES = ('epig', 'epig_random', 'infomax', 'boltzmann', 'passive', 'uniform',
+                       'oracle')
+# The headline one strategy a run (each fits a sitting; `experiments.combine` joins them).
+ONE_STRATEGY = tuple(f'headline_{s}' for s in HEADLINE_STRATEGIES)
+VARIANTS = ('ceiling', 'headline', *ONE_STRATEGY)
 
 
 def structured_world(c) -> None:
@@ -57,11 +66,11 @@ def get_config(arg=None):
   experiments.check_variant('structured', arg, VARIANTS)
   c = default.get_config()
   structured_world(c)
-  if arg == 'headline':
+  if arg == 'headline' or arg in ONE_STRATEGY:
     # The contenders first: passive, uniform and the oracle repeat the ceiling's lanes exactly
     # (a lane's randomness does not depend on the strategy's position).
-    c.experiment.strategies = ('epig', 'epig_random', 'infomax', 'boltzmann', 'passive',
-                               'uniform', 'oracle')
+    c.experiment.strategies = (HEADLINE_STRATEGIES if arg == 'headline'
+                               else (arg.removeprefix('headline_'),))
     c.experiment.epig_samples = 16  # Monte-Carlo Y, stratified over the members (lmrl.epig).
   else:
     c.experiment.strategies = ('passive', 'uniform', 'oracle')  # The ceiling's three designs.
