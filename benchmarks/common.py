@@ -153,9 +153,14 @@ class JointUpdate:
     self.state = jax.jit(self.agent.init)(jax.random.key(1), params, self.hparams)
     self.buffer = random_full_buffer(jax.random.key(2), config, spec, self.agent.num_members)
     self.learn = jax.jit(self.agent.learn)
+    # Sequences a step runs per member: a sampled batch's K responses per choice, or with
+    # finetune.rows='all' the tables' response prefixes of every prompt; and the corpus batch.
+    choice_sequences = (
+        spec.num_prompts * spec.vocab_size ** (spec.response_length - 1)
+        if config.finetune.rows == 'all'
+        else config.finetune.batch_size * config.experiment.responses_per_prompt)
     self.tokens_per_step = config.agent.num_members * spec.sequence_length * (
-        config.finetune.batch_size * config.experiment.responses_per_prompt
-        + config.finetune.lm_batch_size)
+        choice_sequences + config.finetune.lm_batch_size)
 
   def args(self):
     return jax.random.key(3), self.state, self.buffer, self.world, self.hparams

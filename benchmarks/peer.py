@@ -64,10 +64,12 @@ def log(message: str) -> None:
 
 
 def one_step(config):
-  """`config` with one joint-update step per learn call."""
+  """`config` with one joint-update step per learn call, of a sampled batch (`finetune.rows`
+  'uniform', what the PyTorch twin does: the library's default is the full-buffer step)."""
   config = config.copy_and_resolve_references()
   config.agent.kind, config.agent.epistemic = 'joint', 'ensemble'
   config.finetune.steps_per_round = 1
+  config.finetune.rows = 'uniform'
   return config
 
 

@@ -114,8 +114,10 @@ seconds = common.seconds
 
 
 def joint_config(config):
-  """`config` with the LM, ensemble and batch sizes of the joint-update benchmark."""
+  """`config` with the LM, ensemble and batch sizes of the joint-update benchmark: sampled batches
+  (`finetune.rows` 'uniform'; the default full-buffer step is timed by benchmarks.replay)."""
   config = config.copy_and_resolve_references()
+  config.finetune.rows = 'uniform'
   config.lm.width, config.lm.depth = size(_JOINT_WIDTH), size(_JOINT_DEPTH)
   config.lm.num_heads = size(_JOINT_HEADS)
   config.agent.kind, config.agent.epistemic = 'joint', 'ensemble'

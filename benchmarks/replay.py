@@ -1,4 +1,4 @@
-r"""Does a round's learning cost follow the buffer's capacity? Replay by index, over every row, and all rows.
+r"""Does a round's learning cost follow the buffer's capacity? Replay by index, every row, all rows.
 
   python -m benchmarks.replay --out=/tmp/replay.json
   python -m benchmarks.replay --config=tiny --rounds=4,16 --repeats=2   # smoke

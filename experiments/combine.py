@@ -24,6 +24,7 @@ import copy
 import csv
 import json
 import os
+import re
 
 from absl import app
 from absl import flags
@@ -64,6 +65,9 @@ def read_variant(results_dir: str, variant: str) -> dict:
                        'again with experiments.study, which publishes it')
     if name == 'results.csv':
       out[name] = rows_lib.read_rows(path)
+      if not out[name]:
+        raise SystemExit(f'error: --variants: {variant}\'s published results.csv ({path}) holds '
+                         'no rows')
       with open(path, newline='') as f:
         out['results.csv text'] = list(csv.DictReader(f))
     else:
@@ -72,16 +76,26 @@ def read_variant(results_dir: str, variant: str) -> dict:
   return out
 
 
-def check_same_lanes(published: dict[str, dict]) -> None:
-  """The variants ran the same lanes: configs equal but for `experiment.strategies` (disjoint),
-  the same pre-trained LM. SystemExit (one line) naming what differs."""
+def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -> None:
+  """The variants ran the same lanes: configs equal but for `experiment.strategies` (disjoint;
+  a field that only one of them has counts as equal where it holds its value in `defaults`, the
+  default config's: a field added to lmrl since the other ran), the same pre-trained LM.
+  SystemExit (one line) naming what differs."""
+  if defaults is None:
+    from lmrl.configs import default  # pylint: disable=g-import-not-at-top
+    defaults = json.loads(default.get_config().to_json())
+  defaults = _flatten(defaults)
   (first, one), *rest = published.items()
   fields = _flatten(one['config.json'])
   seen = {s: first for s in one['config.json']['experiment']['strategies']}
+  absent = object()
   for variant, other in rest:
     other_fields = _flatten(other['config.json'])
     for field in sorted(set(fields) | set(other_fields)):
-      if field != 'experiment.strategies' and fields.get(field) != other_fields.get(field):
+      mine, theirs = fields.get(field, absent), other_fields.get(field, absent)
+      if absent in (mine, theirs) and defaults.get(field, absent) in (mine, theirs):
+        continue  # Added since one of them ran, at its default.
+      if field != 'experiment.strategies' and mine != theirs:
         raise SystemExit(f'error: --variants: {first} and {variant} differ in {field} '
                          f'({fields.get(field)!r} vs {other_fields.get(field)!r}): they did not '
                          'run the same lanes')
@@ -164,9 +178,10 @@ def main(argv):
   variants = study_lib.chosen_variants(name, study, flags.FLAGS.variants)
   if len(variants) < 2 or len(set(variants)) < len(variants):
     raise SystemExit('error: --variants: name at least two different variants to combine')
-  if not _NAME.value or _NAME.value in study.VARIANTS or '/' in _NAME.value:
-    raise SystemExit(f'error: --name: give the combined run a name that is not a variant of '
-                     f'{name}, got {_NAME.value!r}')
+  if (not re.fullmatch(r'[A-Za-z0-9_-]+', _NAME.value or '')
+      or _NAME.value in study.VARIANTS):
+    raise SystemExit(f'error: --name: give the combined run a name of letters, digits, _ and - '
+                     f'that is not a variant of {name}, got {_NAME.value!r}')
   results_dir = os.path.join(study_lib.STUDIES_DIR, name, 'results')
   published = {v: read_variant(results_dir, v) for v in variants}
   config, rows, summary = combine(published)

@@ -9,8 +9,8 @@ empty tuple for a study of one run), `README.md` (the write-up) and `results/`. 
 when run again; then the run's `summary.json`, `results.csv`, `config.json`, `pretrain.json` and
 `*.png` are copied to `experiments/<study>/results/` as `<variant>_summary.json`, ... and
 `<variant>_<name>.png` (a study of one run: `summary.json`, ... and `<name>.png`); variants that
-differ only in their strategies can then be combined into one run (`experiments.combine`). One variant alone is also
-`python -m experiments.explore --config=<study>:<variant> --workdir=...`.
+differ only in their strategies can then be combined into one run (`experiments.combine`). One
+variant alone is also `python -m experiments.explore --config=<study>:<variant> --workdir=...`.
 """
 
 import glob

@@ -201,17 +201,20 @@ def epig_table_bytes(config) -> tuple[int, str]:
 
 
 def full_buffer_step_bytes(config) -> tuple[int, str]:
-  """An estimate of the peak memory of one full-buffer joint step, every lane at once, 0 where the
-  run takes none (the joint agent, alone or beside the classic one, with `finetune.rows='all'`,
-  or with `experiment.refit_rounds`: `lmrl.refit` fits with it), and how it is counted: the step's tables span every prompt of the
-  world, so `_table_bytes` over `V**Lx` prompts, times `FULL_STEP_OVERHEAD` for what the gradient
-  keeps."""
-  a, w = config.agent, config.world
+  """An estimate of the peak memory of one full-buffer joint step, every lane at once, 0 where
+  the run takes none (the joint agent, alone or beside the classic one, with
+  `finetune.rows='all'`, or with `experiment.refit_rounds`: `lmrl.refit` fits with it), and how
+  it is counted: the step's tables span every prompt of the world, so `_table_bytes` over `V**Lx`
+  prompts, times `FULL_STEP_OVERHEAD` for what the gradient keeps, plus one more table (forward
+  only: the members at theta_0) with the shown-mass anchor (`finetune.shown_mass_weight` > 0)."""
+  w = config.world
   if 'joint' not in registry.agent_kinds(config) or (
       config.finetune.rows != 'all' and not tuple(config.experiment.refit_rounds)):
     return 0, 'no full-buffer step'
   needed, counted = _table_bytes(config, w.vocab_size ** w.prompt_length)
-  return FULL_STEP_OVERHEAD * needed, f'{counted} x {FULL_STEP_OVERHEAD} (the gradient)'
+  factor = FULL_STEP_OVERHEAD + (config.finetune.shown_mass_weight > 0)
+  what = 'the gradient' + (' and the anchor\'s table' if factor > FULL_STEP_OVERHEAD else '')
+  return factor * needed, f'{counted} x {factor} ({what})'
 
 
 def _exact_evaluation_within(config, limit: int, what: str) -> None:
@@ -232,22 +235,26 @@ def _exact_evaluation_within(config, limit: int, what: str) -> None:
            'world.num_worlds, the grid of config.sweep, agent.num_members, lm.width, '
            'lm.mlp_ratio or world.response_length', tuple(config.experiment.strategies))
   needed, counted = full_buffer_step_bytes(config)
-  field, value = (('finetune.rows', config.finetune.rows) if config.finetune.rows == 'all'
+  rows_all, refits = config.finetune.rows == 'all', bool(tuple(config.experiment.refit_rounds))
+  field, value = (('finetune.rows', config.finetune.rows) if rows_all
                   else ('experiment.refit_rounds', tuple(config.experiment.refit_rounds)))
+  advice = ' and '.join(
+      [*(["set finetune.rows='uniform' (sampled batches)"] if rows_all else []),
+       *(['drop the refits (experiment.refit_rounds=())'] if refits else [])])
   _require(needed <= limit, field,
-           f'takes full-buffer joint steps (the gradient through every member\'s table over all '
+           f'takes full-buffer joint steps (the gradient through the LM\'s exact tables over all '
            f'{config.world.vocab_size ** config.world.prompt_length} prompts), which need about '
-           f'{_gb(needed)} ({counted}), more than the {_gb(limit)} {what}: '
-           + ("set finetune.rows='uniform' (sampled batches), " if field == 'finetune.rows'
-              else 'drop the refits (experiment.refit_rounds=()), ')
-           + 'or lower experiment.num_seeds, world.num_worlds, the grid of config.sweep, '
-           'agent.num_members, lm.width, world.prompt_length or world.response_length', value)
+           f'{_gb(needed)} ({counted}), more than the {_gb(limit)} {what}: {advice}, or lower '
+           'experiment.num_seeds, world.num_worlds, the grid of config.sweep, agent.num_members, '
+           'lm.width, lm.mlp_ratio, world.vocab_size, world.prompt_length or '
+           'world.response_length', value)
 
 
 def validate_memory(config) -> None:
-  """One exact evaluation (and, with epig, one pass of its member tables) fits this machine: the
-  first device's memory where JAX reports it, else the host's RAM (a check of the machine, not of
-  the config: `validate` checks the fixed `MAX_EXACT_EVAL_BYTES`). Call it where a run starts, after `validate`; it asks JAX for its
+  """One exact evaluation (with epig, one pass of its member tables; with a full-buffer joint step,
+  its gradient) fits this machine: the first device's memory where JAX reports it, else the host's
+  RAM (a check of the machine, not of the config: `validate` checks the fixed
+  `MAX_EXACT_EVAL_BYTES`). Call it where a run starts, after `validate`; it asks JAX for its
   devices, so not before `jax.distributed.initialize` (it does nothing for a distributed run)."""
   if config.experiment.distributed:
     return

@@ -210,8 +210,10 @@ def test_epigs_member_tables_are_counted_a_pass_at_a_time(monkeypatch):
 def test_a_full_buffer_step_too_large_for_this_machine_is_refused(monkeypatch):
   """`finetune.rows='all'` and the refit take the gradient through every member's table over every
   prompt: on the structured family (64 prompts, 4 lanes: ~79 GB) that is counted over all 64,
-  times the step's overhead, and refused in one line naming the field and what to set instead; sampled batches
-  without refits take no such step (0 bytes); on the default world it fits this machine."""
+  times the step's overhead, and refused in one line naming the field and what to set instead;
+  sampled batches without refits take no such step (0 bytes), nor does the classic agent alone
+  (it has no tables), while both agents side by side do; on the default world it fits this
+  machine."""
   config = _structured(experiment__num_seeds=4, agent__num_members=8, lm__width=32, lm__depth=2,
                        world__num_eval_prompts=1, finetune__rows='all')
   needed, counted = checks.full_buffer_step_bytes(config)
@@ -234,6 +236,14 @@ def test_a_full_buffer_step_too_large_for_this_machine_is_refused(monkeypatch):
     assert message.startswith(f'config.{field} takes full-buffer joint steps'), message
     assert 'more than the 8.00 GB of cpu test memory' in message and advice in message
     assert '\n' not in message
+  assert checks.full_buffer_step_bytes(_structured(finetune__rows='all', agent__kind='classic')
+                                       )[0] == 0
+  assert checks.full_buffer_step_bytes(_structured(finetune__rows='all', agent__kind='both')
+                                       )[0] > 0
+  anchored = _structured(finetune__rows='all', finetune__shown_mass_weight=1.0)
+  assert checks.full_buffer_step_bytes(anchored)[0] == (
+      (checks.FULL_STEP_OVERHEAD + 1) / checks.FULL_STEP_OVERHEAD
+      * checks.full_buffer_step_bytes(_structured(finetune__rows='all'))[0])
   default = tiny.get_config()
   default.finetune.rows = 'all'
   checks.validate_memory(default)

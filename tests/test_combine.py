@@ -90,12 +90,31 @@ def test_variants_that_did_not_run_the_same_lanes_are_refused_in_one_line(tiny_r
   def other_lm(p):
     p['pretrain.json']['kl_to_pstar'] += 1e-6
 
+  def added_since(p):  # A field lmrl added after one variant ran counts at its default value.
+    del p['config.json']['classic']['reward_rows']
+
   rounds_line = refusal(rounds)
   assert rounds_line.startswith('error: --variants: only_passive and only_infomax differ in '
                                 'experiment.rounds (')
   assert 'finetune.learning_rate' in refusal(learning_rate)
   assert refusal(twice) == 'error: --variants: only_passive and only_infomax both ran passive'
   assert 'pre-trained different LMs' in refusal(other_lm)
+  published = {v: combine_lib.read_variant(results_dir, v) for v in variants}
+  added_since(published[variants[1]])
+  combine_lib.combine(published)  # Accepted.
+  published_first = published[variants[0]]
+  published[variants[1]]['config.json']['classic']['reward_rows'] = 'recent'
+  del published_first['config.json']['classic']['reward_rows']
+  with pytest.raises(SystemExit) as refused:
+    combine_lib.combine(published)
+  assert 'differ in classic.reward_rows' in str(refused.value)
+  with open(os.path.join(results_dir, 'only_infomax_results.csv')) as f:
+    header = f.readline()
+  with open(os.path.join(results_dir, 'only_infomax_results.csv'), 'w') as f:
+    f.write(header)
+  with pytest.raises(SystemExit) as refused:
+    combine_lib.read_variant(results_dir, 'only_infomax')
+  assert str(refused.value).startswith("error: --variants: only_infomax's published results.csv")
   os.remove(os.path.join(results_dir, 'only_infomax_results.csv'))
   with pytest.raises(SystemExit) as refused:
     combine_lib.read_variant(results_dir, 'only_infomax')
@@ -111,8 +130,11 @@ def test_the_binary_refuses_bad_names_before_writing_anything(tmp_path):
       (['--study=other_worlds', '--variants=pairs,pairs', '--name=x'],
        'error: --variants: name at least two different variants to combine'),
       (['--study=other_worlds', '--variants=pairs,non_iia', '--name=pairs'],
-       "error: --name: give the combined run a name that is not a variant of other_worlds, got "
-       "'pairs'"),
+       "error: --name: give the combined run a name of letters, digits, _ and - that is not a "
+       "variant of other_worlds, got 'pairs'"),
+      (['--study=other_worlds', '--variants=pairs,non_iia', '--name=..'],
+       "error: --name: give the combined run a name of letters, digits, _ and - that is not a "
+       "variant of other_worlds, got '..'"),
       (['--study=other_worlds', '--variants=pairs,triples', '--name=x'],
        'error: --variants: unknown variant triples of other_worlds; known: pairs, non_iia, '
        'groups3, v8_ly4')]:

@@ -6,7 +6,7 @@
 Variants (`finetune.rows`), everything else the default's (8 joint steps a round, 40 rounds of 64
 four-way rankings), 4 seeds, passive, boltzmann and infomax, and each lane's data refitted from
 the pre-trained LM at rounds 20 and 40 (`experiment.refit_rounds`: the learner's lag):
-  uniform  batches of 32 drawn uniformly from the whole buffer (today's learner)
+  uniform  batches of 32 drawn uniformly from the whole buffer (the default until 'all')
   recent   half of each batch from the latest round
   all      every buffered ranking each step: the exact full-buffer gradient
   ema      uniform, deploying (and exploring with) the Polyak average of the parameters (d = 0.9)
@@ -14,7 +14,7 @@ The refit stops where its held-out loss was lowest (`experiment.refit_holdout_ev
 
 The issue's check, 16 seeds and 5,120 rankings (80 rounds), passive, uniform, boltzmann and
 infomax, refits at rounds 40 and 80 (2,560 and 5,120 rankings):
-  uniform16     today's learner
+  uniform16     the previous default's learner (uniform batches)
   all16         the exact full-buffer gradient, 8 steps a round
   all16_steps32 the same with 4x the steps (32 a round), 8 seeds, 40 rounds, refit at round 40:
                 is the order of the strategies by refit KL the learner's or the data's?

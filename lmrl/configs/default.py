@@ -69,10 +69,10 @@ def get_config() -> ml_collections.ConfigDict:
   u.l2_prior_choices = 1000.0  # n0: the L2 weight is lambda_l2 n0/(n0 + choices); 0 = constant.
   u.shown_mass_weight = 0.0  # Holds each shown set's total mass at the member's initial LM's
   #                            (lmrl.update: the direction a ranking does not identify); 0 = off.
-  u.batch_size = 32  # Choices per member per update step (sampled from the buffer).
+  u.batch_size = 32  # Choices per member per sampled step (rows 'uniform'/'recent'; classic).
   u.rows = 'all'  # Rows a joint step fits: 'all' (every ranking, exactly, through the members'
   #                 tables: experiments/learner), 'uniform' batches or 'recent' (half from the
-  #                 latest round); sampled batches where the tables would not fit (lmrl.checks).
+  #                 latest round); where the tables would not fit, lmrl.checks refuses 'all'.
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
   u.lm_loss_tokens = 'prompt'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
