@@ -61,6 +61,11 @@ def _chunk_seconds(lines: list[str]) -> list[float]:
   return [float(m.group(1)) for line in lines if (m := re.search(r'\(([\d.]+)s, ETA', line))]
 
 
+def _ratio(a: float, b: float) -> str:
+  """`a / b` as '1.23x', or why not (the progress lines give a chunk's seconds to 0.1 s)."""
+  return f'{a / b:.2f}x' if b else 'n/a: chunks under 0.1 s'
+
+
 def _side_by_side(argv: list[str], settings: list[str]) -> None:
   """Runs this benchmark once per allocator setting, each in a fresh process; prints each
   against the last setting as ratios."""
@@ -84,7 +89,7 @@ def _side_by_side(argv: list[str], settings: list[str]) -> None:
       print(f'  {setting} vs {reference}, {name}: resident after the last chunk {mb[0]:.0f} vs '
             f'{mb[1]:.0f} MB ({mb[0] / mb[1]:.2f}x); growth {run["growth_mb"]:+.1f} vs '
             f'{ref["growth_mb"]:+.1f} MB; seconds per chunk after the first {seconds[0]:.1f} vs '
-            f'{seconds[1]:.1f} ({seconds[0] / seconds[1]:.2f}x)')
+            f'{seconds[1]:.1f} ({_ratio(seconds[0], seconds[1])})')
   if _OUT.value:
     common.write_out(_OUT.value, runs)
 
@@ -132,15 +137,15 @@ def main(argv):
       for c, (n, mb, s) in enumerate(zip(choices, resident, seconds)):
         print(f'  {c + 1:3d}  {n:7d}  {mb:8.1f}  {s:6.1f}')
       half = max(len(seconds) // 4, 1)
-      early, late = np.mean(seconds[1:1 + half]), np.mean(seconds[-half:])
+      early, late = float(np.mean(seconds[1:1 + half])), float(np.mean(seconds[-half:]))
       growth = resident[-1] - resident[0]
       print(f'{kind}/{strategy}: resident memory {resident[0]:.0f} MB after chunk 1 -> '
             f'{resident[-1]:.0f} MB after chunk {len(resident)} ({growth:+.1f} MB over '
             f'{choices[-1] - choices[0]:,} more choices); seconds per chunk, last quarter / '
-            f'first quarter (after the first chunk): {late / early:.2f}x')
+            f'first quarter (after the first chunk): {_ratio(late, early)}')
       out['strategies'][f'{kind}/{strategy}'] = {
           'choices': choices, 'resident_mb': resident, 'seconds': seconds,
-          'growth_mb': growth, 'late_over_early_seconds': late / early}
+          'growth_mb': growth, 'late_over_early_seconds': late / early if early else None}
   print(f'wall {wall:.0f}s, load average {os.getloadavg()[0]:.1f}')
   if _OUT.value:
     common.write_out(_OUT.value, out)

@@ -374,7 +374,9 @@ def test_experiment_with_the_classic_agent(setup, strategy):
   for name in ('kl', 'tv', 'choice_loss', 'spread'):
     chex.assert_shape(out[name], (S, R))
   chex.assert_shape(out['coverage_G'], (S, R, spec.num_groups))
-  chex.assert_tree_all_finite(out)
+  # Round 0 has shown nothing, so its disagreement on shown responses is undefined (NaN).
+  assert np.all(np.isnan(out['disagreement_shown'][:, 0]))
+  chex.assert_tree_all_finite({**out, 'disagreement_shown': out['disagreement_shown'][:, 1:]})
   assert np.all(out['spread'] > 0)
   assert not np.allclose(out['kl'][0, 1:], out['kl'][1, 1:])  # Seeds differ.
 
