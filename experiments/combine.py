@@ -35,6 +35,7 @@ from lmrl import files
 from lmrl import plotting
 from lmrl import rows as rows_lib
 from lmrl import summary as summary_lib
+from lmrl import workdir as workdir_lib
 
 # --study, --variants (>= 2, in the order to list their strategies) and --runs are
 # experiments.study's flags; the combined work directory is RUNS/<study>/<name>.
@@ -42,16 +43,6 @@ _NAME = flags.DEFINE_string('name', None, 'The combined run\'s name (its files: 
 
 PUBLISHED = ('config.json', 'pretrain.json', 'results.csv', 'summary.json')  # Read per variant.
 OWN_FIELDS = ('queries_showing_a_favourite_of_group', 'learner_lag')  # Kept from each variant.
-
-
-def _flatten(tree: dict, prefix: str = '') -> dict:
-  out = {}
-  for name, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flatten(value, f'{prefix}{name}.'))
-    else:
-      out[f'{prefix}{name}'] = value
-  return out
 
 
 def read_variant(results_dir: str, variant: str) -> dict:
@@ -81,24 +72,15 @@ def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -
   a field that only one of them has counts as equal where it holds its value in `defaults`, the
   default config's: a field added to lmrl since the other ran), the same pre-trained LM.
   SystemExit (one line) naming what differs."""
-  if defaults is None:
-    from lmrl.configs import default  # pylint: disable=g-import-not-at-top
-    defaults = json.loads(default.get_config().to_json())
-  defaults = _flatten(defaults)
   (first, one), *rest = published.items()
-  fields = _flatten(one['config.json'])
   seen = {s: first for s in one['config.json']['experiment']['strategies']}
-  absent = object()
   for variant, other in rest:
-    other_fields = _flatten(other['config.json'])
-    for field in sorted(set(fields) | set(other_fields)):
-      mine, theirs = fields.get(field, absent), other_fields.get(field, absent)
-      if absent in (mine, theirs) and defaults.get(field, absent) in (mine, theirs):
-        continue  # Added since one of them ran, at its default.
-      if field != 'experiment.strategies' and mine != theirs:
-        raise SystemExit(f'error: --variants: {first} and {variant} differ in {field} '
-                         f'({fields.get(field)!r} vs {other_fields.get(field)!r}): they did not '
-                         'run the same lanes')
+    differences, _ = workdir_lib.config_differences(
+        one['config.json'], other['config.json'], defaults, symmetric=True,
+        names=(f'in {first}', f'in {variant}'), ignore=('experiment.strategies',))
+    if differences:
+      raise SystemExit(f'error: --variants: {first} and {variant} differ in {differences[0]}: '
+                       'they did not run the same lanes')
     if one['pretrain.json'] != other['pretrain.json']:
       raise SystemExit(f'error: --variants: {first} and {variant} pre-trained different LMs '
                        '(their pretrain.json differ)')

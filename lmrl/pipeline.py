@@ -24,6 +24,7 @@ from lmrl import loop
 from lmrl import pretrained_cache
 from lmrl import pretraining
 from lmrl import registry
+from lmrl import sweep as sweep_lib
 from lmrl import workdir as workdir_lib
 from lmrl import world as world_lib
 
@@ -52,6 +53,18 @@ def world_lanes(config, num_lanes: int) -> np.ndarray | None:
   if W == 1:
     return None
   return np.tile(np.repeat(np.arange(W), S), num_lanes // (W * S))
+
+
+def lane_keys(config) -> jax.Array:
+  """One key per lane of a grid point: `experiment.num_seeds` seeds from `key(seed)` with one
+  world (`sweep.seed_keys`); with W = `world.num_worlds` > 1, world w's seeds from its world seed
+  `world.seed + w` (`sweep.world_seed_keys`), so a run over worlds 4..7 (`world.seed` 4,
+  `num_worlds` 4) gives those worlds the lanes a run over 0..7 gives them (a study too long for
+  one sitting runs its worlds in parts; `experiments.combine` joins them)."""
+  W, S = config.world.num_worlds, config.experiment.num_seeds
+  if W == 1:
+    return sweep_lib.seed_keys(config.seed, S)
+  return sweep_lib.world_seed_keys(config.seed, config.world.seed + np.arange(W), S)
 
 
 def build_world(config):

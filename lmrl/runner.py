@@ -213,7 +213,7 @@ def _setup(config, workdir, spec, lm_spec, log, pretrained_cache) -> _Run:
   grid = hyperparams.grid(config)
   S, J = config.experiment.num_seeds * config.world.num_worlds, grid.size
   lanes = sweep_lib.make_lanes(
-      sweep_lib.seed_keys(config.seed, S)[np.tile(np.arange(S), J)], params, world,
+      pipeline.lane_keys(config)[np.tile(np.arange(S), J)], params, world,
       hparams_S=hyperparams.lane_values(config, S),
       sharding=sweep_lib.seed_sharding(S * J) if config.experiment.shard_seeds else None,
       world_S=pipeline.world_lanes(config, S * J))

@@ -38,9 +38,22 @@ class Sweep(NamedTuple):
   evaluate: Callable  # (state_S, world) -> metrics [S, ...]
 
 
+LANE_STREAM = 0x4C414E45  # fold_in constant: the lanes' keys of a many-world run, by world seed.
+
+
 def seed_keys(seed: int, num_seeds: int) -> jax.Array:
   """One key per seed of a sweep, split once from the root key."""
   return jax.random.split(jax.random.key(seed), num_seeds)
+
+
+def world_seed_keys(seed: int, world_seeds_W, num_seeds: int) -> jax.Array:
+  """Keys [W * num_seeds]: world w's `num_seeds` seeds (lanes w*S .. w*S + S - 1) split from
+  `fold_in(fold_in(key(seed), LANE_STREAM), world_seeds_W[w])`, so a lane's key depends on its
+  world's seed and its seed alone, not on the worlds run beside it."""
+  root = jax.random.fold_in(jax.random.key(seed), LANE_STREAM)
+  keys_WxS = jax.vmap(lambda w: jax.random.split(jax.random.fold_in(root, w), num_seeds))(
+      jnp.asarray(world_seeds_W, jnp.uint32))
+  return keys_WxS.reshape(-1)
 
 
 def make_sweep(experiment: loop_lib.Experiment, per_lane_world: bool = False) -> Sweep:

@@ -109,28 +109,35 @@ def _flatten(tree, prefix: str = '') -> dict:
           for k, v in _flatten(value, f'{prefix}.{key}' if prefix else key).items()}
 
 
-def config_differences(saved: dict, current: dict, defaults: dict | None = None
-                       ) -> tuple[list[str], list[str]]:
+def config_differences(saved: dict, current: dict, defaults: dict | None = None, *,
+                       symmetric: bool = False, names: tuple[str, str] = ('there', 'here'),
+                       ignore: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
   """(differences as 'field: X there, Y here' lines, fields added since) of two configs as JSON.
 
   A field only in `current` is "added since" (not a difference) when it has its value in
-  `defaults` (the default config's JSON, read when None).
+  `defaults` (the default config's JSON, read when None); with `symmetric`, so is a field only in
+  `saved` (two runs, either of which may predate the field). `names` name the two sides in the
+  lines; fields in `ignore` are not compared.
   """
   if defaults is None:
     from lmrl.configs import default  # pylint: disable=g-import-not-at-top
     defaults = json.loads(default.get_config().to_json())
   saved, current, defaults = _flatten(saved), _flatten(current), _flatten(defaults)
+  first, second = names
   differences, added = [], []
-  for field in sorted(set(saved) | set(current)):
+  for field in sorted((set(saved) | set(current)) - set(ignore)):
     if field not in current:
-      differences.append(f'{field}: {saved[field]!r} there, no such field here')
+      if symmetric and field in defaults and saved[field] == defaults[field]:
+        added.append(field)
+      else:
+        differences.append(f'{field}: {saved[field]!r} {first}, no such field {second}')
     elif field not in saved:
       if field in defaults and current[field] == defaults[field]:
         added.append(field)
       else:
-        differences.append(f'{field}: absent there, {current[field]!r} here')
+        differences.append(f'{field}: absent {first}, {current[field]!r} {second}')
     elif saved[field] != current[field]:
-      differences.append(f'{field}: {saved[field]!r} there, {current[field]!r} here')
+      differences.append(f'{field}: {saved[field]!r} {first}, {current[field]!r} {second}')
   return differences, added
 
 

@@ -95,7 +95,7 @@ def test_variants_that_did_not_run_the_same_lanes_are_refused_in_one_line(tiny_r
 
   rounds_line = refusal(rounds)
   assert rounds_line.startswith('error: --variants: only_passive and only_infomax differ in '
-                                'experiment.rounds (')
+                                'experiment.rounds: ')
   assert 'finetune.learning_rate' in refusal(learning_rate)
   assert refusal(twice) == 'error: --variants: only_passive and only_infomax both ran passive'
   assert 'pre-trained different LMs' in refusal(other_lm)
