@@ -6,18 +6,28 @@ r"""Combines a study's variants that ran on the same lanes into one summary, as 
 A run too long for one sitting can be split by strategy: variants whose configs differ only in
 `experiment.strategies` run on the same (world, seed) lanes (a lane's prompts, priors and
 bootstrap weights do not depend on which strategies run beside it, nor in what order), so their
-rows together are the rows of one run of every strategy. `experiments.study` publishes each
-variant's `results.csv`, `config.json` and `pretrain.json` beside its summary; this reads them
-back from `experiments/<study>/results/`, checks that the variants' configs agree but for their
-strategies (which must not overlap) and that they pre-trained the same LM, and writes a work
-directory `RUNS/<study>/<name>/` (config.json with every strategy, pretrain.json, results.csv,
-summary.json and the figures) that it publishes as `<name>_*` like a run of its own. The summary is
-`lmrl.summary.summarize` of the rows, so ratios between strategies of different variants are
-paired over the shared lanes; each strategy's `queries_showing_a_favourite_of_group` and
-`learner_lag` are its own variant's.
+rows together are the rows of one run of every strategy. A many-world run can also be split by
+worlds: variants whose `world.seed` and `world.num_worlds` differ run disjoint ranges of world
+seeds (`world.seed .. world.seed + num_worlds - 1`), and each lane's key depends only on its world's
+seed and its seed (`lmrl.pipeline.lane_keys`), so the parts' rows are the rows of a run over the
+union; every strategy must cover the same worlds, once each, a contiguous range.
+
+`experiments.study` publishes each variant's `results.csv`, `config.json` and `pretrain.json`
+beside its summary; this reads them back from `experiments/<study>/results/`, checks that the
+variants' configs agree but for their strategies and worlds, and that they pre-trained the same
+LMs (exactly where two variants ran the same worlds; to `PRETRAIN_RTOL` per world where their
+ranges differ: vmapped pre-training over 4 worlds and over 8 agree to float rounding, not bit for
+bit), and writes a work directory `RUNS/<study>/<name>/` (config.json with every strategy and the
+union of worlds, pretrain.json, results.csv with each part's `world` and `seed` renumbered in the
+union, summary.json and the figures) that it publishes as `<name>_*` like a run of its own. The
+summary is `lmrl.summary.summarize` of the rows, so ratios between strategies of different
+variants are paired over the shared lanes; each strategy's `queries_showing_a_favourite_of_group`
+is its own variants' (the lane-weighted mean over its world parts) and its `learner_lag` its own
+variant's (left out where the strategy was run in parts).
 
 Bad input (an unknown study or variant, a variant not published with its rows, configs that
-differ, strategies run twice) is refused in one line before anything is written.
+differ, strategies run twice on a world, worlds some strategy lacks) is refused in one line
+before anything is written.
 """
 
 import copy
@@ -43,6 +53,7 @@ _NAME = flags.DEFINE_string('name', None, 'The combined run\'s name (its files: 
 
 PUBLISHED = ('config.json', 'pretrain.json', 'results.csv', 'summary.json')  # Read per variant.
 OWN_FIELDS = ('queries_showing_a_favourite_of_group', 'learner_lag')  # Kept from each variant.
+PRETRAIN_RTOL = 1e-3  # Per-world pre-trained LM reports of variants over different world ranges.
 
 
 def read_variant(results_dir: str, variant: str) -> dict:
@@ -67,28 +78,70 @@ def read_variant(results_dir: str, variant: str) -> dict:
   return out
 
 
-def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -> None:
-  """The variants ran the same lanes: configs equal but for `experiment.strategies` (disjoint;
-  a field that only one of them has counts as equal where it holds its value in `defaults`, the
-  default config's: a field added to lmrl since the other ran), the same pre-trained LM.
-  SystemExit (one line) naming what differs."""
+def world_range(config: dict) -> range:
+  """The world seeds a run's config covers: `world.seed .. world.seed + num_worlds - 1`."""
+  w = config['world']
+  return range(w['seed'], w['seed'] + w.get('num_worlds', 1))
+
+
+def _per_world(pretrain: dict, worlds: range) -> dict[int, dict]:
+  """{world seed: its pre-trained LM's report} of one variant's pretrain.json."""
+  return dict(zip(worlds, pretrain.get('per_world', [pretrain])))
+
+
+def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -> range:
+  """The variants ran lanes of one run; returns its worlds (a range of world seeds).
+
+  Their configs are equal but for `experiment.strategies` and, with many worlds, `world.seed`
+  and `world.num_worlds` (a field that only one of them has counts as equal where it holds its
+  value in `defaults`, the default config's: a field added to lmrl since the other ran); each
+  strategy covers the same contiguous worlds, each once; they pre-trained the same LMs. SystemExit
+  (one line) naming what differs."""
   (first, one), *rest = published.items()
-  seen = {s: first for s in one['config.json']['experiment']['strategies']}
+  many_worlds = all(p['config.json']['world'].get('num_worlds', 1) > 1
+                    for p in published.values())
+  ignore = ('experiment.strategies',) + (('world.seed', 'world.num_worlds') if many_worlds else ())
   for variant, other in rest:
     differences, _ = workdir_lib.config_differences(
         one['config.json'], other['config.json'], defaults, symmetric=True,
-        names=(f'in {first}', f'in {variant}'), ignore=('experiment.strategies',))
+        names=(f'in {first}', f'in {variant}'), ignore=ignore)
     if differences:
       raise SystemExit(f'error: --variants: {first} and {variant} differ in {differences[0]}: '
                        'they did not run the same lanes')
-    if one['pretrain.json'] != other['pretrain.json']:
-      raise SystemExit(f'error: --variants: {first} and {variant} pre-trained different LMs '
-                       '(their pretrain.json differ)')
-    for strategy in other['config.json']['experiment']['strategies']:
-      if strategy in seen:
-        raise SystemExit(f'error: --variants: {seen[strategy]} and {variant} both ran '
-                         f'{strategy}')
-      seen[strategy] = variant
+  covered, reports = {}, {}  # {strategy: {world: variant}}, {world: (variant, report)}
+  for variant, p in published.items():
+    worlds = world_range(p['config.json'])
+    for strategy in p['config.json']['experiment']['strategies']:
+      mine = covered.setdefault(strategy, {})
+      for world in worlds:
+        if world in mine:
+          raise SystemExit(f'error: --variants: {mine[world]} and {variant} both ran '
+                           f'{strategy}' + (f' on world {world}' if many_worlds else ''))
+        mine[world] = variant
+    for world, report in _per_world(p['pretrain.json'], worlds).items():
+      seen, theirs = reports.setdefault(world, (variant, report))
+      same_range = world_range(published[seen]['config.json']) == worlds
+      if (p['pretrain.json'] != published[seen]['pretrain.json'] if same_range
+          else not _reports_close(report, theirs)):
+        raise SystemExit(f'error: --variants: {seen} and {variant} pre-trained different LMs '
+                         f'(their pretrain.json differ{"" if same_range else f" on world {world}"})')
+  worlds = sorted(reports)
+  for strategy, mine in covered.items():
+    if sorted(mine) != worlds:
+      missing = sorted(set(worlds) - set(mine))
+      raise SystemExit(f'error: --variants: {strategy} was not run on world(s) '
+                       f'{", ".join(map(str, missing))}, which other variants ran: every '
+                       'strategy needs the same lanes')
+  if worlds != list(range(worlds[0], worlds[-1] + 1)):
+    raise SystemExit(f'error: --variants: the worlds run ({", ".join(map(str, worlds))}) are not '
+                     'a contiguous range of world seeds')
+  return range(worlds[0], worlds[-1] + 1)
+
+
+def _reports_close(one: dict, other: dict) -> bool:
+  """Two pre-trained LM reports with the same fields, each within `PRETRAIN_RTOL`."""
+  return one.keys() == other.keys() and all(
+      np.isclose(one[k], other[k], rtol=PRETRAIN_RTOL, atol=0) for k in one)
 
 
 def curves_from_rows(rows: list[dict], many_worlds: bool
@@ -127,27 +180,66 @@ def target_coverage(rows: list[dict], many_worlds: bool) -> np.ndarray:
   return target_SxG if many_worlds else target_SxG[0]
 
 
-def combine(published: dict[str, dict]) -> tuple[dict, list[dict], dict]:
-  """(config, rows as written, summary) of the variants' published files as one run
-  (`check_same_lanes` first)."""
-  check_same_lanes(published)
+def combined_pretrain(published: dict[str, dict], worlds: range) -> dict:
+  """The union's pretrain.json: each world's report from the first variant that ran it, and
+  each field's mean over the worlds (one world: that variant's file)."""
+  if len(worlds) == 1:
+    return next(iter(published.values()))['pretrain.json']
+  per_world = {}
+  for p in published.values():
+    for world, report in _per_world(p['pretrain.json'], world_range(p['config.json'])).items():
+      per_world.setdefault(world, report)
+  reports = [per_world[w] for w in worlds]
+  return {**{k: float(np.mean([r[k] for r in reports])) for k in reports[0]},
+          'per_world': reports}
+
+
+def _renumbered(rows: list[dict], first_world: int, num_seeds: int, parse) -> list[dict]:
+  """Rows of a part whose worlds start `first_world` worlds into the union: `world` and `seed`
+  (the lane, w * S + s) moved on by that many worlds."""
+  if not first_world:
+    return rows
+  return [{**r, 'world': parse(float(r['world']) + first_world),
+           'seed': parse(float(r['seed']) + first_world * num_seeds)} for r in rows]
+
+
+def combine(published: dict[str, dict]) -> tuple[dict, list[dict], dict, dict]:
+  """(config, rows as written, summary, pretrain.json) of the variants' published files as one
+  run (`check_same_lanes` first)."""
+  worlds = check_same_lanes(published)
   config = copy.deepcopy(next(iter(published.values()))['config.json'])
-  config['experiment']['strategies'] = [
-      s for p in published.values() for s in p['config.json']['experiment']['strategies']]
-  rows = [r for p in published.values() for r in p['results.csv']]
-  many_worlds = config['world'].get('num_worlds', 1) > 1
-  pretrain = next(iter(published.values()))['pretrain.json']
+  config['experiment']['strategies'] = list(dict.fromkeys(
+      s for p in published.values() for s in p['config.json']['experiment']['strategies']))
+  if len(worlds) > 1:
+    config['world']['seed'], config['world']['num_worlds'] = worlds.start, len(worlds)
+  num_seeds = config['experiment']['num_seeds']
+  rows, text = [], []
+  for p in published.values():
+    offset = world_range(p['config.json']).start - worlds.start
+    rows += _renumbered(p['results.csv'], offset, num_seeds, float)
+    text += _renumbered(p['results.csv text'], offset, num_seeds, lambda x: str(int(x)))
+  many_worlds = len(worlds) > 1
+  pretrain = combined_pretrain(published, worlds)
   summary = summary_lib.summarize(
       curves_from_rows(rows, many_worlds), pretrained_kl=pretrain['kl_to_pstar'],
       target_coverage_G=target_coverage(rows, many_worlds),
       num_bootstrap=config['experiment']['num_bootstrap'], seed=config['seed'])
+  own = {}  # {(agent, strategy, field): [(lanes, value)]}
   for p in published.values():
+    lanes = len(world_range(p['config.json'])) * num_seeds
     for agent, strategies in p['summary.json'].items():
       for strategy, entry in strategies.items():
         for field in OWN_FIELDS:
           if field in entry and strategy in summary.get(agent, {}):
-            summary[agent][strategy][field] = entry[field]
-  return config, [r for p in published.values() for r in p['results.csv text']], summary
+            own.setdefault((agent, strategy, field), []).append((lanes, entry[field]))
+  for (agent, strategy, field), parts in own.items():
+    if len(parts) == 1:
+      summary[agent][strategy][field] = parts[0][1]
+    elif field == 'queries_showing_a_favourite_of_group':
+      weights = [lanes for lanes, _ in parts]
+      summary[agent][strategy][field] = np.average(
+          [value for _, value in parts], axis=0, weights=weights).tolist()
+  return config, text, summary, pretrain
 
 
 def main(argv):
@@ -166,11 +258,11 @@ def main(argv):
                      f'that is not a variant of {name}, got {_NAME.value!r}')
   results_dir = os.path.join(study_lib.STUDIES_DIR, name, 'results')
   published = {v: read_variant(results_dir, v) for v in variants}
-  config, rows, summary = combine(published)
+  config, rows, summary, pretrain = combine(published)
   workdir = os.path.join(flags.FLAGS.runs, name, _NAME.value)
   os.makedirs(workdir, exist_ok=True)
   files.write_json(os.path.join(workdir, 'config.json'), config)
-  files.write_json(os.path.join(workdir, 'pretrain.json'), published[variants[0]]['pretrain.json'])
+  files.write_json(os.path.join(workdir, 'pretrain.json'), pretrain)
   files.write_csv(os.path.join(workdir, 'results.csv'), rows)
   files.write_json(os.path.join(workdir, 'summary.json'), summary)
   plotting.plot_workdir(workdir)

@@ -145,7 +145,8 @@ def test_killed_run_resumes_to_the_same_results(tiny_run, tmp_path):
 @pytest.mark.slow  # ~80 s on 2 cores: two runs (two worlds; one world as a check).
 def test_a_run_over_two_worlds_gives_each_lane_its_own_world_and_lm(tmp_path):
   """`world.num_worlds` = 2, one seed each: two lanes, lane w on world `world.seed + w` with that
-  world's own pre-trained LM and p*; the summary resamples worlds (`num_worlds`)."""
+  world's own pre-trained LM and p*, and the lane a run over other worlds gives that world; the
+  summary resamples worlds (`num_worlds`)."""
   import lmrl  # pylint: disable=g-import-not-at-top
   from lmrl.configs import tiny  # pylint: disable=g-import-not-at-top
   config = tiny.get_config()
@@ -163,15 +164,16 @@ def test_a_run_over_two_worlds_gives_each_lane_its_own_world_and_lm(tmp_path):
     np.testing.assert_allclose(float(r['target_coverage_g1']),
                                per_world[int(r['world'])]['target_coverage_g1'], rtol=1e-5)
   assert per_world[0]['target_coverage_g1'] != per_world[1]['target_coverage_g1']
-  # Lane 1 (world 1, lane key 1) is the lane a one-world run on world 1 gives its seed 1: the
-  # same teachers, pre-trained LM, priors and prompts, so the same curve.
-  alone = tiny.get_config()
-  alone.world.seed = 1
-  alone.experiment.num_seeds = 2
-  alone.experiment.strategies = ('passive',)
-  lmrl.run(alone, str(tmp_path / 'alone'), log=lambda line: None)
-  with open(tmp_path / 'alone' / 'results.csv') as f:
-    alone_kl = [float(r['kl']) for r in csv.DictReader(f) if r['seed'] == '1']
+  # Lane 1 (world 1) is the lane a run over worlds 1 and 2 gives world 1: the same teachers,
+  # pre-trained LM, priors and prompts (a lane's key is its world seed's and its seed's,
+  # `pipeline.lane_keys`), so the same curve: a run can be split by worlds.
+  shifted = tiny.get_config()
+  shifted.world.seed, shifted.world.num_worlds = 1, 2
+  shifted.experiment.num_seeds = 1
+  shifted.experiment.strategies = ('passive',)
+  lmrl.run(shifted, str(tmp_path / 'shifted'), log=lambda line: None)
+  with open(tmp_path / 'shifted' / 'results.csv') as f:
+    alone_kl = [float(r['kl']) for r in csv.DictReader(f) if r['world'] == '0']
   lane1_kl = [float(r['kl']) for r in rows if r['world'] == '1' and r['strategy'] == 'passive']
   np.testing.assert_allclose(lane1_kl, alone_kl, rtol=1e-4)
   assert summary['joint']['uniform']['num_worlds'] == 2

@@ -132,3 +132,22 @@ def test_a_nan_in_one_seed_is_reported_and_excluded_not_averaged(tmp_path):
     text = f.read()
   assert 'NaN' not in text
   assert 'final_kl' not in json.loads(text)['joint']['passive']
+
+
+def test_a_lanes_key_depends_on_its_world_seed_and_seed_not_on_the_worlds_beside_it():
+  """`pipeline.lane_keys`: with one world the sweep's seed keys (the default world's runs keep
+  their numbers); with W worlds, world w's seeds are those any run over world seed `w` gives."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from lmrl import pipeline  # pylint: disable=g-import-not-at-top
+  from lmrl.configs import tiny  # pylint: disable=g-import-not-at-top
+  data = jax.random.key_data
+  config = tiny.get_config()
+  config.experiment.num_seeds = 2
+  np.testing.assert_array_equal(data(pipeline.lane_keys(config)), data(sweep.seed_keys(0, 2)))
+  config.world.num_worlds = 4
+  whole = data(pipeline.lane_keys(config))
+  config.world.seed, config.world.num_worlds = 2, 3  # Worlds 2, 3, 4.
+  part = data(pipeline.lane_keys(config))
+  assert whole.shape[0] == 8 and part.shape[0] == 6
+  np.testing.assert_array_equal(whole[4:], part[:4])  # Worlds 2 and 3, two seeds each.
+  assert len({tuple(k) for k in np.concatenate([whole, part])}) == 10  # Else all distinct.

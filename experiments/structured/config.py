@@ -19,10 +19,13 @@ Variants:
             exact Y would score 4,096 responses per prompt and member), epig's control (a random
             tuple of epig's own pool: does the score or the pool do the work?) and the oracle.
   headline_<strategy>  the headline's config with that one strategy: a run that fits a sitting
-            on a 2-core CPU (the whole headline takes ~7 hours there); then
+            on a 2-core CPU (the whole headline takes >10 hours there); then
               python -m experiments.combine --study=structured --name=headline_combined \
                   --variants=headline_epig,headline_epig_random,...,headline_oracle
             gives the headline's summary, paired over the shared lanes.
+  headline_<strategy>_worlds0-3, _worlds4-7  that strategy on world seeds 0-3 or 4-7 alone (8
+            lanes: the whole run's lanes of those worlds), for a strategy whose 16 lanes do not
+            fit a sitting (epig); combine joins the halves with the whole-world variants.
 
 The family's fields were written here, from the docs/worlds.md table of what the world's
 parameters do (a minority's favourites ~20-5,000x rarer under the majority's teacher), before
@@ -37,11 +40,21 @@ from lmrl.configs import default
 HEADLINE_STRATEGIES = ('epig', 'epig_random', 'infomax', 'boltzmann', 'passive', 'uniform',
                        'oracle')
 # A literal (lmrl.flags reads it without running this file); after 'ceiling' and 'headline', the
-# headline one strategy a run (each fits a sitting; `experiments.combine` joins them).
+# headline one strategy a run, then one strategy on half the worlds a run (each fits a sitting;
+# `experiments.combine` joins them).
 VARIANTS = ('ceiling', 'headline', 'headline_epig', 'headline_epig_random', 'headline_infomax',
-            'headline_boltzmann', 'headline_passive', 'headline_uniform', 'headline_oracle')
-ONE_STRATEGY = VARIANTS[2:]
+            'headline_boltzmann', 'headline_passive', 'headline_uniform', 'headline_oracle',
+            'headline_epig_worlds0-3', 'headline_epig_random_worlds0-3',
+            'headline_infomax_worlds0-3', 'headline_boltzmann_worlds0-3',
+            'headline_passive_worlds0-3', 'headline_uniform_worlds0-3',
+            'headline_oracle_worlds0-3', 'headline_epig_worlds4-7',
+            'headline_epig_random_worlds4-7', 'headline_infomax_worlds4-7',
+            'headline_boltzmann_worlds4-7', 'headline_passive_worlds4-7',
+            'headline_uniform_worlds4-7', 'headline_oracle_worlds4-7')
+ONE_STRATEGY = VARIANTS[2:9]
+HALF_WORLDS = {'_worlds0-3': 0, '_worlds4-7': 4}  # Suffix: the first of its 4 world seeds.
 assert ONE_STRATEGY == tuple(f'headline_{s}' for s in HEADLINE_STRATEGIES)
+assert VARIANTS[9:] == tuple(v + half for half in HALF_WORLDS for v in ONE_STRATEGY)
 
 
 def structured_world(c) -> None:
@@ -69,11 +82,16 @@ def get_config(arg=None):
   experiments.check_variant('structured', arg, VARIANTS)
   c = default.get_config()
   structured_world(c)
-  if arg == 'headline' or arg in ONE_STRATEGY:
+  if arg.startswith('headline'):
     # The contenders first: passive, uniform and the oracle repeat the ceiling's lanes exactly
     # (a lane's randomness does not depend on the strategy's position).
-    c.experiment.strategies = (HEADLINE_STRATEGIES if arg == 'headline'
-                               else (arg.removeprefix('headline_'),))
+    variant = arg
+    for half, first_world in HALF_WORLDS.items():
+      if arg.endswith(half):  # World seeds first_world .. first_world + 3: the lanes the whole
+        variant = arg.removesuffix(half)  # run gives them (lmrl.pipeline.lane_keys).
+        c.world.seed, c.world.num_worlds = first_world, 4
+    c.experiment.strategies = (HEADLINE_STRATEGIES if variant == 'headline'
+                               else (variant.removeprefix('headline_'),))
     c.experiment.epig_samples = 16  # Monte-Carlo Y, stratified over the members (lmrl.epig).
     c.experiment.rounds = 80  # 5,120 rankings, from the ceiling's oracle alone (README): at
     #                           3,200 it was 0.297 against f = 80%'s 0.272, falling ~0.03 per 640.
