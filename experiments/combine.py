@@ -84,9 +84,14 @@ def world_range(config: dict) -> range:
   return range(w['seed'], w['seed'] + w.get('num_worlds', 1))
 
 
-def _per_world(pretrain: dict, worlds: range) -> dict[int, dict]:
-  """{world seed: its pre-trained LM's report} of one variant's pretrain.json."""
-  return dict(zip(worlds, pretrain.get('per_world', [pretrain])))
+def _per_world(pretrain: dict, worlds: range, variant: str) -> dict[int, dict]:
+  """{world seed: its pre-trained LM's report} of one variant's pretrain.json; SystemExit (one
+  line) if it does not hold one report per world of its config."""
+  reports = pretrain.get('per_world', [pretrain] if len(worlds) == 1 else [])
+  if len(reports) != len(worlds):
+    raise SystemExit(f'error: --variants: {variant}\'s pretrain.json holds {len(reports)} '
+                     f'per-world reports for its {len(worlds)} worlds')
+  return dict(zip(worlds, reports))
 
 
 def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -> range:
@@ -118,7 +123,7 @@ def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -
           raise SystemExit(f'error: --variants: {mine[world]} and {variant} both ran '
                            f'{strategy}' + (f' on world {world}' if many_worlds else ''))
         mine[world] = variant
-    for world, report in _per_world(p['pretrain.json'], worlds).items():
+    for world, report in _per_world(p['pretrain.json'], worlds, variant).items():
       seen, theirs = reports.setdefault(world, (variant, report))
       same_range = world_range(published[seen]['config.json']) == worlds
       if (p['pretrain.json'] != published[seen]['pretrain.json'] if same_range
@@ -181,16 +186,19 @@ def target_coverage(rows: list[dict], many_worlds: bool) -> np.ndarray:
 
 
 def combined_pretrain(published: dict[str, dict], worlds: range) -> dict:
-  """The union's pretrain.json: each world's report from the first variant that ran it, and
-  each field's mean over the worlds (one world: that variant's file)."""
-  if len(worlds) == 1:
-    return next(iter(published.values()))['pretrain.json']
+  """The union's pretrain.json: where every variant ran all of `worlds`, the first one's file;
+  else each world's report from the first variant that ran it, and each field's mean over the
+  worlds (summed as `lmrl.pretraining.report_worlds` sums them)."""
+  first = next(iter(published.values()))
+  if world_range(first['config.json']) == worlds:
+    return first['pretrain.json']
   per_world = {}
-  for p in published.values():
-    for world, report in _per_world(p['pretrain.json'], world_range(p['config.json'])).items():
+  for variant, p in published.items():
+    parts = _per_world(p['pretrain.json'], world_range(p['config.json']), variant)
+    for world, report in parts.items():
       per_world.setdefault(world, report)
   reports = [per_world[w] for w in worlds]
-  return {**{k: float(np.mean([r[k] for r in reports])) for k in reports[0]},
+  return {**{k: float(sum(r[k] for r in reports) / len(reports)) for k in reports[0]},
           'per_world': reports}
 
 
@@ -225,7 +233,10 @@ def combine(published: dict[str, dict]) -> tuple[dict, list[dict], dict, dict]:
       target_coverage_G=target_coverage(rows, many_worlds),
       num_bootstrap=config['experiment']['num_bootstrap'], seed=config['seed'])
   own = {}  # {(agent, strategy, field): [(lanes, value)]}
+  runs_of = {}  # {strategy: how many variants ran it (its world parts)}
   for p in published.values():
+    for strategy in p['config.json']['experiment']['strategies']:
+      runs_of[strategy] = runs_of.get(strategy, 0) + 1
     lanes = len(world_range(p['config.json'])) * num_seeds
     for agent, strategies in p['summary.json'].items():
       for strategy, entry in strategies.items():
@@ -233,6 +244,8 @@ def combine(published: dict[str, dict]) -> tuple[dict, list[dict], dict, dict]:
           if field in entry and strategy in summary.get(agent, {}):
             own.setdefault((agent, strategy, field), []).append((lanes, entry[field]))
   for (agent, strategy, field), parts in own.items():
+    if len(parts) != runs_of[strategy]:
+      continue  # Some world part lacks it: no whole-run value.
     if len(parts) == 1:
       summary[agent][strategy][field] = parts[0][1]
     elif field == 'queries_showing_a_favourite_of_group':

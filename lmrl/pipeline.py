@@ -60,7 +60,7 @@ def lane_keys(config) -> jax.Array:
   world (`sweep.seed_keys`); with W = `world.num_worlds` > 1, world w's seeds from its world seed
   `world.seed + w` (`sweep.world_seed_keys`), so a run over worlds 4..7 (`world.seed` 4,
   `num_worlds` 4) gives those worlds the lanes a run over 0..7 gives them (a study too long for
-  one sitting runs its worlds in parts; `experiments.combine` joins them)."""
+  one sitting runs its worlds in parts, each of >= 2 worlds; `experiments.combine` joins them)."""
   W, S = config.world.num_worlds, config.experiment.num_seeds
   if W == 1:
     return sweep_lib.seed_keys(config.seed, S)

@@ -37,6 +37,10 @@ from lmrl import errors
 from lmrl import files
 
 LOCK_FILE = '.lock'
+# A many-world run's record that its lanes' keys are by world seed (`lmrl.pipeline.lane_keys`,
+# since 4 Dec 2026): a work directory of such a run begun before then had other keys.
+LANE_KEYS_FILE = 'lane_keys'
+LANE_KEYS_BY_WORLD = 'by world seed: lmrl.pipeline.lane_keys\n'
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -144,8 +148,10 @@ def config_differences(saved: dict, current: dict, defaults: dict | None = None,
 def prepare(workdir: str, config) -> None:
   """Creates `workdir` with `config.json`, or checks that it holds a run of the same config.
 
-  Raises `ForeignWorkdir` for a directory of another config, or a non-empty one without a
-  `config.json`. With several processes, process 0 decides and writes; the others agree.
+  Raises `ForeignWorkdir` for a directory of another config, a non-empty one without a
+  `config.json`, or a many-world run begun before lanes were keyed by world seed (no
+  `LANE_KEYS_FILE`; a new many-world run gets one). With several processes, process 0 decides and
+  writes; the others agree.
   """
   path = os.path.join(workdir, 'config.json')
   config_json = config.to_json(indent=2)
@@ -159,8 +165,10 @@ def prepare(workdir: str, config) -> None:
       if differences:
         problem = (f'--workdir {workdir} holds a run with a different config '
                    f'({"; ".join(differences)}); choose a new --workdir')
-      elif added:
-        files.write_atomic(path, config_json)
+      else:
+        problem = _lane_keys_problem(workdir, config)
+        if problem is None and added:
+          files.write_atomic(path, config_json)
     elif contents:
       problem = (f'--workdir {workdir} is not empty and holds no config.json; choose a new '
                  '--workdir')
@@ -170,8 +178,26 @@ def prepare(workdir: str, config) -> None:
     if problem is None:
       for sub in ('results', 'checkpoints'):  # Also after `pretrain` made the directory.
         os.makedirs(os.path.join(workdir, sub), exist_ok=True)
+      if config.world.get('num_worlds', 1) > 1:
+        files.write_atomic(os.path.join(workdir, LANE_KEYS_FILE), LANE_KEYS_BY_WORLD)
   agree(problem is None, problem or '')
   barrier('prepared')
+
+
+def _lane_keys_problem(workdir: str, config) -> str | None:
+  """Why a many-world run in `workdir` cannot go on (None if it can): it has results or
+  checkpoints but no `LANE_KEYS_FILE`, so its lanes were keyed before keys went by world seed,
+  and resuming it would join lanes of two kinds."""
+  if (config.world.get('num_worlds', 1) == 1
+      or os.path.exists(os.path.join(workdir, LANE_KEYS_FILE))):
+    return None
+  begun = [sub for sub in ('results', 'checkpoints')
+           if os.path.isdir(os.path.join(workdir, sub)) and os.listdir(os.path.join(workdir, sub))]
+  if not begun:
+    return None
+  return (f'--workdir {workdir} holds a many-world run begun before lmrl keyed lanes by world '
+          f'seed (its {" and ".join(begun)} are there, its {LANE_KEYS_FILE} file is not): its '
+          'lanes would not match the ones run now; choose a new --workdir')
 
 
 @contextlib.contextmanager

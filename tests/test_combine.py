@@ -187,6 +187,10 @@ def test_world_parts_that_overlap_miss_a_world_or_leave_a_gap_are_refused(tiny_r
   other_lm['pretrain.json']['per_world'][1]['kl_to_pstar'] *= 1 + 10 * combine_lib.PRETRAIN_RTOL
   assert 'pre-trained different LMs (their pretrain.json differ on world 2)' in refusal(
       _world_part(one, 2, 2, ['infomax']), other_lm)
+  short = _world_part(one, 2, 2, both)
+  del short['pretrain.json']['per_world'][1]
+  assert refusal(_world_part(one, 0, 2, both), short) == (
+      "error: --variants: part1's pretrain.json holds 1 per-world reports for its 2 worlds")
   one_world = _world_part(one, 0, 2, both)
   one_world['config.json']['world']['num_worlds'] = 1  # One world: its seed is the world.
   assert refusal(one_world, _world_part(one, 2, 2, both)).startswith(

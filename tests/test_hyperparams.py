@@ -114,7 +114,7 @@ READ_BY = {'temperature': 'boltzmann', 'pool_temperature': 'infomax',
 
 def _lanes(name: str, num_seeds: int):
   """The lanes of a sweep of `name` over SWEPT[name] with `num_seeds` seeds, laid out as
-  `lmrl.runner` lays them out: keys `seed_keys(seed, S)` tiled over the points, traced values
+  `lmrl.runner` lays them out (one world): keys `seed_keys(seed, S)` tiled over the points, traced values
   `lane_values` (point-major: lane j * S + s is seed s at point j)."""
   config = conftest.fixture_config()
   config.sweep[name] = SWEPT[name]

@@ -206,6 +206,34 @@ def test_a_workdir_of_an_older_lmrl_resumes_and_another_config_is_refused_naming
   assert json.loads(open(path).read()) == older  # Nothing rewritten.
 
 
+def test_a_many_world_run_begun_before_lanes_were_keyed_by_world_seed_is_refused(tmp_path):
+  """A new many-world run records its lane keys (`LANE_KEYS_FILE`) and resumes; one with a
+  checkpoint but no record (an older lmrl's, whose lanes had other keys) is refused in one line,
+  its files kept; a one-world run needs no record."""
+  config = tiny.get_config()
+  config.world.num_worlds = 2
+  workdir = str(tmp_path / 'run')
+  workdir_lib.prepare(workdir, config)
+  record = os.path.join(workdir, workdir_lib.LANE_KEYS_FILE)
+  assert os.path.exists(record)
+  os.makedirs(os.path.join(workdir, 'checkpoints', 'joint_passive'))
+  workdir_lib.prepare(workdir, config)  # Resumes.
+  os.remove(record)
+  before = _files(workdir)
+  with pytest.raises(workdir_lib.ForeignWorkdir) as error:
+    workdir_lib.prepare(workdir, config)
+  assert str(error.value) == (
+      f'--workdir {workdir} holds a many-world run begun before lmrl keyed lanes by world seed '
+      f'(its checkpoints are there, its {workdir_lib.LANE_KEYS_FILE} file is not): its lanes '
+      'would not match the ones run now; choose a new --workdir')
+  assert _files(workdir) == before
+  one_world = tiny.get_config()
+  workdir_lib.prepare(str(tmp_path / 'one'), one_world)
+  os.makedirs(str(tmp_path / 'one' / 'checkpoints' / 'joint_passive'))
+  workdir_lib.prepare(str(tmp_path / 'one'), one_world)
+  assert not os.path.exists(str(tmp_path / 'one' / workdir_lib.LANE_KEYS_FILE))
+
+
 def test_checkpoints_are_packed_and_older_unpacked_ones_still_restore(tmp_path):
   """A checkpoint holds one array per dtype (orbax keeps memory per leaf saved); it restores to
   the tree exactly, and a checkpoint saved as the tree itself (before packing) restores too."""

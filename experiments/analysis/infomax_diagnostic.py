@@ -77,10 +77,13 @@ def main(argv):
   params, _ = pipeline.pretrained_lm(config, spec, lm_spec, world, log=lambda s: None)
   agent = pipeline.make_agent(config, spec, lm_spec, 'joint')
   sweeper = sweep_lib.make_sweep(loop_lib.make_experiment(config, spec, agent))
-  e, S = config.experiment, config.experiment.num_seeds
+  e = config.experiment
+  if config.world.num_worlds > 1:
+    raise SystemExit('error: infomax_diagnostic reads one-world runs (world.num_worlds = 1)')
+  S = e.num_seeds
   grid = hyperparams.grid(config)  # Lanes as the runner makes them: grid points x seeds.
   L = S * grid.size
-  keys_L = sweep_lib.seed_keys(config.seed, S)[np.tile(np.arange(S), grid.size)]
+  keys_L = pipeline.lane_keys(config)[np.tile(np.arange(S), grid.size)]
   fresh = jax.jit(sweeper.init)(keys_L, params, world, hyperparams.lane_values(config, S))
   metrics_like = jax.tree_util.tree_map(
       lambda x: np.zeros((x.shape[0], e.rounds + 1) + x.shape[1:], np.float32),

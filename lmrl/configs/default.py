@@ -13,7 +13,8 @@ from lmrl import hyperparams
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.seed = 0  # Root seed of agents, data and choices: seed s of a sweep uses split(key(seed))[s].
+  c.seed = 0  # Root seed of agents, data and choices: seed s of a sweep uses split(key(seed))[s]
+  #             (many worlds: keyed by world seed too, lmrl.pipeline.lane_keys).
 
   c.world = w = ml_collections.ConfigDict()
   w.seed = 0  # Seed of the world itself (teachers, prompt distribution); fixed across a sweep.
