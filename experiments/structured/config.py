@@ -19,7 +19,7 @@ Variants:
             exact Y would score 4,096 responses per prompt and member), epig's control (a random
             tuple of epig's own pool: does the score or the pool do the work?) and the oracle.
   headline_<strategy>  the headline's config with that one strategy: a run that fits a sitting
-            on a 2-core CPU (the whole headline takes >10 hours there); then
+            on a 2-core CPU (the whole headline takes ~10 hours there); then
               python -m experiments.combine --study=structured --name=headline_combined \
                   --variants=headline_epig,headline_epig_random,...,headline_oracle
             gives the headline's summary, paired over the shared lanes.
