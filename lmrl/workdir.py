@@ -14,6 +14,8 @@ is already there:
   default value here: a new field's default keeps the behaviour it did not exist for (the
   project's rule, checked by a byte-identical `results.csv` whenever a field is added), so an
   upgraded lmrl resumes an older run; `config.json` is then rewritten with the new fields.
+* `saved_config(workdir)`: the config a run saved there, for scripts that read a finished or
+  interrupted run (JSON lists back as tuples, fields it lacks at their defaults).
 * `on_disk_full(workdir)`: a full disk or quota (ENOSPC, EDQUOT) while writing becomes a
   `WorkdirError` naming the file. Every result file is written under a temporary name and
   renamed (`files.atomic_path`), so what was written before is intact and no half file is
@@ -30,11 +32,13 @@ import json
 import os
 
 import jax
+import ml_collections
 import numpy as np
 from jax.experimental import multihost_utils
 
 from lmrl import errors
 from lmrl import files
+from lmrl.configs import default
 
 LOCK_FILE = '.lock'
 # A many-world run's record that its lanes' keys are by world seed (`lmrl.pipeline.lane_keys`,
@@ -182,6 +186,21 @@ def prepare(workdir: str, config) -> None:
         files.write_atomic(os.path.join(workdir, LANE_KEYS_FILE), LANE_KEYS_BY_WORLD)
   agree(problem is None, problem or '')
   barrier('prepared')
+
+
+def saved_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run saved in `workdir/config.json`: the default config updated with it (JSON
+  lists back as tuples; a field the run predates keeps its default, as `prepare` assumes)."""
+  def tuples(x):
+    if isinstance(x, dict):
+      return {k: tuples(v) for k, v in x.items()}
+    return tuple(tuples(v) for v in x) if isinstance(x, list) else x
+
+  with open(os.path.join(workdir, 'config.json')) as f:
+    saved = json.load(f)
+  config = default.get_config()
+  config.update(ml_collections.ConfigDict(tuples(saved)))
+  return config
 
 
 def _lane_keys_problem(workdir: str, config) -> str | None:

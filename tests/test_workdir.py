@@ -181,8 +181,9 @@ def test_an_unreadable_finished_sweep_stops_with_one_line_naming_it(tiny_run, tm
 
 def test_a_workdir_of_an_older_lmrl_resumes_and_another_config_is_refused_naming_fields(
     tmp_path):
-  """A field the saved config lacks is accepted at its default (and config.json gains it); a
-  changed, missing or non-default new field is refused with one line naming each."""
+  """A field the saved config lacks is accepted at its default (and config.json gains it; a
+  script reading the run gets it there too, `saved_config`); a changed, missing or non-default
+  new field is refused with one line naming each."""
   config = tiny.get_config()
   workdir = str(tmp_path / 'run')
   workdir_lib.prepare(workdir, config)
@@ -190,6 +191,8 @@ def test_a_workdir_of_an_older_lmrl_resumes_and_another_config_is_refused_naming
   older = json.loads(open(path).read())
   del older['agent']['deploy']  # As written by an lmrl before `agent.deploy` existed.
   open(path, 'w').write(json.dumps(older))
+  # What scripts read back: the run's config, its tuples as tuples, the missing field's default.
+  assert workdir_lib.saved_config(workdir).to_dict() == config.to_dict()
   workdir_lib.prepare(workdir, config)
   assert json.loads(open(path).read())['agent']['deploy'] == 'mixture'
 

@@ -19,13 +19,11 @@ If the members agree more as choices accumulate, I shrinks, and a fixed tau (in 
 draw close to uniform over the pool's tuples: infomax then shows random 4-tuples of the pool.
 """
 
-import json
 import os
 import sys
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from lmrl import checkpoints
@@ -35,8 +33,8 @@ from lmrl import pipeline
 from lmrl import runner
 from lmrl import strategies
 from lmrl import sweep as sweep_lib
+from lmrl import workdir as workdir_lib
 from lmrl import world as world_lib
-from lmrl.configs import default
 
 
 TAUS = [('nats', 0.1), ('best', 0.05), ('best', 0.1), ('best', 0.2)]  # Draws to compare.
@@ -56,22 +54,9 @@ def draw_statistics(explorer, key, prompts_PxLx, p: strategies.StrategyParams):
   return jnp.stack(out)
 
 
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a run saved in `workdir/config.json` (JSON lists back as tuples)."""
-  def tuples(x):
-    if isinstance(x, dict):
-      return {k: tuples(v) for k, v in x.items()}
-    return tuple(tuples(v) for v in x) if isinstance(x, list) else x
-  with open(os.path.join(workdir, 'config.json')) as f:
-    saved = json.load(f)
-  config = default.get_config()
-  config.update(ml_collections.ConfigDict(tuples(saved)))
-  return config
-
-
 def main(argv):
   workdir, strategy = argv[1], argv[2]
-  config = load_config(workdir)
+  config = workdir_lib.saved_config(workdir)
   runner.use_compilation_cache(runner.DEFAULT_COMPILATION_CACHE)
   spec, lm_spec, world = pipeline.build_world(config)
   params, _ = pipeline.pretrained_lm(config, spec, lm_spec, world, log=lambda s: None)
