@@ -480,14 +480,20 @@ def validate(config) -> None:
            f'must be one of {epig.TARGETS}', e.epig_target)
   _int_at_least(config, 'experiment.epig_samples', 0)
   _int_at_least(config, 'experiment.epig_top', 0)
+  _require(e.epig_tuples in epig.TUPLE_SEARCHES, 'experiment.epig_tuples',
+           f'must be one of {epig.TUPLE_SEARCHES}', e.epig_tuples)
   if 'epig' in e.strategies:
     K, full_ranking = e.responses_per_prompt, config.world.full_ranking
     outcomes = (epig.num_outcomes(K, full_ranking) if K <= 12 or not full_ranking
                 else MAX_EPIG_COLUMNS + 1)  # 13! is over the limit: no huge K! is computed.
-    columns = math.comb(e.pool_size, K) * outcomes
+    # The most (tuple, outcome) pairs one scoring holds: every K-tuple, or a greedy search's
+    # last slot (C tuples of K) or first (every pair, 2 outcomes).
+    columns = (math.comb(e.pool_size, K) * outcomes if e.epig_tuples == 'all'
+               else max(e.pool_size * outcomes, math.comb(e.pool_size, 2) * 2))
     _require(columns <= MAX_EPIG_COLUMNS, 'experiment.pool_size',
              f'gives epig more than {MAX_EPIG_COLUMNS} (K-tuple, outcome) pairs to score per '
-             'prompt (fewer candidates, a smaller K, or world.full_ranking=False)', e.pool_size)
+             "prompt (fewer candidates, a smaller K, epig_tuples='greedy' or "
+             'world.full_ranking=False)', e.pool_size)
   _int_at_least(config, 'experiment.refit_steps', 1)
   _int_at_least(config, 'experiment.refit_holdout_every', 0)
   _require(e.refit_holdout_every != 1, 'experiment.refit_holdout_every',

@@ -45,6 +45,12 @@ Monte-Carlo estimate (`sampled_targets`): `S` draws of `Y` per member (stratifie
 draw `t` from member `m_t`, weight `pi_{m_t} / S`), which is unbiased for the second term while
 `H(C)` stays exact. Only `Y`'s axis shrinks (N to M * S), the cost that grows with the world.
 
+**Which tuple** (`experiment.epig_tuples`): the best of every K-tuple of the C candidates
+(`'all'`: `C(C, K)` tuples, 1,820 for 16 candidates and K = 4, each with K! outcomes), or one grown
+a slot at a time (`'greedy'`: the best pair, then the candidate that adds most, slot by slot:
+`C(C, 2) + (K - 2) C` tuples, 152 for the same, each scored with the outcomes of the responses
+chosen so far), which need not find the best tuple but is ~60x cheaper to score at that size.
+
 **A batch that does not ask the same thing twice** (`select_queries`). A round's queries are
 chosen one after another, greedily maximising `I(Y; C_b | C_1..C_b-1)`: the expected score after
 the earlier queries' outcomes. With M members the posterior after any outcomes is a weight vector
@@ -218,50 +224,101 @@ def information(log_choice_MxUxF: jax.Array, targets: Targets,
   return expected_information(log_choice_MxUxF, targets, log_pi_M[None])
 
 
-def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, tuples_UxK: jax.Array,
-                   valid_BxU: jax.Array, targets_fn: Callable[[jax.Array, jax.Array], Targets],
-                   full_ranking: bool) -> tuple[jax.Array, jax.Array]:
-  """A round's B queries, one after another, each the tuple of its candidates with the largest
+TUPLE_SEARCHES = ('all', 'greedy')  # `experiment.epig_tuples`: how a query's K-tuple is found.
+
+
+def _best_of_all(log_u_MxC, targets, log_pi_HxM, tuples_UxK, allowed_U, noise_G, full_ranking):
+  """The allowed tuple of `tuples_UxK` with the largest score: (positions int32[K], its score,
+  its outcomes' `log P_m(c)` float32[M, F]). `noise_G`: U tie-breaking Gumbel draws."""
+  log_choice_MxUxF = outcome_log_probs(log_u_MxC[:, tuples_UxK], full_ranking)
+  score_U = expected_information(log_choice_MxUxF, targets, log_pi_HxM)
+  u = jnp.argmax(jnp.where(allowed_U, score_U + TIE_BREAK * noise_G, -jnp.inf))
+  return tuples_UxK[u], score_U[u], log_choice_MxUxF[:, u]
+
+
+def greedy_draws(num_candidates: int, num_shown: int) -> int:
+  """Tie-breaking draws `_grown_greedily` uses: every pair, then C per further slot."""
+  return math.comb(num_candidates, 2) + (num_shown - 2) * num_candidates
+
+
+def _grown_greedily(log_u_MxC, targets, log_pi_HxM, num_shown, allowed_C, noise_G,
+                    full_ranking):
+  """A K-tuple grown one slot at a time: the allowed pair with the largest score, then, slot by
+  slot, the allowed candidate whose addition scores most (each step scores its tuples'
+  whole outcomes: k! rankings or k first choices of the k shown so far). Scores
+  `C(C, 2) + (K - 2) C` tuples instead of `C(C, K)`; returns what `_best_of_all` returns."""
+  C = log_u_MxC.shape[1]
+  pairs_Px2 = np.asarray(list(itertools.combinations(range(C), 2)), np.int32)
+  num_pairs = pairs_Px2.shape[0]
+  chosen_K, score, log_choice_MxF = _best_of_all(
+      log_u_MxC, targets, log_pi_HxM, jnp.asarray(pairs_Px2),
+      allowed_C[pairs_Px2[:, 0]] & allowed_C[pairs_Px2[:, 1]], noise_G[:num_pairs], full_ranking)
+  for k in range(2, num_shown):
+    grown_CxK = jnp.concatenate([jnp.broadcast_to(chosen_K, (C, k)),
+                                 jnp.arange(C, dtype=jnp.int32)[:, None]], axis=1)
+    free_C = allowed_C & ~jnp.any(jnp.arange(C)[:, None] == chosen_K[None], axis=1)
+    draws = noise_G[num_pairs + (k - 2) * C:num_pairs + (k - 1) * C]
+    chosen_K, score, log_choice_MxF = _best_of_all(log_u_MxC, targets, log_pi_HxM, grown_CxK,
+                                                   free_C, draws, full_ranking)
+  return chosen_K, score, log_choice_MxF
+
+
+def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
+                   targets_fn: Callable[[jax.Array, jax.Array], Targets], full_ranking: bool, *,
+                   tuples_UxK: jax.Array | None = None, valid_BxU: jax.Array | None = None,
+                   valid_BxC: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+  """A round's B queries, one after another, each the K-tuple of its candidates with the largest
   `I(Y; C_b | C_1..C_b-1)` (see the module docstring).
 
-  `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `tuples_UxK`: the
-  candidate tuples; `valid_BxU`: tuples that may be shown (`showable_tuples`: every row allows at
-  least one); `targets_fn(key, b)`: query b's `Targets`. Returns the chosen tuple
-  int32[B] and its score float32[B] (nats, given the queries before it).
+  `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `targets_fn(key, b)`:
+  query b's `Targets`. The tuple is either the best of `tuples_UxK` (every K-subset of the
+  candidates; `valid_BxU`: those that may be shown, `showable_tuples`) or, given `valid_BxC`
+  instead (the candidates that may be shown, `showable_candidates`), grown greedily
+  (`_grown_greedily`: ~C(C, K) / (C^2 / 2) times cheaper, not always the best tuple). Returns the
+  chosen tuples' candidate positions int32[B, K] and their scores float32[B] (nats, given the
+  queries before them).
   """
-  B, M, _ = log_u_BxMxC.shape
-  U, K = tuples_UxK.shape
+  B, M, C = log_u_BxMxC.shape
+  K = num_shown
   F = num_outcomes(K, full_ranking)
+  greedy = tuples_UxK is None
+  G = greedy_draws(C, K) if greedy else tuples_UxK.shape[0]
   log_pi_MxM = jnp.full((M, M), -math.log(M), jnp.float32)
   # Every step's noise in one draw (each random-number program takes a while to compile).
   key_targets, key_noise = jax.random.split(key)
-  noise_BxE = jax.random.gumbel(key_noise, (B, U + M * F))
-  tie_BxU = TIE_BREAK * noise_BxE[:, :U]
-  outcome_noise_BxMxF = noise_BxE[:, U:].reshape(B, M, F)
+  noise_BxE = jax.random.gumbel(key_noise, (B, G + M * F))
+  outcome_noise_BxMxF = noise_BxE[:, G:].reshape(B, M, F)
 
   def step(log_pi_MxM, b):
-    log_choice_MxUxF = outcome_log_probs(log_u_BxMxC[b][:, tuples_UxK], full_ranking)
     targets = targets_fn(jax.random.fold_in(key_targets, b), b)
-    score_U = expected_information(log_choice_MxUxF, targets, log_pi_MxM)
-    u = jnp.argmax(jnp.where(valid_BxU[b], score_U + tie_BxU[b], -jnp.inf))
+    if greedy:
+      chosen_K, score, log_choice_MxF = _grown_greedily(
+          log_u_BxMxC[b], targets, log_pi_MxM, K, valid_BxC[b], noise_BxE[b, :G], full_ranking)
+    else:
+      chosen_K, score, log_choice_MxF = _best_of_all(
+          log_u_BxMxC[b], targets, log_pi_MxM, tuples_UxK, valid_BxU[b], noise_BxE[b, :G],
+          full_ranking)
     # History s draws this query's outcome from member s (Gumbel-max) and re-weights its members.
-    log_choice_MxF = log_choice_MxUxF[:, u]
     outcome_M = jnp.argmax(log_choice_MxF + outcome_noise_BxMxF[b], axis=-1)
     log_pi_MxM = jax.nn.log_softmax(log_pi_MxM + log_choice_MxF[:, outcome_M].T, axis=-1)
-    return log_pi_MxM, (u.astype(jnp.int32), score_U[u])
+    return log_pi_MxM, (chosen_K.astype(jnp.int32), score)
 
-  _, (chosen_B, score_B) = jax.lax.scan(step, log_pi_MxM, jnp.arange(B))
-  return chosen_B, score_B
+  _, (chosen_BxK, score_B) = jax.lax.scan(step, log_pi_MxM, jnp.arange(B))
+  return chosen_BxK, score_B
+
+
+def repeats(pool_BxC: jax.Array) -> jax.Array:
+  """bool[B, C]: candidate c of row b repeats an earlier candidate of the row."""
+  C = pool_BxC.shape[1]
+  earlier_CxC = jnp.tril(jnp.ones((C, C), bool), k=-1)
+  return jnp.any((pool_BxC[:, :, None] == pool_BxC[:, None, :]) & earlier_CxC, axis=-1)
 
 
 def distinct_tuples(pool_BxC: jax.Array, tuples_UxK: jax.Array) -> jax.Array:
   """bool[B, U]: tuple u of row b's candidates (response indices) uses no candidate that repeats
   an earlier one, so it shows K different responses (every set of distinct responses among the
   candidates is still a tuple of their first occurrences)."""
-  C = pool_BxC.shape[1]
-  earlier_CxC = jnp.tril(jnp.ones((C, C), bool), k=-1)
-  repeat_BxC = jnp.any((pool_BxC[:, :, None] == pool_BxC[:, None, :]) & earlier_CxC, axis=-1)
-  return ~jnp.any(repeat_BxC[:, tuples_UxK], axis=-1)
+  return ~jnp.any(repeats(pool_BxC)[:, tuples_UxK], axis=-1)
 
 
 def showable_tuples(pool_BxC: jax.Array, tuples_UxK: jax.Array) -> jax.Array:
@@ -269,3 +326,11 @@ def showable_tuples(pool_BxC: jax.Array, tuples_UxK: jax.Array) -> jax.Array:
   responses (`distinct_tuples`), or every tuple where the row has fewer than K different ones."""
   distinct_BxU = distinct_tuples(pool_BxC, tuples_UxK)
   return distinct_BxU | ~jnp.any(distinct_BxU, axis=-1, keepdims=True)
+
+
+def showable_candidates(pool_BxC: jax.Array, num_shown: int) -> jax.Array:
+  """bool[B, C]: the candidates a greedily grown tuple may use: each response's first occurrence
+  in row b (so the tuple shows K different responses), or every candidate where the row has
+  fewer than K different ones (`showable_tuples`, candidate by candidate)."""
+  first_BxC = ~repeats(pool_BxC)
+  return first_BxC | (jnp.sum(first_BxC, axis=-1, keepdims=True) < num_shown)

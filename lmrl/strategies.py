@@ -80,6 +80,7 @@ class StrategyParams(NamedTuple):
   epig_target: str = 'prompt'  # Epig's Y: 'prompt' or 'population' (`lmrl.epig.TARGETS`).
   epig_samples: int = 0  # Epig: Monte-Carlo draws of Y per member; 0 = every response, exactly.
   epig_top: int = 1  # Epig: each member's most probable responses among the candidates.
+  epig_tuples: str = 'all'  # Epig: score every K-tuple, or grow one greedily (`TUPLE_SEARCHES`).
   num_target_prompts: int = 0  # Epig's 'population' Y: the first n prompts (the evaluation
   #                              prompts, as the metrics weigh them); 0 = every prompt.
   # The oracle's knowledge, from the world (`lmrl.loop.one_round`): (prompts_BxLx) -> log p*(y|x)
@@ -259,11 +260,8 @@ def epig_pool(key, explorer: Explorer, prompts_BxLx, log_p_MxBxN, p: StrategyPar
                               p.hparams['pool_temperature'])
     parts.append(world_lib.sequence_index(samples_BxCxLy, explorer.vocab_size))
   pool_BxC = jnp.concatenate(parts, axis=1).astype(jnp.int32)
-  C = p.pool_size
-  repeat_BxC = jnp.any((pool_BxC[:, :, None] == pool_BxC[:, None, :])
-                       & jnp.tril(jnp.ones((C, C), bool), k=-1), axis=-1)
-  uniform_BxC = jax.random.randint(key_uniform, (B, C), 0, N, dtype=jnp.int32)
-  return jnp.where(repeat_BxC, uniform_BxC, pool_BxC)
+  uniform_BxC = jax.random.randint(key_uniform, (B, p.pool_size), 0, N, dtype=jnp.int32)
+  return jnp.where(epig_lib.repeats(pool_BxC), uniform_BxC, pool_BxC)
 
 
 def _epig_candidates(key_pool, explorer: Explorer, prompts_BxLx, p: StrategyParams,
@@ -284,10 +282,14 @@ def _epig_candidates(key_pool, explorer: Explorer, prompts_BxLx, p: StrategyPara
 def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   """The round's queries chosen one after another by `I(Y; C)` given the earlier ones
   (`lmrl.epig`): Y over the query's prompt ('prompt') or every evaluation prompt ('population'),
-  exactly or from `epig_samples` draws per member; C the whole ranking or the first choice."""
+  exactly or from `epig_samples` draws per member; C the whole ranking or the first choice; the
+  best of every K-tuple of the pool, or a tuple grown one slot at a time (`epig_tuples`)."""
   if p.epig_target not in epig_lib.TARGETS:
     raise ValueError(f'config.experiment.epig_target must be one of {epig_lib.TARGETS}, '
                      f'got {p.epig_target!r}')
+  if p.epig_tuples not in epig_lib.TUPLE_SEARCHES:
+    raise ValueError(f'config.experiment.epig_tuples must be one of {epig_lib.TUPLE_SEARCHES}, '
+                     f'got {p.epig_tuples!r}')
   key_pool, key_select = jax.random.split(key)
   population = p.epig_target == 'population'
   query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU = _epig_candidates(
@@ -301,9 +303,13 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
       return epig_lib.sampled_targets(key_t, table_MxXxN, p.epig_samples)
     return epig_lib.exact_targets(table_MxXxN)
 
-  chosen_B, _ = epig_lib.select_queries(key_select, log_u_BxMxC, tuples_UxK, showable_BxU,
-                                        targets_fn, p.full_ranking)
-  return response_tokens(explorer, jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1))
+  if p.epig_tuples == 'greedy':
+    search = dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, p.num_shown))
+  else:
+    search = dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)
+  chosen_BxK, _ = epig_lib.select_queries(key_select, log_u_BxMxC, p.num_shown, targets_fn,
+                                          p.full_ranking, **search)
+  return response_tokens(explorer, jnp.take_along_axis(pool_BxC, chosen_BxK, axis=1))
 
 
 def epig_random(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):

@@ -175,29 +175,75 @@ def _open_questions_members(strength=6.0):
   return jnp.asarray(np.stack(rows), jnp.float32)
 
 
-@pytest.mark.parametrize('full_ranking', [False, True])
-def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranking):
+@pytest.mark.parametrize('full_ranking,search', [(False, 'all'), (True, 'all'),
+                                                  (True, 'greedy')])
+def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranking, search):
   """Three copies of one prompt in a round: one pair settles A (0 vs 1), another B (2 vs 3).
   Scored alone, every copy would get the same best pair; selected one after another, the second
-  copy gets the question still open, and once both are settled nothing is worth much."""
+  copy gets the question still open, and once both are settled nothing is worth much. (With
+  K = 2 the greedy search is the best pair, so both searches choose alike.)"""
   log_p_MxN = _open_questions_members()
   B, C = 3, 4
   tuples_UxK = jnp.asarray(strategies.tuples(C, 2))
   pool_BxC = jnp.broadcast_to(jnp.arange(C), (B, C))
   log_u_BxMxC = jnp.broadcast_to(log_p_MxN[None], (B, 4, C))
   targets = epig.exact_targets(log_p_MxN[:, None])
-  select = jax.jit(lambda key: epig.select_queries(
-      key, log_u_BxMxC, tuples_UxK, epig.showable_tuples(pool_BxC, tuples_UxK),
-      lambda k, b: targets, full_ranking))
+  if search == 'all':
+    found = dict(tuples_UxK=tuples_UxK, valid_BxU=epig.showable_tuples(pool_BxC, tuples_UxK))
+  else:
+    found = dict(valid_BxC=epig.showable_candidates(pool_BxC, 2))
+  select = jax.jit(lambda key: epig.select_queries(key, log_u_BxMxC, 2, lambda k, b: targets,
+                                                   full_ranking, **found))
   alone_U = epig.information(epig.outcome_log_probs(log_p_MxN[:, tuples_UxK], full_ranking),
                              targets)
   settling = {(0, 1), (2, 3)}
   for seed in range(5):
-    chosen_B, score_B = select(jax.random.key(seed))
-    pairs = [tuple(np.asarray(tuples_UxK[u]).tolist()) for u in np.asarray(chosen_B)]
+    chosen_BxK, score_B = select(jax.random.key(seed))
+    pairs = [tuple(sorted(row)) for row in np.asarray(chosen_BxK).tolist()]
     assert {pairs[0], pairs[1]} == settling, pairs  # The two open questions, not one twice.
     np.testing.assert_allclose(score_B[:2], float(jnp.max(alone_U)), rtol=1e-4)
     assert float(score_B[2]) < 0.05 * float(score_B[0]), score_B  # Used up.
+
+
+@pytest.mark.parametrize('full_ranking', [False, True])
+def test_a_greedily_grown_tuple_is_a_showable_tuple_scored_as_the_best_search_scores_it(
+    full_ranking):
+  """K = 3 of 6 candidates (one a repeat of another), random members: the greedy tuple shows 3
+  different responses, its reported score is that tuple's `I(Y; C)`, at most the best tuple's,
+  and on these members within 80% of it; its first two are the best showable pair."""
+  M, C, K = 4, 6, 3
+  log_p_MxN = jnp.asarray(_random_tables(3, M, 1, 8, scale=2.0)[:, 0], jnp.float32)
+  pool_C = jnp.asarray([0, 1, 2, 1, 3, 4])  # Position 3 repeats response 1.
+  log_u_MxC = log_p_MxN[:, pool_C]
+  targets = epig.exact_targets(log_p_MxN[:, None])
+  valid_C = epig.showable_candidates(pool_C[None], K)[0]
+  np.testing.assert_array_equal(valid_C, [True, True, True, False, True, True])
+  chosen_BxK, score_B = epig.select_queries(jax.random.key(0), log_u_MxC[None], K,
+                                            lambda k, b: targets, full_ranking,
+                                            valid_BxC=valid_C[None])
+  chosen_K = np.asarray(chosen_BxK[0])
+  assert 3 not in chosen_K and len(set(chosen_K.tolist())) == K, chosen_K
+  tuples_UxK = jnp.asarray(strategies.tuples(C, K))
+  score_U = np.asarray(epig.information(
+      epig.outcome_log_probs(log_u_MxC[:, tuples_UxK], full_ranking), targets))
+  showable_U = np.asarray(epig.showable_tuples(pool_C[None], tuples_UxK)[0])
+  mine = [tuple(t) for t in np.asarray(tuples_UxK).tolist()].index(tuple(sorted(chosen_K)))
+  np.testing.assert_allclose(score_B[0], score_U[mine], rtol=1e-5)
+  best = score_U[showable_U].max()
+  assert 0.8 * best <= score_U[mine] <= best + 1e-6, (score_U[mine], best)
+  pairs_Px2 = jnp.asarray(strategies.tuples(C, 2))
+  pair_P = np.array(epig.information(
+      epig.outcome_log_probs(log_u_MxC[:, pairs_Px2], full_ranking), targets))
+  pair_P[np.asarray(epig.showable_tuples(pool_C[None], pairs_Px2)[0]) == 0] = -np.inf
+  assert tuple(sorted(chosen_K[:2])) == tuple(np.asarray(pairs_Px2)[pair_P.argmax()])
+
+
+def test_showable_candidates_allow_repeats_only_where_too_few_responses_differ():
+  pool_BxC = jnp.asarray([[5, 7, 5, 2], [1, 1, 2, 1]])
+  np.testing.assert_array_equal(epig.showable_candidates(pool_BxC, 3),
+                                [[True, True, False, True], [True, True, True, True]])
+  np.testing.assert_array_equal(epig.showable_candidates(pool_BxC, 2),
+                                [[True, True, False, True], [True, False, True, False]])
 
 
 def test_distinct_tuples_leave_out_repeated_candidates():
@@ -284,7 +330,8 @@ def test_the_calibration_figure_draws_realised_and_predicted_kl_per_strategy():
 
 
 def test_bad_epig_fields_fail_with_one_line_naming_the_field():
-  for field, value in [('epig_target', 'everything'), ('epig_samples', -1), ('epig_top', -1)]:
+  for field, value in [('epig_target', 'everything'), ('epig_samples', -1), ('epig_top', -1),
+                       ('epig_tuples', 'best')]:
     config = conftest.fixture_config()
     config.experiment[field] = value
     with pytest.raises(errors.ConfigError, match=f'config.experiment.{field} '):
@@ -295,6 +342,8 @@ def test_bad_epig_fields_fail_with_one_line_naming_the_field():
   config.experiment.responses_per_prompt, config.experiment.pool_size = 7, 12
   with pytest.raises(errors.ConfigError, match='config.experiment.pool_size .*epig'):
     checks.validate(config)
+  config.experiment.epig_tuples = 'greedy'  # 12 x 7! (the last slot's) pairs at most: allowed.
+  checks.validate(config)
 
 
 # ----------------------------------------------------------------------------- compiled rounds
@@ -363,9 +412,10 @@ def test_epig_and_oracle_in_the_compiled_round_of_the_joint_agent(world, base_pa
 
 @pytest.mark.slow  # ~10 s; the joint agent's compiled round (above) stays in the fast tier.
 def test_epig_and_oracle_in_the_compiled_round_of_the_classic_agent(world, base_params):
-  """Monte-Carlo Y over every evaluation prompt (4 draws per reward member)."""
+  """Monte-Carlo Y over every evaluation prompt (4 draws per reward member), tuples grown
+  greedily."""
   config, spec, run = _round('classic', base_params, world, epig_target='population',
-                             epig_samples=4)
+                             epig_samples=4, epig_tuples='greedy')
   _check_round(config, spec, run, world)
 
 

@@ -106,6 +106,8 @@ def get_config() -> ml_collections.ConfigDict:
   e.epig_samples = 0  # Epig: Monte-Carlo draws of Y per member; 0 = every response, exactly.
   e.epig_top = 1  # Epig: each member's most probable responses among its pool_size candidates
   #                 (the rest are samples at pool_temperature).
+  e.epig_tuples = 'all'  # Epig: the best of every K-tuple of the pool ('all'), or a tuple grown
+  #                       one slot at a time ('greedy': C(C,2) + (K-2) C tuples scored, not C(C,K)).
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
   e.eval_every = 5  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
