@@ -264,7 +264,7 @@ def epig_pool(key, explorer: Explorer, prompts_BxLx, log_p_MxBxN, p: StrategyPar
   return jnp.where(epig_lib.repeats(pool_BxC), uniform_BxC, pool_BxC)
 
 
-def _epig_candidates(key_pool, explorer: Explorer, prompts_BxLx, p: StrategyParams,
+def epig_candidates(key_pool, explorer: Explorer, prompts_BxLx, p: StrategyParams,
                      population: bool):
   """What `epig` and `epig_random` choose from: the members' tables (`member_tables`), row b's C
   candidates (`epig_pool`), the tuples of K of them and which of those may be shown.
@@ -292,7 +292,7 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
                      f'got {p.epig_tuples!r}')
   key_pool, key_select = jax.random.split(key)
   population = p.epig_target == 'population'
-  query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU = _epig_candidates(
+  query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU = epig_candidates(
       key_pool, explorer, prompts_BxLx, p, population)
   log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
                                     axis=-1)
@@ -317,8 +317,8 @@ def epig_random(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   uniformly random tuple of it showing K different responses (any tuple where the pool has fewer
   than K). Beside `epig` it separates what the score buys from what the pool does."""
   key_pool, key_tuple = jax.random.split(key)
-  _, _, pool_BxC, tuples_UxK, showable_BxU = _epig_candidates(key_pool, explorer, prompts_BxLx, p,
-                                                              population=False)
+  _, _, pool_BxC, tuples_UxK, showable_BxU = epig_candidates(key_pool, explorer, prompts_BxLx,
+                                                             p, population=False)
   chosen_B = jax.random.categorical(key_tuple, jnp.where(showable_BxU, 0.0, -jnp.inf))
   return response_tokens(explorer, jnp.take_along_axis(pool_BxC, tuples_UxK[chosen_B], axis=1))
 

@@ -227,6 +227,23 @@ def test_replay_times_every_way_at_every_capacity(tmp_path):
       _assert_positive(row[name], name)
 
 
+@pytest.mark.slow
+def test_epig_search_times_both_searches_and_says_what_greedy_gives_up(tmp_path):
+  out_path = tmp_path / 'epig_search.json'
+  result = _run('epig_search.py', f'--config={TINY}', '--repeats=2',
+                '--config.experiment.responses_per_prompt=3', f'--out={out_path}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'selection: all / greedy' in result.stdout and 'whole round' in result.stdout
+  with open(out_path) as f:
+    out = json.load(f)
+  assert [row['phase'] for row in out['phases']] == ['tables', 'all', 'greedy']
+  for row in out['phases']:
+    _assert_positive(row['ms_per_round'], row['phase'])
+  # The greedy tuple is never better than the best one, query by query (first queries alone).
+  assert 0 < out['first_query_ratio_min'] <= out['first_query_ratio_mean'] <= 1 + 1e-5, out
+  _assert_positive(out['round_score_ratio'], 'round_score_ratio')
+
+
 @pytest.mark.slow  # ~25 s each: one lane of the structured family's agent, in its own process.
 @pytest.mark.parametrize('case, prompts', [('epig_pass,1,2', 2), ('full_step,1,8', 8)])
 def test_memory_estimate_covers_the_measured_peak_of_one_case(case, prompts):
