@@ -1,10 +1,12 @@
 r"""Epig's tuple search: every K-tuple of the pool vs. a tuple grown one slot at a time.
 
   python -m benchmarks.epig_search --out=/tmp/epig_search.json    # the structured headline's epig
+  python -m benchmarks.epig_search --lanes=8 --out=/tmp/epig_search_8.json  # a half run's lanes
   python -m benchmarks.epig_search --config=tiny --repeats=2 \
       --config.experiment.responses_per_prompt=3 --out=/tmp/epig_search_tiny.json  # a smoke run
 
-One round of `epig` for one lane of the config's first world: its pre-trained LM
+One round of `epig` for `--lanes` lanes (vmapped, as a run's lanes are; each its own agent and
+prompts) of the config's first world: its pre-trained LM
 (`pipeline.pretrained_lm` of the config's worlds, from the pre-trained-LM cache when it holds
 them, as the headline's runs leave it), the
 joint agent initialised on it (random priors, no choices yet), `experiment.prompts_per_round`
@@ -18,12 +20,12 @@ time and timed as the median of `--repeats` calls, interleaved in each repeat:
 
 What the cheaper search gives up, on the same inputs:
 
-  first query   for every prompt alone (the members' weights uniform): the greedy tuple's
+  first query   for every query alone (the members' weights uniform): the greedy tuple's
                 `I(Y; C)` over the best tuple's (mean, min), and how often it is the best;
   whole round   the round's summed scores (each query's `I(Y; C_b | C_1..C_b-1)`, sequential) of
                 the greedy search over the exhaustive one's.
 
-Prints the machine and load, a table (ms per round per lane; the greedy/all time ratio) and the
+Prints the machine and load, a table (ms a round per lane; the greedy/all time ratio) and the
 fidelity figures; writes JSON to `--out`.
 """
 
@@ -51,6 +53,9 @@ from lmrl import world as world_lib
 _CONFIG = lmrl_flags.define_config_flag('structured:headline_epig')
 _OUT = flags.DEFINE_string('out', '/tmp/epig_search.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed calls per phase (median).', lower_bound=1)
+_LANES = flags.DEFINE_integer('lanes', 1, 'Lanes vmapped, as a run vmaps its (world, seed) '
+                              'lanes (here all on the first world, each its own agent and '
+                              'prompts); times are per lane.', lower_bound=1)
 
 
 def _compiled(fn, *args):
@@ -75,97 +80,103 @@ def main(argv):
     world, base = jax.tree_util.tree_map(lambda x: x[0], (world, base))
   agent = pipeline.make_agent(config, spec, lm_spec, 'joint')
   hparams = hyperparams.as_arrays(hyperparams.values(config))
-  state = jax.jit(agent.init)(jax.random.key(config.seed), base, hparams)
-  prompts_BxLx = world_lib.prompt_tokens(
-      world_lib.sample_prompts(jax.random.key(1), world, e.prompts_per_round), spec)
+  L = _LANES.value
+  state_L = jax.jit(jax.vmap(agent.init, in_axes=(0, None, None)))(
+      jax.random.split(jax.random.key(config.seed), L), base, hparams)
+  prompts_LxBxLx = jax.vmap(lambda k: world_lib.prompt_tokens(
+      world_lib.sample_prompts(k, world, e.prompts_per_round), spec))(
+          jax.random.split(jax.random.key(1), L))
   params = loop.strategy_params(config, hparams)
-  K = e.responses_per_prompt
+  K, full_ranking = e.responses_per_prompt, config.world.full_ranking
   print(f'{setup["device"]}, {setup["cpu_count"]} CPUs, load average '
-        f'{setup["load_average"][0]:.2f}; one lane, {e.prompts_per_round} queries, '
+        f'{setup["load_average"][0]:.2f}; {L} lane(s), {e.prompts_per_round} queries each, '
         f'M = {config.agent.num_members}, K = {K}, pool {e.pool_size}, '
-        f'{"full rankings" if config.world.full_ranking else "first choices"}, '
+        f'{"full rankings" if full_ranking else "first choices"}, '
         f'epig_samples {e.epig_samples}', file=sys.stderr, flush=True)
 
   def candidates(key, state, prompts_BxLx):
     explorer = agent.explorer(state, hparams)
-    return strategies.epig_candidates(key, explorer, prompts_BxLx, params, population=False)
+    query_MxBxN, _, pool_BxC, _, showable_BxU = strategies.epig_candidates(
+        key, explorer, prompts_BxLx, params, population=False)
+    return query_MxBxN, pool_BxC, showable_BxU
+
+  tuples_UxK = jnp.asarray(strategies.tuples(e.pool_size, K))
+
+  def select(key, query_MxBxN, pool_BxC, showable_BxU, search):
+    """`strategies.epig`'s selection, given its candidates."""
+    log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
+                                      axis=-1)
+
+    def targets_fn(key_t, b):
+      if e.epig_samples:
+        return epig_lib.sampled_targets(key_t, query_MxBxN[:, b][:, None], e.epig_samples)
+      return epig_lib.exact_targets(query_MxBxN[:, b][:, None])
+
+    found = (dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU) if search == 'all' else
+             dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, K)))
+    return epig_lib.select_queries(key, log_u_BxMxC, K, targets_fn, full_ranking, **found)
 
   key_pool, key_select = jax.random.split(jax.random.key(2))
-  args_tables = (key_pool, state, prompts_BxLx)
-  tables_fn, tables_compile = _compiled(candidates, *args_tables)
-  query_MxBxN, _, pool_BxC, tuples_UxK, showable_BxU = tables_fn(*args_tables)
-  log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
-                                    axis=-1)
-  showable_BxC = epig_lib.showable_candidates(pool_BxC, K)
-
-  def targets_fn(key_t, b):
-    if e.epig_samples:
-      return epig_lib.sampled_targets(key_t, query_MxBxN[:, b][:, None], e.epig_samples)
-    return epig_lib.exact_targets(query_MxBxN[:, b][:, None])
-
-  def select_all(key, log_u_BxMxC):
-    return epig_lib.select_queries(key, log_u_BxMxC, K, targets_fn, config.world.full_ranking,
-                                   tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)
-
-  def select_greedy(key, log_u_BxMxC):
-    return epig_lib.select_queries(key, log_u_BxMxC, K, targets_fn, config.world.full_ranking,
-                                   valid_BxC=showable_BxC)
-
+  args_tables = (jax.random.split(key_pool, L), state_L, prompts_LxBxLx)
+  tables_fn, tables_compile = _compiled(jax.vmap(candidates), *args_tables)
+  query_LxMxBxN, pool_LxBxC, showable_LxBxU = tables_fn(*args_tables)
+  args_select = (jax.random.split(key_select, L), query_LxMxBxN, pool_LxBxC, showable_LxBxU)
   phases = {'tables': (tables_fn, args_tables, tables_compile)}
-  for name, fn in (('all', select_all), ('greedy', select_greedy)):
-    compiled, compile_s = _compiled(fn, key_select, log_u_BxMxC)
-    phases[name] = (compiled, (key_select, log_u_BxMxC), compile_s)
-    print(f'compiled: {name} {compile_s:.1f} s', file=sys.stderr, flush=True)
+  for search in epig_lib.TUPLE_SEARCHES:
+    compiled, compile_s = _compiled(
+        jax.vmap(lambda *a, search=search: select(*a, search)), *args_select)
+    phases[search] = (compiled, args_select, compile_s)
+    print(f'compiled: {search} {compile_s:.1f} s', file=sys.stderr, flush=True)
   times = {name: [] for name in phases}
   for _ in range(_REPEATS.value):  # Interleaved: a change in load hits every phase alike.
     for name, (compiled, args, _) in phases.items():
       times[name].append(common.seconds(compiled, *args)[0])
   setup['load_average_after'] = list(os.getloadavg())
-  ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
+  ms = {name: 1e3 * statistics.median(t) / L for name, t in times.items()}  # Per lane.
 
-  # Fidelity. The whole round: the summed sequential scores of each search.
-  _, score_all_B = phases['all'][0](key_select, log_u_BxMxC)
-  _, score_greedy_B = phases['greedy'][0](key_select, log_u_BxMxC)
-  round_ratio = float(jnp.sum(score_greedy_B) / jnp.sum(score_all_B))
-  # The first query, every prompt alone (uniform member weights): B rounds of one query each.
-  one_all = jax.jit(jax.vmap(
-      lambda k, b: epig_lib.select_queries(
-          k, log_u_BxMxC[b][None], K, lambda key_t, _: targets_fn(key_t, b),
-          config.world.full_ranking, tuples_UxK=tuples_UxK, valid_BxU=showable_BxU[b][None])[1][0]))
-  one_greedy = jax.jit(jax.vmap(
-      lambda k, b: epig_lib.select_queries(
-          k, log_u_BxMxC[b][None], K, lambda key_t, _: targets_fn(key_t, b),
-          config.world.full_ranking, valid_BxC=showable_BxC[b][None])[1][0]))
-  B = prompts_BxLx.shape[0]
-  keys_B = jax.random.split(jax.random.key(3), B)
-  best_B = np.asarray(one_all(keys_B, jnp.arange(B)))
-  greedy_B = np.asarray(one_greedy(keys_B, jnp.arange(B)))
-  first_ratio_B = greedy_B / best_B
+  # Fidelity, on every lane. The whole round: the summed sequential scores of each search.
+  _, score_all_LxB = phases['all'][0](*args_select)
+  _, score_greedy_LxB = phases['greedy'][0](*args_select)
+  round_ratio = float(jnp.sum(score_greedy_LxB) / jnp.sum(score_all_LxB))
+  # The first query, every prompt alone (uniform member weights): rounds of one query each.
+  B = e.prompts_per_round
+  def first_queries(search):
+    """Each query scored alone, float32[L, B]: B rounds of one query per lane."""
+    def alone(key, query_MxN, pool_C, showable_U):
+      return select(key, query_MxN[:, None], pool_C[None], showable_U[None], search)[1][0]
+    per_lane = jax.vmap(alone, in_axes=(0, 1, 0, 0))
+    keys_LxB = jax.random.split(jax.random.key(3), (L, B))
+    return np.asarray(jax.jit(jax.vmap(per_lane))(keys_LxB, query_LxMxBxN, pool_LxBxC,
+                                                   showable_LxBxU))
+
+  best_LxB = first_queries('all')
+  first_ratio = (first_queries('greedy') / best_LxB).reshape(-1)
 
   rows = [{'phase': name, 'ms_per_round': ms[name], 'compile_seconds': phases[name][2]}
           for name in phases]
-  print('| phase | ms a round (one lane) | compile s |')
+  print(f'| phase | ms a round per lane ({L} vmapped) | compile s |')
   print('| --- | --- | --- |')
   for row in rows:
     print(f"| {row['phase']} | {row['ms_per_round']:.0f} | {row['compile_seconds']:.1f} |")
   speedup = ms['all'] / ms['greedy']
   print(f'selection: all / greedy = {speedup:.1f}x; a round (tables + selection): '
         f"{(ms['tables'] + ms['all']) / (ms['tables'] + ms['greedy']):.2f}x")
-  print(f'first query, each prompt alone: greedy I / best I mean {first_ratio_B.mean():.3f}, '
-        f'min {first_ratio_B.min():.3f}, the best tuple in '
-        f'{np.mean(first_ratio_B > 1 - 1e-4):.0%} of {B} prompts (best I mean '
-        f'{best_B.mean():.3f} nats)')
+  print(f'first query, each prompt alone: greedy I / best I mean {first_ratio.mean():.3f}, '
+        f'min {first_ratio.min():.3f}, the best tuple in '
+        f'{np.mean(first_ratio > 1 - 1e-4):.0%} of {first_ratio.size} queries (best I mean '
+        f'{best_LxB.mean():.3f} nats)')
   print(f'whole round, sequential: greedy / all summed I = {round_ratio:.3f} '
-        f'({float(jnp.sum(score_greedy_B)):.3f} / {float(jnp.sum(score_all_B)):.3f} nats)')
+        f'({float(jnp.sum(score_greedy_LxB)) / L:.3f} / {float(jnp.sum(score_all_LxB)) / L:.3f} '
+        'nats a lane)')
   common.write_out(_OUT.value, {
-      'machine': setup, 'config': {'prompts_per_round': e.prompts_per_round, 'K': K,
+      'machine': setup, 'config': {'lanes': L, 'prompts_per_round': e.prompts_per_round, 'K': K,
                                    'pool_size': e.pool_size, 'members': config.agent.num_members,
                                    'full_ranking': config.world.full_ranking,
                                    'epig_samples': e.epig_samples},
       'phases': rows, 'selection_speedup': speedup,
-      'first_query_ratio_mean': float(first_ratio_B.mean()),
-      'first_query_ratio_min': float(first_ratio_B.min()),
-      'first_query_best_share': float(np.mean(first_ratio_B > 1 - 1e-4)),
+      'first_query_ratio_mean': float(first_ratio.mean()),
+      'first_query_ratio_min': float(first_ratio.min()),
+      'first_query_best_share': float(np.mean(first_ratio > 1 - 1e-4)),
       'round_score_ratio': round_ratio})
 
 
