@@ -473,15 +473,19 @@ def validate(config) -> None:
   _int_at_least(config, 'experiment.pool_size', 2)
   _require(e.pool_size >= e.responses_per_prompt, 'experiment.pool_size',
            'must be >= experiment.responses_per_prompt (K)', e.pool_size)
-  _require(_comb_within(e.pool_size, e.responses_per_prompt, 20_000), 'experiment.pool_size',
-           'gives more than 20000 K-tuples (experiment.responses_per_prompt of them) to score per '
-           'prompt', e.pool_size)
+  _require(e.epig_tuples in epig.TUPLE_SEARCHES, 'experiment.epig_tuples',
+           f'must be one of {epig.TUPLE_SEARCHES}', e.epig_tuples)
+  # Infomax scores every K-tuple of its pool, epig_random draws one and epig (unless it grows
+  # its tuples greedily) scores them all: each enumerates C(pool_size, K) tuples per prompt.
+  enumerating = {'infomax', 'epig_random'} | ({'epig'} if e.epig_tuples == 'all' else set())
+  if enumerating & set(e.strategies):
+    _require(_comb_within(e.pool_size, e.responses_per_prompt, 20_000), 'experiment.pool_size',
+             'gives more than 20000 K-tuples (experiment.responses_per_prompt of them) to score '
+             'per prompt', e.pool_size)
   _require(e.epig_target in epig.TARGETS, 'experiment.epig_target',
            f'must be one of {epig.TARGETS}', e.epig_target)
   _int_at_least(config, 'experiment.epig_samples', 0)
   _int_at_least(config, 'experiment.epig_top', 0)
-  _require(e.epig_tuples in epig.TUPLE_SEARCHES, 'experiment.epig_tuples',
-           f'must be one of {epig.TUPLE_SEARCHES}', e.epig_tuples)
   if 'epig' in e.strategies:
     K, full_ranking = e.responses_per_prompt, config.world.full_ranking
     outcomes = (epig.num_outcomes(K, full_ranking) if K <= 12 or not full_ranking

@@ -49,7 +49,9 @@ draw `t` from member `m_t`, weight `pi_{m_t} / S`), which is unbiased for the se
 (`'all'`: `C(C, K)` tuples, 1,820 for 16 candidates and K = 4, each with K! outcomes), or one grown
 a slot at a time (`'greedy'`: the best pair, then the candidate that adds most, slot by slot:
 `C(C, 2) + (K - 2) C` tuples, 152 for the same, each scored with the outcomes of the responses
-chosen so far), which need not find the best tuple but is ~60x cheaper to score at that size.
+chosen so far), which need not find the best tuple. At that size with full rankings it scores
+720 (tuple, outcome) pairs a query instead of 43,680 (first choices: 352 vs 7,280) and selects
+11-12x faster (`benchmarks.epig_search`, docs/performance.md).
 
 **A batch that does not ask the same thing twice** (`select_queries`). A round's queries are
 chosen one after another, greedily maximising `I(Y; C_b | C_1..C_b-1)`: the expected score after
@@ -271,17 +273,26 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
   `I(Y; C_b | C_1..C_b-1)` (see the module docstring).
 
   `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `targets_fn(key, b)`:
-  query b's `Targets`. The tuple is either the best of `tuples_UxK` (every K-subset of the
-  candidates; `valid_BxU`: those that may be shown, `showable_tuples`) or, given `valid_BxC`
-  instead (the candidates that may be shown, `showable_candidates`), grown greedily
-  (`_grown_greedily`: ~C(C, K) / (C^2 / 2) times cheaper, not always the best tuple). Returns the
-  chosen tuples' candidate positions int32[B, K] and their scores float32[B] (nats, given the
-  queries before them).
+  query b's `Targets`. Give exactly one search: `tuples_UxK` (every K-subset of the candidates)
+  with `valid_BxU` (those that may be shown, `showable_tuples`: every row allows at least one),
+  the best of which is chosen; or `valid_BxC` (the candidates that may be shown,
+  `showable_candidates`: every row allows at least K), from which a tuple is grown greedily
+  (`_grown_greedily`: `C(C, 2) + (K - 2) C` tuples scored instead of `C(C, K)`, not always the
+  best one). Returns the chosen tuples' candidate positions int32[B, K] (ascending for the
+  exhaustive search, in the order chosen for the greedy one) and their scores float32[B] (nats,
+  given the queries before them). The two searches draw their noise differently, so the same key
+  gives them different simulated outcomes for the histories.
   """
   B, M, C = log_u_BxMxC.shape
   K = num_shown
   F = num_outcomes(K, full_ranking)
   greedy = tuples_UxK is None
+  if greedy == (valid_BxC is None) or (valid_BxU is None) != greedy:
+    raise ValueError('select_queries: give tuples_UxK with valid_BxU, or valid_BxC alone')
+  if greedy and not 2 <= K <= C:
+    raise ValueError(f'select_queries: a greedy tuple of K={K} needs 2 <= K <= C={C}')
+  if not greedy and tuples_UxK.shape[1] != K:
+    raise ValueError(f'select_queries: tuples of {tuples_UxK.shape[1]}, num_shown {K}')
   G = greedy_draws(C, K) if greedy else tuples_UxK.shape[0]
   log_pi_MxM = jnp.full((M, M), -math.log(M), jnp.float32)
   # Every step's noise in one draw (each random-number program takes a while to compile).

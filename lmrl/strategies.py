@@ -265,15 +265,18 @@ def epig_pool(key, explorer: Explorer, prompts_BxLx, log_p_MxBxN, p: StrategyPar
 
 
 def epig_candidates(key_pool, explorer: Explorer, prompts_BxLx, p: StrategyParams,
-                     population: bool):
+                    population: bool, with_tuples: bool = True):
   """What `epig` and `epig_random` choose from: the members' tables (`member_tables`), row b's C
-  candidates (`epig_pool`), the tuples of K of them and which of those may be shown.
+  candidates (`epig_pool`) and, `with_tuples`, every K-tuple of them and which may be shown.
 
-  Returns (query_MxBxN, target_MxXxN or None, pool_BxC, tuples_UxK, showable_BxU).
+  Returns (query_MxBxN, target_MxXxN or None, pool_BxC, tuples_UxK, showable_BxU), the last two
+  None without tuples (a greedy search needs none: `lmrl.epig.showable_candidates`).
   """
   query_MxBxN, target_MxXxN = member_tables(explorer, prompts_BxLx, p.num_target_prompts,
                                             population)
   pool_BxC = epig_pool(key_pool, explorer, prompts_BxLx, query_MxBxN, p)
+  if not with_tuples:
+    return query_MxBxN, target_MxXxN, pool_BxC, None, None
   tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
   return (query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK,
           epig_lib.showable_tuples(pool_BxC, tuples_UxK))
@@ -292,8 +295,9 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
                      f'got {p.epig_tuples!r}')
   key_pool, key_select = jax.random.split(key)
   population = p.epig_target == 'population'
+  greedy = p.epig_tuples == 'greedy'
   query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU = epig_candidates(
-      key_pool, explorer, prompts_BxLx, p, population)
+      key_pool, explorer, prompts_BxLx, p, population, with_tuples=not greedy)
   log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
                                     axis=-1)
 
@@ -303,7 +307,7 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
       return epig_lib.sampled_targets(key_t, table_MxXxN, p.epig_samples)
     return epig_lib.exact_targets(table_MxXxN)
 
-  if p.epig_tuples == 'greedy':
+  if greedy:
     search = dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, p.num_shown))
   else:
     search = dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)

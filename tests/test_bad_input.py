@@ -89,6 +89,7 @@ _NAMES = {
     'finetune.lm_loss_tokens': update.LM_LOSS_TOKENS,
     'experiment.info_units': strategies.INFO_UNITS,
     'experiment.epig_target': epig.TARGETS,
+    'experiment.epig_tuples': epig.TUPLE_SEARCHES,
     'experiment.strategies': tuple(strategies.STRATEGIES),
 }
 _KNOWN_NAMES = sorted({n for names in _NAMES.values() for n in names})

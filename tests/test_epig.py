@@ -205,37 +205,62 @@ def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranki
     assert float(score_B[2]) < 0.05 * float(score_B[0]), score_B  # Used up.
 
 
-@pytest.mark.parametrize('full_ranking', [False, True])
-def test_a_greedily_grown_tuple_is_a_showable_tuple_scored_as_the_best_search_scores_it(
-    full_ranking):
-  """K = 3 of 6 candidates (one a repeat of another), random members: the greedy tuple shows 3
-  different responses, its reported score is that tuple's `I(Y; C)`, at most the best tuple's,
-  and on these members within 80% of it; its first two are the best showable pair."""
-  M, C, K = 4, 6, 3
+def _information_of(log_u_MxC, shown_UxK, targets, full_ranking):
+  return np.asarray(epig.information(
+      epig.outcome_log_probs(log_u_MxC[:, jnp.asarray(shown_UxK)], full_ranking), targets))
+
+
+@pytest.mark.parametrize('full_ranking,num_shown', [(False, 3), (True, 3), (True, 4)])
+def test_a_greedily_grown_tuple_is_the_best_pair_then_the_best_addition_slot_by_slot(
+    full_ranking, num_shown):
+  """K of 6 candidates (one a repeat of another), random members: the greedy tuple shows K
+  different responses; its first two are the best showable pair and each later one the free
+  candidate whose addition scores most; its reported score is that tuple's `I(Y; C)`, at most the
+  best tuple's and, on these members, within 80% of it."""
+  M, C, K = 4, 6, num_shown
   log_p_MxN = jnp.asarray(_random_tables(3, M, 1, 8, scale=2.0)[:, 0], jnp.float32)
   pool_C = jnp.asarray([0, 1, 2, 1, 3, 4])  # Position 3 repeats response 1.
   log_u_MxC = log_p_MxN[:, pool_C]
   targets = epig.exact_targets(log_p_MxN[:, None])
-  valid_C = epig.showable_candidates(pool_C[None], K)[0]
+  valid_C = np.asarray(epig.showable_candidates(pool_C[None], K)[0])
   np.testing.assert_array_equal(valid_C, [True, True, True, False, True, True])
   chosen_BxK, score_B = epig.select_queries(jax.random.key(0), log_u_MxC[None], K,
                                             lambda k, b: targets, full_ranking,
-                                            valid_BxC=valid_C[None])
-  chosen_K = np.asarray(chosen_BxK[0])
-  assert 3 not in chosen_K and len(set(chosen_K.tolist())) == K, chosen_K
-  tuples_UxK = jnp.asarray(strategies.tuples(C, K))
-  score_U = np.asarray(epig.information(
-      epig.outcome_log_probs(log_u_MxC[:, tuples_UxK], full_ranking), targets))
-  showable_U = np.asarray(epig.showable_tuples(pool_C[None], tuples_UxK)[0])
-  mine = [tuple(t) for t in np.asarray(tuples_UxK).tolist()].index(tuple(sorted(chosen_K)))
-  np.testing.assert_allclose(score_B[0], score_U[mine], rtol=1e-5)
-  best = score_U[showable_U].max()
-  assert 0.8 * best <= score_U[mine] <= best + 1e-6, (score_U[mine], best)
-  pairs_Px2 = jnp.asarray(strategies.tuples(C, 2))
-  pair_P = np.array(epig.information(
-      epig.outcome_log_probs(log_u_MxC[:, pairs_Px2], full_ranking), targets))
-  pair_P[np.asarray(epig.showable_tuples(pool_C[None], pairs_Px2)[0]) == 0] = -np.inf
-  assert tuple(sorted(chosen_K[:2])) == tuple(np.asarray(pairs_Px2)[pair_P.argmax()])
+                                            valid_BxC=jnp.asarray(valid_C)[None])
+  chosen = np.asarray(chosen_BxK[0]).tolist()
+  assert 3 not in chosen and len(set(chosen)) == K, chosen
+  pairs = [p for p in itertools.combinations(range(C), 2) if valid_C[list(p)].all()]
+  best_pair = pairs[int(np.argmax(_information_of(log_u_MxC, pairs, targets, full_ranking)))]
+  assert tuple(sorted(chosen[:2])) == best_pair, (chosen, best_pair)
+  for k in range(2, K):
+    free = [c for c in range(C) if valid_C[c] and c not in chosen[:k]]
+    grown = [chosen[:k] + [c] for c in free]
+    best_addition = free[int(np.argmax(_information_of(log_u_MxC, grown, targets,
+                                                       full_ranking)))]
+    assert chosen[k] == best_addition, (k, chosen, best_addition)
+  showable = [t for t in itertools.combinations(range(C), K) if valid_C[list(t)].all()]
+  score_U = _information_of(log_u_MxC, showable, targets, full_ranking)
+  mine = float(_information_of(log_u_MxC, [chosen], targets, full_ranking)[0])
+  np.testing.assert_allclose(score_B[0], mine, rtol=1e-5)
+  assert 0.8 * score_U.max() <= mine <= score_U.max() + 1e-6, (mine, score_U.max())
+
+
+def test_a_greedy_tuple_repeats_responses_only_where_too_few_differ_never_a_candidate():
+  """Two different responses among 4 candidates, K = 3: every candidate may be shown, the tuple
+  uses 3 different positions (so one response twice), and every query of the round gets one."""
+  log_p_MxN = jnp.asarray(_random_tables(5, 3, 1, 4)[:, 0], jnp.float32)
+  pool_BxC = jnp.asarray([[1, 1, 2, 1], [3, 3, 3, 0]])
+  log_u_BxMxC = jnp.swapaxes(log_p_MxN[:, pool_BxC], 0, 1)
+  valid_BxC = epig.showable_candidates(pool_BxC, 3)
+  assert np.all(valid_BxC)
+  targets = epig.exact_targets(log_p_MxN[:, None])
+  chosen_BxK, score_B = epig.select_queries(jax.random.key(1), log_u_BxMxC, 3,
+                                            lambda k, b: targets, True, valid_BxC=valid_BxC)
+  for row in np.asarray(chosen_BxK).tolist():
+    assert len(set(row)) == 3, row
+  assert np.all(np.isfinite(np.asarray(score_B))), score_B
+  with pytest.raises(ValueError, match='give tuples_UxK with valid_BxU, or valid_BxC alone'):
+    epig.select_queries(jax.random.key(1), log_u_BxMxC, 3, lambda k, b: targets, True)
 
 
 def test_showable_candidates_allow_repeats_only_where_too_few_responses_differ():
