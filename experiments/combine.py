@@ -94,8 +94,10 @@ def _per_world(pretrain: dict, worlds: range, variant: str) -> dict[int, dict]:
   return dict(zip(worlds, reports))
 
 
-def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -> range:
-  """The variants ran lanes of one run; returns its worlds (a range of world seeds).
+def check_same_lanes(published: dict[str, dict], defaults: dict | None = None
+                     ) -> tuple[range, list[dict]]:
+  """The variants ran lanes of one run; returns its worlds (a range of world seeds) and each
+  world's pre-trained LM report (the first variant's that ran it), in order.
 
   Their configs are equal but for `experiment.strategies` and, with many worlds, `world.seed`
   and `world.num_worlds` (a field that only one of them has counts as equal where it holds its
@@ -140,7 +142,7 @@ def check_same_lanes(published: dict[str, dict], defaults: dict | None = None) -
   if worlds != list(range(worlds[0], worlds[-1] + 1)):
     raise SystemExit(f'error: --variants: the worlds run ({", ".join(map(str, worlds))}) are not '
                      'a contiguous range of world seeds')
-  return range(worlds[0], worlds[-1] + 1)
+  return range(worlds[0], worlds[-1] + 1), [reports[w][1] for w in worlds]
 
 
 def _reports_close(one: dict, other: dict) -> bool:
@@ -185,19 +187,13 @@ def target_coverage(rows: list[dict], many_worlds: bool) -> np.ndarray:
   return target_SxG if many_worlds else target_SxG[0]
 
 
-def combined_pretrain(published: dict[str, dict], worlds: range) -> dict:
+def combined_pretrain(published: dict[str, dict], worlds: range, reports: list[dict]) -> dict:
   """The union's pretrain.json: where every variant ran all of `worlds`, the first one's file;
-  else each world's report from the first variant that ran it, and each field's mean over the
-  worlds (summed as `lmrl.pretraining.report_worlds` sums them)."""
+  else the worlds' `reports` (`check_same_lanes`) and each field's mean over them (summed as
+  `lmrl.pretraining.report_worlds` sums them)."""
   first = next(iter(published.values()))
   if world_range(first['config.json']) == worlds:
     return first['pretrain.json']
-  per_world = {}
-  for variant, p in published.items():
-    parts = _per_world(p['pretrain.json'], world_range(p['config.json']), variant)
-    for world, report in parts.items():
-      per_world.setdefault(world, report)
-  reports = [per_world[w] for w in worlds]
   return {**{k: float(sum(r[k] for r in reports) / len(reports)) for k in reports[0]},
           'per_world': reports}
 
@@ -214,7 +210,7 @@ def _renumbered(rows: list[dict], first_world: int, num_seeds: int, parse) -> li
 def combine(published: dict[str, dict]) -> tuple[dict, list[dict], dict, dict]:
   """(config, rows as written, summary, pretrain.json) of the variants' published files as one
   run (`check_same_lanes` first)."""
-  worlds = check_same_lanes(published)
+  worlds, reports = check_same_lanes(published)
   config = copy.deepcopy(next(iter(published.values()))['config.json'])
   config['experiment']['strategies'] = list(dict.fromkeys(
       s for p in published.values() for s in p['config.json']['experiment']['strategies']))
@@ -227,7 +223,7 @@ def combine(published: dict[str, dict]) -> tuple[dict, list[dict], dict, dict]:
     rows += _renumbered(p['results.csv'], offset, num_seeds, float)
     text += _renumbered(p['results.csv text'], offset, num_seeds, lambda x: str(int(x)))
   many_worlds = len(worlds) > 1
-  pretrain = combined_pretrain(published, worlds)
+  pretrain = combined_pretrain(published, worlds, reports)
   summary = summary_lib.summarize(
       curves_from_rows(rows, many_worlds), pretrained_kl=pretrain['kl_to_pstar'],
       target_coverage_G=target_coverage(rows, many_worlds),
