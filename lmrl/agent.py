@@ -145,8 +145,15 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
   def member_log_probs(prompts_PxLx):
     return epistemic.member_exact_log_probs(epi, params, prompts_PxLx, spec)
 
+  def sample_members(key, prompts_BxLx, num, temperature):
+    # Row (b, m, s): prompt b, mixture member m; every member samples its own block of rows.
+    B = prompts_BxLx.shape[0]
+    member_E = jnp.tile(jnp.repeat(jnp.arange(M, dtype=jnp.int32), num), B)
+    prompts_ExLx = jnp.repeat(prompts_BxLx, M * num, axis=0)
+    return sample_by_member(key, member_E, prompts_ExLx, temperature).reshape(B, M, num, -1)
+
   return strategies.Explorer(sample, sample_thompson, utilities, member_log_probs,
-                             spec.vocab_size, spec.response_length)
+                             spec.vocab_size, spec.response_length, sample_members)
 
 
 def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) -> Agent:

@@ -195,6 +195,8 @@ def epig_table_bytes(config) -> tuple[int, str]:
   w = config.world
   if not set(strategies.TABLE_STRATEGIES) & set(tuple(config.experiment.strategies)):
     return 0, 'no epig'
+  if not config.experiment.epig_tables:
+    return 0, 'epig without tables'
   prompts = min(w.vocab_size ** w.prompt_length,
                 strategies.table_prompts_per_pass(w.vocab_size, w.response_length))
   return _table_bytes(config, prompts)
@@ -367,7 +369,8 @@ def step_activation_bytes(config) -> tuple[int, str]:
   at once, and which batch: the joint update's `finetune.batch_size` choices of K responses and
   `finetune.lm_batch_size` corpus sequences per member, the classic policy's
   `classic.policy_batch_size` samples, pre-training's `pretrain.batch_size` sequences (per
-  world), epig's `experiment.epig_samples` targets per member and prompt; each sequence
+  world), epig's `experiment.epig_samples` targets per member and prompt (without tables, every
+  member scores the pool and every member's targets); each sequence
   `1 + Lx + Ly` tokens of `mlp_ratio x width` floats, 4 bytes."""
   w, m, u, e = config.world, config.lm, config.finetune, config.experiment
   members, lanes = config.agent.num_members, _lanes(config)
@@ -376,7 +379,9 @@ def step_activation_bytes(config) -> tuple[int, str]:
       'finetune.lm_batch_size': lanes * members * u.lm_batch_size,
       'classic.policy_batch_size': lanes * config.classic.policy_batch_size,
       'pretrain.batch_size': w.get('num_worlds', 1) * config.pretrain.batch_size,
-      'experiment.epig_samples': lanes * e.prompts_per_round * members * e.epig_samples
+      # Tables: Y's draws; without: every member scores the pool and every member's draws.
+      'experiment.epig_samples': lanes * e.prompts_per_round * members * (
+          e.epig_samples if e.epig_tables else members * e.epig_samples + e.pool_size)
                                  * ('epig' in e.strategies),
   }
   field = max(sequences, key=sequences.get)
@@ -486,6 +491,22 @@ def validate(config) -> None:
            f'must be one of {epig.TARGETS}', e.epig_target)
   _int_at_least(config, 'experiment.epig_samples', 0)
   _int_at_least(config, 'experiment.epig_top', 0)
+  _require(isinstance(e.epig_tables, bool), 'experiment.epig_tables', 'must be True or False',
+           e.epig_tables)
+  if not e.epig_tables and set(strategies.TABLE_STRATEGIES) & set(e.strategies):
+    _require('classic' not in registry.agent_kinds(config), 'experiment.epig_tables',
+             "False needs the joint agent's members (the classic agent's are normalised over "
+             'every response: its tables)', e.epig_tables)
+    if 'epig' in e.strategies:
+      _require(e.epig_target == 'prompt', 'experiment.epig_tables',
+               "False draws Y from the query's prompt only: needs epig_target='prompt'",
+               e.epig_tables)
+      _require(e.epig_samples >= 1, 'experiment.epig_tables',
+               'False needs experiment.epig_samples >= 1 (the draws of Y per member)',
+               e.epig_tables)
+    _require(e.epig_top <= 1, 'experiment.epig_tables',
+             "False gives each member one top candidate (its greedy response): needs "
+             'experiment.epig_top 0 or 1', e.epig_tables)
   if 'epig' in e.strategies:
     K, full_ranking = e.responses_per_prompt, config.world.full_ranking
     outcomes = (epig.num_outcomes(K, full_ranking) if K <= 12 or not full_ranking

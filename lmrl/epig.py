@@ -147,12 +147,23 @@ def exact_targets(log_p_MxXxN: jax.Array, log_weight_X: jax.Array | None = None)
   return Targets(log_y_MxY, log_y_MxY + jnp.repeat(log_weight_X, N)[None])
 
 
+def member_sample_targets(log_y_MxY: jax.Array, samples_per_member: int) -> Targets:
+  """Targets of `S = samples_per_member` draws from each member, target `t` drawn from member
+  `t // S` (stratified), given every member's `log p_m(y_t)` (float32[M, M * S])."""
+  M = log_y_MxY.shape[0]
+  member_Y = jnp.repeat(jnp.arange(M), samples_per_member)
+  log_mass_MxY = jnp.where(member_Y[None] == jnp.arange(M)[:, None],
+                           -math.log(samples_per_member), -jnp.inf)
+  return Targets(log_y_MxY, log_mass_MxY)
+
+
 def sampled_targets(key: jax.Array, log_p_MxXxN: jax.Array, samples_per_member: int,
                     log_weight_X: jax.Array | None = None) -> Targets:
   """`samples_per_member` draws of (prompt, response) from each member, Y = M * S targets.
 
   Draw t: its member `m_t` (stratified: S draws each), a prompt from `log_weight_X` (default
-  uniform), a response from `p_{m_t}(.|x)`.
+  uniform), a response from `p_{m_t}(.|x)`. (Without the tables, `strategies.epig` draws the
+  responses from the members' LMs and scores them: `member_sample_targets`.)
   """
   M, X, N = log_p_MxXxN.shape
   S = samples_per_member
@@ -165,10 +176,7 @@ def sampled_targets(key: jax.Array, log_p_MxXxN: jax.Array, samples_per_member: 
     x_MxS = jax.random.categorical(key_x, log_weight_X, shape=(M, S))
   log_p_MxSxN = jnp.take_along_axis(log_p_MxXxN, x_MxS[:, :, None], axis=1)
   y_MxS = jax.random.categorical(key_y, log_p_MxSxN)
-  log_y_MxY = log_p_MxXxN[:, x_MxS.reshape(-1), y_MxS.reshape(-1)]
-  member_Y = jnp.repeat(jnp.arange(M), S)
-  log_mass_MxY = jnp.where(member_Y[None] == jnp.arange(M)[:, None], -math.log(S), -jnp.inf)
-  return Targets(log_y_MxY, log_mass_MxY)
+  return member_sample_targets(log_p_MxXxN[:, x_MxS.reshape(-1), y_MxS.reshape(-1)], S)
 
 
 def _entropy(p_xF: jax.Array) -> jax.Array:
@@ -319,10 +327,13 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
 
 
 def repeats(pool_BxC: jax.Array) -> jax.Array:
-  """bool[B, C]: candidate c of row b repeats an earlier candidate of the row."""
+  """bool[B, C]: candidate c of row b repeats an earlier candidate of the row. The candidates are
+  response indices, int[B, C], or responses' tokens, int[B, C, Ly] (equal in every token)."""
   C = pool_BxC.shape[1]
-  earlier_CxC = jnp.tril(jnp.ones((C, C), bool), k=-1)
-  return jnp.any((pool_BxC[:, :, None] == pool_BxC[:, None, :]) & earlier_CxC, axis=-1)
+  same_BxCxC = pool_BxC[:, :, None] == pool_BxC[:, None, :]
+  if pool_BxC.ndim == 3:
+    same_BxCxC = jnp.all(same_BxCxC, axis=-1)
+  return jnp.any(same_BxCxC & jnp.tril(jnp.ones((C, C), bool), k=-1), axis=-1)
 
 
 def distinct_tuples(pool_BxC: jax.Array, tuples_UxK: jax.Array) -> jax.Array:

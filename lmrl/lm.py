@@ -169,10 +169,12 @@ def sample_responses(key: jax.Array, logits_fn: LogitsFn, prompts_BxLx: jax.Arra
   """Autoregressive samples `y ~ p(.|x)` at a per-token temperature, int32[B, Ly].
 
   `key` is one key for the batch, or one key per row (a key array of shape [B]: row b's tokens
-  are drawn from its own key, as if it were sampled alone). The sequence is tiny, so each step
-  reruns the model on the whole (padded) sequence; causality makes the padding irrelevant to
-  the logits that are read.
+  are drawn from its own key, as if it were sampled alone). A temperature of exactly 0 (a Python
+  number, not a traced one) decodes greedily: each token the most probable one. The sequence is
+  tiny, so each step reruns the model on the whole (padded) sequence; causality makes the padding
+  irrelevant to the logits that are read.
   """
+  greedy = isinstance(temperature, (int, float)) and temperature == 0
   B, Lx = prompts_BxLx.shape
   seq_BxL = world_lib.with_bos(
       jnp.concatenate([prompts_BxLx, jnp.zeros((B, spec.response_length), jnp.int32)], -1), spec)
@@ -180,7 +182,9 @@ def sample_responses(key: jax.Array, logits_fn: LogitsFn, prompts_BxLx: jax.Arra
   def step(seq_BxL, t):
     position = Lx + t  # logits at `position` predict token `position + 1`.
     logits_BxV = jax.lax.dynamic_index_in_dim(logits_fn(seq_BxL), position, 1, keepdims=False)
-    if key.ndim:  # One key per row.
+    if greedy:
+      token_B = jnp.argmax(logits_BxV, axis=-1)
+    elif key.ndim:  # One key per row.
       token_B = jax.vmap(lambda k, l: jax.random.categorical(jax.random.fold_in(k, t), l[None])[0])(
           key, logits_BxV / temperature)
     else:

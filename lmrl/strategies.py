@@ -65,6 +65,12 @@ class Explorer(NamedTuple):
   member_log_probs: Callable
   vocab_size: int
   response_length: int
+  # (key, prompts_BxLx, num, temperature) -> responses int32[B, M, num, Ly]: `num` draws from
+  # each of the M members whose log-probabilities `utilities` gives (temperature 0: each
+  # member's greedy response, token by token). The joint agent's (its `utilities` are those
+  # members' exact `log p_m(y|x)`); None where `utilities` are not normalised (the classic
+  # agent's rewards): epig without tables (`StrategyParams.epig_tables`) needs it.
+  sample_members: Callable | None = None
 
 
 class StrategyParams(NamedTuple):
@@ -81,6 +87,7 @@ class StrategyParams(NamedTuple):
   epig_samples: int = 0  # Epig: Monte-Carlo draws of Y per member; 0 = every response, exactly.
   epig_top: int = 1  # Epig: each member's most probable responses among the candidates.
   epig_tuples: str = 'all'  # Epig: score every K-tuple, or grow one greedily (`TUPLE_SEARCHES`).
+  epig_tables: bool = True  # Epig: the members' exact tables, or draws scored (`epig_samples`).
   num_target_prompts: int = 0  # Epig's 'population' Y: the first n prompts (the evaluation
   #                              prompts, as the metrics weigh them); 0 = every prompt.
   # The oracle's knowledge, from the world (`lmrl.loop.one_round`): (prompts_BxLx) -> log p*(y|x)
@@ -282,6 +289,54 @@ def epig_candidates(key_pool, explorer: Explorer, prompts_BxLx, p: StrategyParam
           epig_lib.showable_tuples(pool_BxC, tuples_UxK))
 
 
+def sampled_pool(key, explorer: Explorer, prompts_BxLx, p: StrategyParams) -> jax.Array:
+  """Epig's candidates without the members' tables, responses int32[B, C, Ly]: each member's
+  greedy response (`epig_top` 1; 0: none) in place of its most probable one, then samples of the
+  deployed LM at the pool temperature; a candidate that repeats an earlier one is replaced by a
+  uniformly random response (as `epig_pool` does)."""
+  key_top, key_samples, key_uniform = jax.random.split(key, 3)
+  B, C = prompts_BxLx.shape[0], p.pool_size
+  parts = []
+  if p.epig_top:
+    top_BxMxLy = explorer.sample_members(key_top, prompts_BxLx, 1, 0.0)[:, :, 0]
+    parts.append(top_BxMxLy[:, :C])
+  num_top = parts[0].shape[1] if parts else 0
+  if C > num_top:
+    parts.append(sample_k(key_samples, explorer, prompts_BxLx, C - num_top,
+                          p.hparams['pool_temperature']))
+  pool_BxCxLy = jnp.concatenate(parts, axis=1).astype(jnp.int32)
+  uniform_BxCxLy = jax.random.randint(key_uniform, pool_BxCxLy.shape, 0, explorer.vocab_size,
+                                      dtype=jnp.int32)
+  return jnp.where(epig_lib.repeats(pool_BxCxLy)[:, :, None], uniform_BxCxLy, pool_BxCxLy)
+
+
+def _epig_without_tables(key_pool, key_select, explorer: Explorer, prompts_BxLx,
+                         p: StrategyParams) -> jax.Array:
+  """`epig` from draws instead of tables: the pool (`sampled_pool`) and `epig_samples` draws of
+  Y from each member for every query, all scored by every member in one `utilities` call (the
+  joint agent's: exact `log p_m(y|x)`), Y's targets `epig.member_sample_targets`. The cost is the
+  draws' (`B M S` responses) and scores' (`M B (C + M S)` sequences), not `M B N`."""
+  B, C, S = prompts_BxLx.shape[0], p.pool_size, p.epig_samples
+  pool_BxCxLy = sampled_pool(key_pool, explorer, prompts_BxLx, p)
+  draws_BxMxSxLy = explorer.sample_members(jax.random.fold_in(key_select, 1), prompts_BxLx, S,
+                                           1.0)
+  M = draws_BxMxSxLy.shape[1]
+  scored_BxExLy = jnp.concatenate([pool_BxCxLy, draws_BxMxSxLy.reshape(B, M * S, -1)], axis=1)
+  log_p_MxBxE = explorer.utilities(prompts_BxLx, scored_BxExLy)
+  log_u_BxMxC = jnp.swapaxes(log_p_MxBxE[:, :, :C], 0, 1)
+  if p.epig_tuples == 'greedy':
+    search = dict(valid_BxC=epig_lib.showable_candidates(pool_BxCxLy, p.num_shown))
+  else:
+    tuples_UxK = jnp.asarray(tuples(C, p.num_shown))
+    search = dict(tuples_UxK=tuples_UxK,
+                  valid_BxU=epig_lib.showable_tuples(pool_BxCxLy, tuples_UxK))
+  chosen_BxK, _ = epig_lib.select_queries(
+      key_select, log_u_BxMxC, p.num_shown,
+      lambda key_t, b: epig_lib.member_sample_targets(log_p_MxBxE[:, b, C:], S),
+      p.full_ranking, **search)
+  return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
+
+
 def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   """The round's queries chosen one after another by `I(Y; C)` given the earlier ones
   (`lmrl.epig`): Y over the query's prompt ('prompt') or every evaluation prompt ('population'),
@@ -296,6 +351,11 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   key_pool, key_select = jax.random.split(key)
   population = p.epig_target == 'population'
   greedy = p.epig_tuples == 'greedy'
+  if not p.epig_tables:
+    if explorer.sample_members is None or population or not p.epig_samples:
+      raise ValueError('epig without tables (config.experiment.epig_tables=False) needs the '
+                       "joint agent, epig_target='prompt' and epig_samples >= 1")
+    return _epig_without_tables(key_pool, key_select, explorer, prompts_BxLx, p)
   query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU = epig_candidates(
       key_pool, explorer, prompts_BxLx, p, population, with_tuples=not greedy)
   log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
@@ -321,6 +381,12 @@ def epig_random(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   uniformly random tuple of it showing K different responses (any tuple where the pool has fewer
   than K). Beside `epig` it separates what the score buys from what the pool does."""
   key_pool, key_tuple = jax.random.split(key)
+  if not p.epig_tables:  # Epig's pool without tables (`sampled_pool`), tokens.
+    pool_BxCxLy = sampled_pool(key_pool, explorer, prompts_BxLx, p)
+    tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+    showable_BxU = epig_lib.showable_tuples(pool_BxCxLy, tuples_UxK)
+    chosen_B = jax.random.categorical(key_tuple, jnp.where(showable_BxU, 0.0, -jnp.inf))
+    return jnp.take_along_axis(pool_BxCxLy, tuples_UxK[chosen_B][:, :, None], axis=1)
   _, _, pool_BxC, tuples_UxK, showable_BxU = epig_candidates(key_pool, explorer, prompts_BxLx,
                                                              p, population=False)
   chosen_B = jax.random.categorical(key_tuple, jnp.where(showable_BxU, 0.0, -jnp.inf))

@@ -64,3 +64,40 @@ def test_double_thompson_shows_k_distinct_members_per_row(spec, joint_agent, all
   n, p = KEYS * rows, 1 / len(draws)
   for draw in draws:
     assert abs(counts[draw] - n * p) <= 5 * np.sqrt(n * p * (1 - p)), (draw, counts)
+
+
+def test_each_members_draws_follow_its_own_table_and_temperature_0_is_greedy(
+    spec, joint_agent, all_prompts):
+  """`sample_members` (epig without tables): row (b, m) holds member m's draws, distributed as
+  m's exact table (frequencies within 5 standard errors, 4,000 draws per member and prompt), and
+  `utilities` scores them as that table does; at temperature 0 every member's response is its
+  greedy one (each token the most probable given the ones before)."""
+  epi, state, _, _ = joint_agent('ensemble')
+  explorer = agent_lib.epistemic_explorer(epi, state.params, spec)
+  prompts_BxLx = all_prompts[:2]
+  num = 4000
+  draws_BxMxSxLy = jax.jit(explorer.sample_members, static_argnums=(2, 3))(
+      jax.random.key(0), prompts_BxLx, num, 1.0)
+  M = epi.num_members
+  assert draws_BxMxSxLy.shape == (2, M, num, spec.response_length)
+  log_p_MxBxN = np.asarray(explorer.member_log_probs(prompts_BxLx))
+  index_BxMxS = np.asarray(world_lib.sequence_index(draws_BxMxSxLy, spec.vocab_size))
+  for b, m in itertools.product(range(2), range(M)):
+    p_N = np.exp(log_p_MxBxN[m, b])
+    counts_N = np.bincount(index_BxMxS[b, m], minlength=p_N.size)
+    np.testing.assert_array_less(np.abs(counts_N - num * p_N),
+                                 5 * np.sqrt(num * p_N * (1 - p_N)) + 1, err_msg=f'{b} {m}')
+  some_BxSxLy = draws_BxMxSxLy[:, 0, :8]
+  np.testing.assert_allclose(
+      explorer.utilities(prompts_BxLx, some_BxSxLy),
+      np.take_along_axis(log_p_MxBxN, index_BxMxS[None, :, 0, :8], axis=-1), atol=1e-4)
+  greedy_BxMxLy = np.asarray(explorer.sample_members(jax.random.key(1), prompts_BxLx, 1, 0.0))
+  V, Ly = spec.vocab_size, spec.response_length
+  for b, m in itertools.product(range(2), range(M)):
+    table_N = log_p_MxBxN[m, b].reshape((V,) * Ly)
+    tokens = []
+    for t in range(Ly):  # The next token's log-probability given the greedy prefix.
+      rest = table_N[tuple(tokens)]
+      marginal_V = jax.nn.logsumexp(rest.reshape(V, -1), axis=-1)
+      tokens.append(int(np.argmax(marginal_V)))
+    assert greedy_BxMxLy[b, m, 0].tolist() == tokens, (b, m, greedy_BxMxLy[b, m, 0], tokens)

@@ -369,6 +369,20 @@ def test_bad_epig_fields_fail_with_one_line_naming_the_field():
     checks.validate(config)
   config.experiment.epig_tuples = 'greedy'  # 12 x 7! (the last slot's) pairs at most: allowed.
   checks.validate(config)
+  config = conftest.fixture_config()  # Without tables: the joint agent's draws of Y.
+  config.experiment.strategies, config.experiment.epig_tables = ('epig',), False
+  config.experiment.epig_samples = 4
+  for field, value, why in [('epig_samples', 0, 'epig_samples >= 1'),
+                            ('epig_target', 'population', "epig_target='prompt'"),
+                            ('epig_top', 2, 'epig_top 0 or 1')]:
+    broken = config.copy_and_resolve_references()
+    broken.experiment[field] = value
+    with pytest.raises(errors.ConfigError, match=f'config.experiment.epig_tables .*{why}'):
+      checks.validate(broken)
+  checks.validate(config)
+  config.agent.kind = 'classic'
+  with pytest.raises(errors.ConfigError, match="config.experiment.epig_tables .*joint agent"):
+    checks.validate(config)
 
 
 # ----------------------------------------------------------------------------- compiled rounds
@@ -442,6 +456,15 @@ def test_epig_and_oracle_in_the_compiled_round_of_the_classic_agent(world, base_
   config, spec, run = _round('classic', base_params, world, epig_target='population',
                              epig_samples=4, epig_tuples='greedy')
   _check_round(config, spec, run, world)
+
+
+@pytest.mark.slow  # ~10 s; the joint agent's round with tables stays in the fast tier.
+def test_epig_without_tables_in_the_compiled_round_of_the_joint_agent(world, base_params):
+  """Y drawn from the members and scored (4 draws per member), the pool from each member's greedy
+  response and the LM's samples; epig_random draws from that same pool."""
+  config, spec, run = _round('joint', base_params, world, epig_tables=False, epig_samples=4)
+  shown = _check_round(config, spec, run, world)
+  assert len({tuple(r) for r in shown['epig'][1].tolist()}) > 1
 
 
 def test_the_oracle_refuses_to_run_without_pstar():

@@ -108,6 +108,11 @@ def get_config() -> ml_collections.ConfigDict:
   #                 (the rest are samples at pool_temperature).
   e.epig_tuples = 'all'  # Epig: the best of every K-tuple of the pool ('all'), or a tuple grown
   #                       one slot at a time ('greedy': C(C,2) + (K-2) C tuples scored, not C(C,K)).
+  e.epig_tables = True  # Epig (and epig_random): each member's exact table over every response
+  #                      (True), or only draws: each member's greedy response for the pool and
+  #                      epig_samples draws of Y per member, scored by every member (False; the
+  #                      joint agent, epig_target 'prompt', epig_top <= 1; a cost that does not
+  #                      grow with the response space).
   e.num_held_out = 256  # Held-out choices (uniform responses) for the choice log-loss metric.
   e.eval_every = 5  # Exact metrics every n rounds (and at the last round).
   e.rounds_per_chunk = 10  # Rounds per compiled chunk: progress and a checkpoint after each.
