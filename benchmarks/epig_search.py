@@ -15,6 +15,9 @@ tuples and candidates) are computed once; then three phases, each a `jax.jit`, c
 time and timed as the median of `--repeats` calls, interleaved in each repeat:
 
   tables   `strategies.epig_candidates`: the members' exact tables and the pool (shared by both);
+  draws    what epig without tables computes instead (`experiment.epig_tables=False`; with
+           `epig_samples` >= 1): `strategies.sampled_pool`, each member's `epig_samples` draws of
+           Y, every member's scores of both (the selection that follows has the same shapes);
   all      `epig.select_queries` over every K-tuple (`experiment.epig_tuples='all'`);
   greedy   `epig.select_queries` growing each tuple (`'greedy'`), same key, same targets.
 
@@ -124,12 +127,26 @@ def main(argv):
              dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, K)))
     return epig_lib.select_queries(key, log_u_BxMxC, K, targets_fn, full_ranking, **found)
 
+  def draws(key, state, prompts_BxLx):
+    """What epig without tables computes before its selection (`strategies.
+    _epig_without_tables`): the pool, each member's draws of Y, every member's scores of both."""
+    explorer = agent.explorer(state, hparams)
+    key_pool, key_draws = jax.random.split(key)
+    pool_BxCxLy = strategies.sampled_pool(key_pool, explorer, prompts_BxLx, params)
+    draws_BxMxSxLy = explorer.sample_members(key_draws, prompts_BxLx, e.epig_samples, 1.0)
+    B, M, S, Ly = draws_BxMxSxLy.shape
+    return explorer.utilities(prompts_BxLx, jnp.concatenate(
+        [pool_BxCxLy, draws_BxMxSxLy.reshape(B, M * S, Ly)], axis=1))
+
   key_pool, key_select = jax.random.split(jax.random.key(2))
   args_tables = (jax.random.split(key_pool, L), state_L, prompts_LxBxLx)
   tables_fn, tables_compile = _compiled(jax.vmap(candidates), *args_tables)
   query_LxMxBxN, pool_LxBxC, showable_LxBxU = tables_fn(*args_tables)
   args_select = (jax.random.split(key_select, L), query_LxMxBxN, pool_LxBxC, showable_LxBxU)
   phases = {'tables': (tables_fn, args_tables, tables_compile)}
+  if e.epig_samples:
+    draws_fn, draws_compile = _compiled(jax.vmap(draws), *args_tables)
+    phases['draws'] = (draws_fn, args_tables, draws_compile)
   for search in epig_lib.TUPLE_SEARCHES:
     compiled, compile_s = _compiled(
         jax.vmap(lambda *a, search=search: select(*a, search)), *args_select)
@@ -176,6 +193,10 @@ def main(argv):
   speedup = ms['all'] / ms['greedy']
   print(f'selection: all / greedy = {speedup:.1f}x; a round (tables + selection): '
         f"{(ms['tables'] + ms['all']) / (ms['tables'] + ms['greedy']):.2f}x")
+  if 'draws' in ms:  # The selection's shapes are the same with draws (Y = M * S either way).
+    print(f"an epig query: tables + all {ms['tables'] + ms['all']:.0f} ms, tables + greedy "
+          f"{ms['tables'] + ms['greedy']:.0f} ms, draws + greedy {ms['draws'] + ms['greedy']:.0f} "
+          f"ms a lane; draws / tables = {ms['draws'] / ms['tables']:.2f}")
   print(f'first query, each prompt alone: greedy I / best I mean {first_ratio.mean():.3f}, '
         f'min {first_ratio.min():.3f}, within 1e-4 of the best in '
         f'{np.mean(first_ratio > 1 - 1e-4):.0%} of {first_ratio.size} queries with best I > '

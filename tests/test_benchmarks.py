@@ -231,12 +231,14 @@ def test_replay_times_every_way_at_every_capacity(tmp_path):
 def test_epig_search_times_both_searches_and_says_what_greedy_gives_up(tmp_path):
   out_path = tmp_path / 'epig_search.json'
   result = _run('epig_search.py', f'--config={TINY}', '--repeats=2',
-                '--config.experiment.responses_per_prompt=3', f'--out={out_path}')
+                '--config.experiment.responses_per_prompt=3', '--config.experiment.epig_samples=2',
+                f'--out={out_path}')
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'selection: all / greedy' in result.stdout and 'whole round' in result.stdout
   with open(out_path) as f:
     out = json.load(f)
-  assert [row['phase'] for row in out['phases']] == ['tables', 'all', 'greedy']
+  assert [row['phase'] for row in out['phases']] == ['tables', 'draws', 'all', 'greedy']
+  assert 'draws + greedy' in result.stdout
   for row in out['phases']:
     _assert_positive(row['ms_per_round'], row['phase'])
   # The greedy tuple is never better than the best one, query by query (first queries alone).
