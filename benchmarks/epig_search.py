@@ -1,7 +1,8 @@
 r"""Epig's tuple search: every K-tuple of the pool vs. a tuple grown one slot at a time.
 
   python -m benchmarks.epig_search --out=/tmp/epig_search.json    # the structured headline's epig
-  python -m benchmarks.epig_search --lanes=8 --out=/tmp/epig_search_8.json  # a half run's lanes
+  python -m benchmarks.epig_search --lanes=8 --round_keys=1 \
+      --out=/tmp/epig_search_8.json  # a half run's lanes (~10 min on 2 cores)
   python -m benchmarks.epig_search --config=tiny --repeats=2 \
       --config.experiment.responses_per_prompt=3 --out=/tmp/epig_search_tiny.json  # a smoke run
 
@@ -27,7 +28,7 @@ What the cheaper search gives up, on the same inputs:
                 `I(Y; C)` over the best tuple's (mean, min, and how often within 1e-4 of it),
                 over the queries whose best tuple tells anything (> 1e-4 nats);
   whole round   the round's summed scores (each query's `I(Y; C_b | C_1..C_b-1)`, sequential) of
-                the greedy search over the exhaustive one's, each summed over `ROUND_KEYS` keys
+                the greedy search over the exhaustive one's, each summed over `--round_keys` keys
                 (their simulated histories differ: the searches draw their noise differently).
 
 `experiment.epig_tuples` is ignored (both searches run); `epig_target` must be 'prompt'.
@@ -60,7 +61,9 @@ from lmrl import world as world_lib
 _CONFIG = lmrl_flags.define_config_flag('structured:headline_epig')
 _OUT = flags.DEFINE_string('out', '/tmp/epig_search.json', 'Where to write the JSON.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed calls per phase (median).', lower_bound=1)
-ROUND_KEYS = 4  # Keys the whole-round comparison averages over.
+_ROUND_KEYS = flags.DEFINE_integer(
+    'round_keys', 4, 'Keys the whole-round comparison averages over (each runs both searches '
+    'on every lane: at 8 lanes of the structured headline ~1 min a key).', lower_bound=1)
 _LANES = flags.DEFINE_integer('lanes', 1, 'Lanes vmapped, as a run vmaps its (world, seed) '
                               'lanes (here all on the first world, each its own agent and '
                               'prompts); times are per lane.', lower_bound=1)
@@ -160,9 +163,9 @@ def main(argv):
   ms = {name: 1e3 * statistics.median(t) / L for name, t in times.items()}  # Per lane.
 
   # Fidelity, on every lane. The whole round: the summed sequential scores of each search, over
-  # ROUND_KEYS keys (the searches' histories draw different simulated outcomes from one key).
+  # `--round_keys` keys (the searches' histories draw different simulated outcomes from one key).
   summed = {search: 0.0 for search in epig_lib.TUPLE_SEARCHES}
-  for r in range(ROUND_KEYS):
+  for r in range(_ROUND_KEYS.value):
     keys_L = jax.random.split(jax.random.fold_in(key_select, r), L)
     for search in summed:
       summed[search] += float(jnp.sum(phases[search][0](keys_L, *args_select[1:])[1])) / L
@@ -202,8 +205,8 @@ def main(argv):
         f'{np.mean(first_ratio > 1 - 1e-4):.0%} of {first_ratio.size} queries with best I > '
         f'1e-4 nats (best I mean {best_LxB.mean():.3f} nats)')
   print(f'whole round, sequential: greedy / all summed I = {round_ratio:.3f} '
-        f"({summed['greedy'] / ROUND_KEYS:.3f} / {summed['all'] / ROUND_KEYS:.3f} nats a lane, "
-        f'mean of {ROUND_KEYS} keys)')
+        f"({summed['greedy'] / _ROUND_KEYS.value:.3f} / {summed['all'] / _ROUND_KEYS.value:.3f} "
+        f'nats a lane, mean of {_ROUND_KEYS.value} keys)')
   common.write_out(_OUT.value, {
       'machine': setup, 'config': {'lanes': L, 'prompts_per_round': e.prompts_per_round, 'K': K,
                                    'pool_size': e.pool_size, 'members': config.agent.num_members,
