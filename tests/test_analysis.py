@@ -1,0 +1,37 @@
+"""The analysis scripts' arithmetic (`experiments/analysis/`, run as files, not a package)."""
+
+import importlib.util
+import math
+import os
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script(name):
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(ROOT, 'experiments', 'analysis', f'{name}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_pretrained_holes_on_a_constructed_prompt():
+  """Four responses: p_0 nearly excludes 2 and 3 (1e-6 each, under 1% of a uniform 0.25), where
+  p* puts 0.09 and 0.01. The hole holds 0.10 of p*; half of it is on response 2 alone (the peak);
+  a pool that gives response 2 probability 0.02 reaches it with 0.02, a uniform draw with 0.25."""
+  holes = _script('pretrained_holes')
+  p0 = np.array([[0.6, 0.4 - 2e-6, 1e-6, 1e-6]])
+  pstar = np.array([[0.45, 0.45, 0.09, 0.01]])
+  pool = np.array([[0.5, 0.47, 0.02, 0.01]])
+  h = holes.world_holes(np.log(p0), np.log(pool), np.log(pstar))
+  kl_N = pstar[0] * np.log(pstar[0] / p0[0])
+  np.testing.assert_allclose(h['kl'], kl_N.sum())
+  np.testing.assert_allclose(h['hole_kl_share'], kl_N[2:].sum() / kl_N.sum())
+  np.testing.assert_allclose(h['hole_pstar_mass'], 0.10)
+  np.testing.assert_allclose(
+      h['depth'], (0.09 * math.log(0.09 / 1e-6) + 0.01 * math.log(0.01 / 1e-6)) / 0.10)
+  assert h['peak_size'] == 1
+  np.testing.assert_allclose([h['pool_reach'], h['uniform_reach'], h['p0_reach']],
+                             [0.02, 0.25, 1e-6])
