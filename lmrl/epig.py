@@ -44,6 +44,9 @@ prompts; the members couple prompts, so a ranking on one prompt informs `Y` on a
 Monte-Carlo estimate (`sampled_targets`): `S` draws of `Y` per member (stratified over members:
 draw `t` from member `m_t`, weight `pi_{m_t} / S`), which is unbiased for the second term while
 `H(C)` stays exact. Only `Y`'s axis shrinks (N to M * S), the cost that grows with the world.
+With `experiment.epig_tables=False` (`strategies.epig`) the draws come from the members' LMs
+and every member scores them (`member_sample_targets`), so no table over the N responses is
+built at all: what a world too large to tabulate needs.
 
 **Which tuple** (`experiment.epig_tuples`): the best of every K-tuple of the C candidates
 (`'all'`: `C(C, K)` tuples, 1,820 for 16 candidates and K = 4, each with K! outcomes), or one grown
