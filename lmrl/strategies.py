@@ -310,6 +310,17 @@ def sampled_pool(key, explorer: Explorer, prompts_BxLx, p: StrategyParams) -> ja
   return jnp.where(epig_lib.repeats(pool_BxCxLy)[:, :, None], uniform_BxCxLy, pool_BxCxLy)
 
 
+def _tuple_search(pool_BxC, p: StrategyParams, tuples_UxK=None, showable_BxU=None) -> dict:
+  """`epig.select_queries`' search over a pool (response indices or tokens): growing tuples
+  greedily from its showable candidates, or the best of every K-tuple (built here if not given)."""
+  if p.epig_tuples == 'greedy':
+    return dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, p.num_shown))
+  if tuples_UxK is None:
+    tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
+    showable_BxU = epig_lib.showable_tuples(pool_BxC, tuples_UxK)
+  return dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)
+
+
 def _epig_without_tables(key_pool, key_select, explorer: Explorer, prompts_BxLx,
                          p: StrategyParams) -> jax.Array:
   """`epig` from draws instead of tables: the pool (`sampled_pool`) and `epig_samples` draws of
@@ -324,16 +335,10 @@ def _epig_without_tables(key_pool, key_select, explorer: Explorer, prompts_BxLx,
   scored_BxExLy = jnp.concatenate([pool_BxCxLy, draws_BxMxSxLy.reshape(B, M * S, -1)], axis=1)
   log_p_MxBxE = explorer.utilities(prompts_BxLx, scored_BxExLy)
   log_u_BxMxC = jnp.swapaxes(log_p_MxBxE[:, :, :C], 0, 1)
-  if p.epig_tuples == 'greedy':
-    search = dict(valid_BxC=epig_lib.showable_candidates(pool_BxCxLy, p.num_shown))
-  else:
-    tuples_UxK = jnp.asarray(tuples(C, p.num_shown))
-    search = dict(tuples_UxK=tuples_UxK,
-                  valid_BxU=epig_lib.showable_tuples(pool_BxCxLy, tuples_UxK))
   chosen_BxK, _ = epig_lib.select_queries(
       key_select, log_u_BxMxC, p.num_shown,
       lambda key_t, b: epig_lib.member_sample_targets(log_p_MxBxE[:, b, C:], S),
-      p.full_ranking, **search)
+      p.full_ranking, **_tuple_search(pool_BxCxLy, p))
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 
 
@@ -367,12 +372,9 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
       return epig_lib.sampled_targets(key_t, table_MxXxN, p.epig_samples)
     return epig_lib.exact_targets(table_MxXxN)
 
-  if greedy:
-    search = dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, p.num_shown))
-  else:
-    search = dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)
   chosen_BxK, _ = epig_lib.select_queries(key_select, log_u_BxMxC, p.num_shown, targets_fn,
-                                          p.full_ranking, **search)
+                                          p.full_ranking,
+                                          **_tuple_search(pool_BxC, p, tuples_UxK, showable_BxU))
   return response_tokens(explorer, jnp.take_along_axis(pool_BxC, chosen_BxK, axis=1))
 
 
