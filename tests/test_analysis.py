@@ -1,10 +1,12 @@
 """The analysis scripts' arithmetic (`experiments/analysis/`, run as files, not a package)."""
 
+import csv
 import importlib.util
 import math
 import os
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,3 +37,23 @@ def test_pretrained_holes_on_a_constructed_prompt():
   assert h['peak_size'] == 1
   np.testing.assert_allclose([h['pool_reach'], h['uniform_reach'], h['p0_reach']],
                              [0.02, 0.25, 1e-6])
+
+
+@pytest.mark.slow
+def test_learner_direction_starts_at_the_runs_final_kl_and_moves_only_with_steps(tiny_run):
+  """From the tiny run's last checkpoint, the continued fit's first KL is each lane's final KL in
+  results.csv; with a learning rate of 0 it stays there; with the run's own it moves."""
+  direction = _script('learner_direction')
+  rankings, kl_LxB, config = direction.from_checkpoint(tiny_run, 'infomax', 4, 2, {})
+  e = config.experiment
+  assert rankings == e.rounds * e.prompts_per_round
+  assert kl_LxB.shape == (e.num_seeds, 3)
+  with open(os.path.join(tiny_run, 'results.csv')) as f:
+    final = {int(row['seed']): float(row['kl']) for row in csv.DictReader(f)
+             if row['strategy'] == 'infomax' and int(row['round']) == e.rounds}
+  np.testing.assert_allclose(kl_LxB[:, 0], [final[s] for s in range(e.num_seeds)], rtol=1e-5)
+  _, frozen_LxB, _ = direction.from_checkpoint(tiny_run, 'infomax', 4, 2, {'learning_rate': '0'})
+  np.testing.assert_allclose(frozen_LxB, kl_LxB[:, :1].repeat(3, axis=1), rtol=1e-6)
+  assert np.all(np.abs(kl_LxB[:, 1:] - kl_LxB[:, :1]) > 1e-6)
+  with pytest.raises(SystemExit, match='not traced hyper-parameters'):
+    direction.from_checkpoint(tiny_run, 'infomax', 4, 2, {'lambda_ll2': '1'})
