@@ -9,8 +9,10 @@ An `Agent` is what the experiment loop needs from a learner, whatever its inside
                                       the deployed LM and each epistemic member, exactly
 
 The joint agent (`make_joint_agent`) is an `EpistemicLM` trained by `update.make_joint_update`:
-its members are at once policies and reward models, so `learn` is the whole of fine-tuning. The
-classic pipeline (`lmrl.classic`) provides the same bundle with a reward model and a policy.
+its members are at once policies and reward models, so `learn` is the whole of fine-tuning: S
+steps, or with `finetune.stop='newest'` at most S, stopped where the loss on the latest round's
+rankings (held out of the round's steps, fitted from the next round on) rises
+(`learn_until_held_out_rises`). The classic pipeline (`lmrl.classic`) provides the same bundle with a reward model and a policy.
 `hparams` is the run's pytree of traced hyper-parameters (`lmrl.hyperparams`), which lives in
 the run state, not in the agent's.
 """
@@ -156,6 +158,35 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
                              spec.vocab_size, spec.response_length, sample_members)
 
 
+def learn_until_held_out_rises(step: Callable, state, steps: int):
+  """Up to `steps` steps of `step(state, i) -> (state, info)`, stopping where the held-out loss
+  (`info['held_out_loss']`: the newest round's rankings, which the step does not fit) rises.
+
+  Step i computes the held-out loss of the state it starts from; if that is above the loss of
+  the state before it, step i - 1 is undone and the round's remaining steps are skipped: the state
+  kept is the one with the lowest held-out loss along the round's path (or the last, if it never
+  rose). The steps are a scan of fixed length (under `vmap` every lane pays for `steps`); `info`
+  is the last step's, with `steps_taken` (int32[]) the steps kept.
+  """
+  def one(carry, i):
+    state, before, loss_before, stopped = carry
+    after, info = step(state, i)
+    rose = info['held_out_loss'] > loss_before
+    stop_now = ~stopped & rose
+    keep = lambda a, b, c: jax.tree_util.tree_map(
+        lambda x, y, z: jnp.where(stop_now, x, jnp.where(stopped, y, z)), a, b, c)
+    # Stopping now: go back to `before` (the state of the lower loss); stopped: stay; else step.
+    new_state = keep(before, state, after)
+    carry = (new_state, state, info['held_out_loss'], stopped | stop_now)
+    return carry, (info, ~(stopped | stop_now))
+  init = (state, state, jnp.float32(jnp.inf), jnp.bool_(False))
+  (state, _, _, stopped), (info, took_S) = jax.lax.scan(one, init, jnp.arange(steps))
+  info = jax.tree_util.tree_map(lambda x: x[-1], info)
+  # A stop at step i undoes step i - 1 too: the steps kept are those taken before it, less one.
+  taken = jnp.sum(took_S.astype(jnp.int32)) - stopped.astype(jnp.int32)
+  return state, {**info, 'steps_taken': taken}
+
+
 def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) -> Agent:
   """The LM is policy, reward and transition; `learn` takes S joint-update steps."""
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
@@ -170,6 +201,8 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
   def learn(key, state, buffer, world, hparams):
     def step(state, i):
       return update(jax.random.fold_in(key, i), state, buffer, world, hparams)
+    if config.finetune.stop == 'newest':
+      return learn_until_held_out_rises(step, state, steps)
     state, info = jax.lax.scan(step, state, jnp.arange(steps))
     return state, jax.tree_util.tree_map(lambda x: x[-1], info)
 

@@ -51,6 +51,13 @@ table over every (prompt, response) is computed once per step through the prefix
 up in it, so a step uses all the data with its bootstrap weights and no sampling noise; its cost
 is that of the table, whatever the buffer holds (for the default world 216 sequences per member,
 against 128 for a sampled batch of 32 four-way rankings).
+
+Holding the newest rankings out (`hold_out_newest`, with 'all'; `config.finetune.stop='newest'`):
+the step fits every ranking but the latest round's, and reports in `info['held_out_loss']` the
+members' mean Plackett-Luce loss on the latest round's rankings (unweighted: a prediction of
+choices not yet fitted, read from the same tables at no extra cost), so that the agent can stop
+a round's steps when it rises (`lmrl.agent`). Each round's rankings are fitted from the next
+round on.
 """
 
 import functools
@@ -126,6 +133,7 @@ def table_at_rows(table_xPxN: jax.Array, buffer: buffer_lib.ChoiceBuffer,
   return table_xPxN[..., prompt_H[:, None], response_HxK]
 
 
+STOP_RULES = ('none', 'newest')  # When a round's joint steps stop (`config.finetune.stop`).
 LM_LOSS_TOKENS = ('sequence', 'prompt')  # What the next-token regulariser predicts.
 
 
@@ -160,7 +168,7 @@ class NextTokenTerm(NamedTuple):
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_term: NextTokenTerm,
                       rows: str = 'uniform', shown_mass_weight: float = 0.0,
-                      ema_decay: float = 0.0) -> Callable:
+                      ema_decay: float = 0.0, hold_out_newest: bool = False) -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
   step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`.
   `shown_mass_weight` > 0 adds the shown-mass anchor (module docstring; static: 0 computes
@@ -168,6 +176,8 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
   `ema <- d ema + (1 - d) theta` (the state must keep one: `init_agent_state(..., ema=True)`)."""
   if rows not in buffer_lib.REPLAY:
     raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
+  if hold_out_newest and rows != 'all':
+    raise ValueError(f"holding the newest rankings out needs rows='all', got {rows!r}")
   optimizer = make_optimizer()
   group_mix_G = jnp.asarray(lm_term.corpus_group_mix, jnp.float32)
   prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))
@@ -183,17 +193,25 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     valid_B = jnp.ones((batch_size,), bool)
     return (member_choice_loss(log_u_MxBxK, buffer.ranking_HxK[rows_B],
                                buffer.bootstrap_HxM[rows_B].T, valid_B),
-            shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B))
+            shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B), None)
 
   def exact_choice_loss(logits_fns, buffer):
-    """As `sampled_choice_loss` for every buffered row, by lookup in the exact tables."""
+    """As `sampled_choice_loss` for every buffered row (but the latest round's, with
+    `hold_out_newest`: then their loss is the third value), by lookup in the exact tables."""
     log_u_MxHxK, log_u0_MxHxK = [
         None if fn is None else table_at_rows(lm_lib.exact_log_probs(fn, prompts_PxLx, spec),
                                               buffer, spec.vocab_size)
         for fn in logits_fns]
-    return (member_choice_loss(log_u_MxHxK, buffer.ranking_HxK, buffer.bootstrap_HxM.T,
-                               buffer.valid_H),
-            shown_mass_penalty(log_u_MxHxK, log_u0_MxHxK, buffer.valid_H))
+    fit_H, held_out = buffer.valid_H, None
+    if hold_out_newest:
+      newest_H = buffer_lib.latest_rows(buffer)
+      fit_H = fit_H & ~newest_H
+      nll_MxH = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(
+          jax.lax.stop_gradient(log_u_MxHxK), buffer.ranking_HxK, full_ranking)
+      held_out = (jnp.sum(jnp.where(newest_H, jnp.mean(nll_MxH, axis=0), 0.0))
+                  / jnp.maximum(jnp.sum(newest_H), 1))
+    return (member_choice_loss(log_u_MxHxK, buffer.ranking_HxK, buffer.bootstrap_HxM.T, fit_H),
+            shown_mass_penalty(log_u_MxHxK, log_u0_MxHxK, fit_H), held_out)
 
   def shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B):
     """Mean over the valid rows of `(LSE_k log u - LSE_k log u0)^2`, float32[M]."""
@@ -227,15 +245,18 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                   ) if shown_mass_weight > 0 else None
     choice_loss = exact_choice_loss if rows == 'all' else functools.partial(
         sampled_choice_loss, key_rows)
-    choice_M, mass_M = choice_loss((logits_fn, logits0_fn), buffer)
+    choice_M, mass_M, held_out = choice_loss((logits_fn, logits0_fn), buffer)
     lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_term.tokens, spec))
     l2 = epistemic.anchor_penalty(epi, params, train)
     loss = (jnp.mean(choice_M) + hparams['lambda_lm'] * jnp.mean(lm_M)
             + l2_weight(hparams, buffer) * l2)
     if shown_mass_weight > 0:
       loss = loss + shown_mass_weight * jnp.mean(mass_M)
-    return loss, {'loss': loss, 'choice_loss': jnp.mean(choice_M), 'lm_loss': jnp.mean(lm_M),
-                  'l2': l2, 'shown_mass': jnp.mean(mass_M)}
+    info = {'loss': loss, 'choice_loss': jnp.mean(choice_M), 'lm_loss': jnp.mean(lm_M),
+            'l2': l2, 'shown_mass': jnp.mean(mass_M)}
+    if held_out is not None:
+      info['held_out_loss'] = held_out
+    return loss, info
 
   def update(key, state: AgentState, buffer: buffer_lib.ChoiceBuffer, world, hparams):
     grads, info = jax.grad(loss_fn, has_aux=True)(state.params.train, state, key, buffer, world,
@@ -253,11 +274,14 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
 
 
 def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
-                             rows: str | None = None) -> Callable:
-  """`make_joint_update` with `config`'s settings (`rows`: `config.finetune.rows` unless given)."""
+                             rows: str | None = None, hold_out_newest: bool | None = None
+                             ) -> Callable:
+  """`make_joint_update` with `config`'s settings (`rows`: `config.finetune.rows` unless given;
+  `hold_out_newest`: `config.finetune.stop == 'newest'` unless given: a refit passes False)."""
   f = config.finetune
   return make_joint_update(
       epi, spec, full_ranking=config.world.full_ranking, batch_size=f.batch_size,
       lm_term=NextTokenTerm(f.lm_batch_size, tuple(config.world.corpus_group_mix),
                             f.lm_loss_tokens), rows=rows or f.rows,
-      shown_mass_weight=float(f.shown_mass_weight), ema_decay=float(f.ema_decay))
+      shown_mass_weight=float(f.shown_mass_weight), ema_decay=float(f.ema_decay),
+      hold_out_newest=f.stop == 'newest' if hold_out_newest is None else hold_out_newest)

@@ -101,3 +101,29 @@ def test_each_members_draws_follow_its_own_table_and_temperature_0_is_greedy(
       marginal_V = jax.nn.logsumexp(rest.reshape(V, -1), axis=-1)
       tokens.append(int(np.argmax(marginal_V)))
     assert greedy_BxMxLy[b, m, 0].tolist() == tokens, (b, m, greedy_BxMxLy[b, m, 0], tokens)
+
+
+def _quadratic_step(minimum):
+  """A step on a scalar state that adds 1 and reports the held-out loss (x - minimum)^2 of the
+  state it starts from, as the joint update reports the loss of the parameters it starts from."""
+  def step(x, i):
+    del i
+    return x + 1.0, {'held_out_loss': (x - minimum) ** 2, 'loss': x}
+  return step
+
+
+def test_learning_stops_where_the_held_out_loss_rises_and_keeps_the_lowest_state():
+  """From 0 with the loss's minimum at 3: the loss rises at the state 4, so the step to 4 is
+  undone, the state kept is 3 (3 steps), and the remaining steps are skipped; a loss that keeps
+  falling takes every step; under vmap each lane stops on its own."""
+  learn = jax.jit(lambda x0, minimum: agent_lib.learn_until_held_out_rises(
+      _quadratic_step(minimum), x0, 8))
+  state, info = learn(jnp.float32(0.0), jnp.float32(3.0))
+  assert float(state) == 3.0 and int(info['steps_taken']) == 3
+  state, info = learn(jnp.float32(0.0), jnp.float32(100.0))
+  assert float(state) == 8.0 and int(info['steps_taken']) == 8
+  state, info = learn(jnp.float32(0.0), jnp.float32(0.0))  # Rises at the first check: 0 steps.
+  assert float(state) == 0.0 and int(info['steps_taken']) == 0
+  states, infos = jax.vmap(learn)(jnp.zeros(3), jnp.array([1.0, 5.0, 100.0]))
+  np.testing.assert_array_equal(states, [1.0, 5.0, 8.0])
+  np.testing.assert_array_equal(infos['steps_taken'], [1, 5, 8])
