@@ -46,7 +46,8 @@ def continued_kl(config, spec, lm_spec, world, state, keys_L, steps: int, every:
   """float32[L, steps // every + 1]: each lane's deployed KL after 0, every, 2 every, ... more
   exact full-buffer steps from its online state (`state`, a `loop.RunState` over L lanes)."""
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
-  step = update_lib.joint_update_from_config(config, epi, spec, rows='all')
+  step = update_lib.joint_update_from_config(config, epi, spec, rows='all',
+                                                 hold_out_newest=False)
   eval_index_P = loop_lib.eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
 
