@@ -10,9 +10,8 @@ An `Agent` is what the experiment loop needs from a learner, whatever its inside
 
 The joint agent (`make_joint_agent`) is an `EpistemicLM` trained by `update.make_joint_update`:
 its members are at once policies and reward models, so `learn` is the whole of fine-tuning: S
-steps, or with `finetune.stop='newest'` at most S, stopped where the loss on the latest round's
-rankings (held out of the round's steps, fitted from the next round on) rises
-(`learn_until_held_out_rises`). The classic pipeline (`lmrl.classic`) provides the same bundle with a reward model and a policy.
+steps, or with `finetune.stop` ('newest', 'every_k') at most S, stopped where the loss on
+rankings held out of the steps rises (`learn_until_held_out_rises`, `lmrl.update`). The classic pipeline (`lmrl.classic`) provides the same bundle with a reward model and a policy.
 `hparams` is the run's pytree of traced hyper-parameters (`lmrl.hyperparams`), which lives in
 the run state, not in the agent's.
 """
@@ -160,7 +159,7 @@ def epistemic_explorer(epi: epistemic.EpistemicNet, params: epistemic.EpistemicP
 
 def learn_until_held_out_rises(step: Callable, state, steps: int):
   """Up to `steps` steps of `step(state, i) -> (state, info)`, stopping where the held-out loss
-  (`info['held_out_loss']`: the newest round's rankings, which the step does not fit) rises.
+  (`info['held_out_loss']`: of rankings the step does not fit) rises.
 
   Step i computes the held-out loss of the state it starts from; if that is above the loss of
   the state before it, step i - 1 is undone and the round's remaining steps are skipped: the state
@@ -201,7 +200,7 @@ def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) 
   def learn(key, state, buffer, world, hparams):
     def step(state, i):
       return update(jax.random.fold_in(key, i), state, buffer, world, hparams)
-    if config.finetune.stop == 'newest':
+    if config.finetune.stop != 'none':
       return learn_until_held_out_rises(step, state, steps)
     state, info = jax.lax.scan(step, state, jnp.arange(steps))
     return state, jax.tree_util.tree_map(lambda x: x[-1], info)

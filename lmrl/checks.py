@@ -468,8 +468,9 @@ def validate(config) -> None:
   _require(config.finetune.stop in update.STOP_RULES, 'finetune.stop',
            f'must be one of {update.STOP_RULES}', config.finetune.stop)
   _require(config.finetune.stop == 'none' or config.finetune.rows == 'all', 'finetune.stop',
-           "holds the newest rankings out of the exact full-buffer step: needs "
+           "holds rankings out of the exact full-buffer step: needs "
            f"finetune.rows='all' (finetune.rows is {config.finetune.rows!r})", config.finetune.stop)
+  _int_at_least(config, 'finetune.stop_every', 2)
   _require(config.classic.reward_rows in buffer.SAMPLED_REPLAY, 'classic.reward_rows',
            f'must be one of {buffer.SAMPLED_REPLAY}', config.classic.reward_rows)
   _validate_traced(config)

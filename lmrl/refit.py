@@ -62,7 +62,7 @@ def make_refit(config, spec: world_lib.WorldSpec, lm_spec) -> Callable:
   e = config.experiment
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
   step = update_lib.joint_update_from_config(config, epi, spec, rows='all',
-                                                 hold_out_newest=False)
+                                                 hold_out='none')
   eval_index_P = loop.eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
   all_prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))

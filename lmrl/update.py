@@ -52,12 +52,13 @@ up in it, so a step uses all the data with its bootstrap weights and no sampling
 is that of the table, whatever the buffer holds (for the default world 216 sequences per member,
 against 128 for a sampled batch of 32 four-way rankings).
 
-Holding the newest rankings out (`hold_out_newest`, with 'all'; `config.finetune.stop='newest'`):
-the step fits every ranking but the latest round's, and reports in `info['held_out_loss']` the
-members' mean Plackett-Luce loss on the latest round's rankings (unweighted: a prediction of
-choices not yet fitted, read from the same tables at no extra cost), so that the agent can stop
-a round's steps when it rises (`lmrl.agent`). Each round's rankings are fitted from the next
-round on.
+Holding rankings out (`hold_out`, one of `STOP_RULES`, with 'all'; `config.finetune.stop`): the
+step fits every ranking but the held-out ones and reports in `info['held_out_loss']` the members'
+mean Plackett-Luce loss on them (unweighted: a prediction of choices not fitted, read from the
+same tables at no extra cost), so that the agent can stop a round's steps where it rises
+(`lmrl.agent`). 'newest' holds out the latest round's rankings (fitted from the next round on);
+'every_k' every `hold_out_every`-th buffer row, for good (a fair share of every round's queries,
+as the refit's stopping rule holds out).
 """
 
 import functools
@@ -133,7 +134,7 @@ def table_at_rows(table_xPxN: jax.Array, buffer: buffer_lib.ChoiceBuffer,
   return table_xPxN[..., prompt_H[:, None], response_HxK]
 
 
-STOP_RULES = ('none', 'newest')  # When a round's joint steps stop (`config.finetune.stop`).
+STOP_RULES = ('none', 'newest', 'every_k')  # Which rankings a round's steps hold out to stop on.
 LM_LOSS_TOKENS = ('sequence', 'prompt')  # What the next-token regulariser predicts.
 
 
@@ -148,6 +149,15 @@ def lm_loss_num_tokens(lm_loss_tokens: str, spec: world_lib.WorldSpec) -> int | 
     raise ValueError(f'config.finetune.lm_loss_tokens must be one of {LM_LOSS_TOKENS}, '
                      f'got {lm_loss_tokens!r}')
   return spec.prompt_length if lm_loss_tokens == 'prompt' else None
+
+
+def held_out_rows(buffer: buffer_lib.ChoiceBuffer, hold_out: str, every: int) -> jax.Array:
+  """bool[H]: the rows a step holds out under `hold_out` ('newest' or 'every_k': every
+  `every`-th row, rows k-1, 2k-1, ...), among the valid ones."""
+  if hold_out == 'newest':
+    return buffer_lib.latest_rows(buffer)
+  row_H = jnp.arange(buffer.valid_H.shape[0])
+  return buffer.valid_H & (row_H % every == every - 1)
 
 
 def l2_weight(hparams, buffer: buffer_lib.ChoiceBuffer) -> jax.Array:
@@ -168,7 +178,8 @@ class NextTokenTerm(NamedTuple):
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_term: NextTokenTerm,
                       rows: str = 'uniform', shown_mass_weight: float = 0.0,
-                      ema_decay: float = 0.0, hold_out_newest: bool = False) -> Callable:
+                      ema_decay: float = 0.0, hold_out: str = 'none',
+                      hold_out_every: int = 10) -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
   step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`.
   `shown_mass_weight` > 0 adds the shown-mass anchor (module docstring; static: 0 computes
@@ -176,8 +187,10 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
   `ema <- d ema + (1 - d) theta` (the state must keep one: `init_agent_state(..., ema=True)`)."""
   if rows not in buffer_lib.REPLAY:
     raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
-  if hold_out_newest and rows != 'all':
-    raise ValueError(f"holding the newest rankings out needs rows='all', got {rows!r}")
+  if hold_out not in STOP_RULES:
+    raise ValueError(f'config.finetune.stop must be one of {STOP_RULES}, got {hold_out!r}')
+  if hold_out != 'none' and rows != 'all':
+    raise ValueError(f"holding rankings out ({hold_out!r}) needs rows='all', got {rows!r}")
   optimizer = make_optimizer()
   group_mix_G = jnp.asarray(lm_term.corpus_group_mix, jnp.float32)
   prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))
@@ -197,19 +210,19 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
 
   def exact_choice_loss(logits_fns, buffer):
     """As `sampled_choice_loss` for every buffered row (but the latest round's, with
-    `hold_out_newest`: then their loss is the third value), by lookup in the exact tables."""
+    `hold_out`: then their loss is the third value), by lookup in the exact tables."""
     log_u_MxHxK, log_u0_MxHxK = [
         None if fn is None else table_at_rows(lm_lib.exact_log_probs(fn, prompts_PxLx, spec),
                                               buffer, spec.vocab_size)
         for fn in logits_fns]
     fit_H, held_out = buffer.valid_H, None
-    if hold_out_newest:
-      newest_H = buffer_lib.latest_rows(buffer)
-      fit_H = fit_H & ~newest_H
+    if hold_out != 'none':
+      held_H = held_out_rows(buffer, hold_out, hold_out_every)
+      fit_H = fit_H & ~held_H
       nll_MxH = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(
           jax.lax.stop_gradient(log_u_MxHxK), buffer.ranking_HxK, full_ranking)
-      held_out = (jnp.sum(jnp.where(newest_H, jnp.mean(nll_MxH, axis=0), 0.0))
-                  / jnp.maximum(jnp.sum(newest_H), 1))
+      held_out = (jnp.sum(jnp.where(held_H, jnp.mean(nll_MxH, axis=0), 0.0))
+                  / jnp.maximum(jnp.sum(held_H), 1))
     return (member_choice_loss(log_u_MxHxK, buffer.ranking_HxK, buffer.bootstrap_HxM.T, fit_H),
             shown_mass_penalty(log_u_MxHxK, log_u0_MxHxK, fit_H), held_out)
 
@@ -274,14 +287,14 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
 
 
 def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec,
-                             rows: str | None = None, hold_out_newest: bool | None = None
+                             rows: str | None = None, hold_out: str | None = None
                              ) -> Callable:
   """`make_joint_update` with `config`'s settings (`rows`: `config.finetune.rows` unless given;
-  `hold_out_newest`: `config.finetune.stop == 'newest'` unless given: a refit passes False)."""
+  `hold_out`: `config.finetune.stop` unless given: a refit passes 'none')."""
   f = config.finetune
   return make_joint_update(
       epi, spec, full_ranking=config.world.full_ranking, batch_size=f.batch_size,
       lm_term=NextTokenTerm(f.lm_batch_size, tuple(config.world.corpus_group_mix),
                             f.lm_loss_tokens), rows=rows or f.rows,
       shown_mass_weight=float(f.shown_mass_weight), ema_decay=float(f.ema_decay),
-      hold_out_newest=f.stop == 'newest' if hold_out_newest is None else hold_out_newest)
+      hold_out=f.stop if hold_out is None else hold_out, hold_out_every=f.stop_every)

@@ -350,11 +350,11 @@ def test_the_full_buffer_step_is_the_sampled_step_over_every_row(spec, world, jo
   # turns the float noise of a zero gradient, e.g. an attention key's bias, into +-lr.)
 
 
-@pytest.mark.slow  # ~15 s of compilation on 2 cores (three update steps).
-def test_holding_the_newest_round_out_fits_the_rest_and_scores_the_newest(
+@pytest.mark.slow  # ~20 s of compilation on 2 cores (four update steps).
+def test_held_out_rankings_are_not_fitted_and_their_loss_is_reported(
     spec, world, joint_agent, make_choice_buffer):
-  """With `hold_out_newest` the step's choice loss is the exact step's on every row but the latest
-  round's, and its held-out loss is the members' mean unweighted loss on the latest round's rows
+  """Holding out the newest round (or every k-th row), the step's choice loss is the exact step's on
+  every other row, and its held-out loss is the members' mean unweighted loss on the held-out rows
   (the exact step's choice loss there, with bootstrap weights of 1)."""
   epi, state, _, hparams = joint_agent('ensemble')
   older = make_choice_buffer(jax.random.key(7), world, 8, 3, epi.num_members, capacity=24)
@@ -365,7 +365,7 @@ def test_holding_the_newest_round_out_fits_the_rest_and_scores_the_newest(
   assert newest_H.sum() == 4 and not newest_H[:8].any()
   settings = dict(full_ranking=True, lm_term=update.NextTokenTerm(4, (1.0, 0.0)), batch_size=8,
                   rows='all')
-  held = jax.jit(update.make_joint_update(epi, spec, hold_out_newest=True, **settings))
+  held = jax.jit(update.make_joint_update(epi, spec, hold_out='newest', **settings))
   exact = jax.jit(update.make_joint_update(epi, spec, **settings))
   _, info = held(jax.random.key(1), state, buffer, world, hparams)
   _, rest = exact(jax.random.key(1), state, buffer._replace(valid_H=buffer.valid_H & ~newest_H),
@@ -375,8 +375,19 @@ def test_holding_the_newest_round_out_fits_the_rest_and_scores_the_newest(
   np.testing.assert_allclose(info['choice_loss'], rest['choice_loss'], rtol=1e-5)
   np.testing.assert_allclose(info['held_out_loss'], scored['choice_loss'], rtol=1e-5)
   assert 'held_out_loss' not in rest
+  every = jax.jit(update.make_joint_update(epi, spec, hold_out='every_k', hold_out_every=3,
+                                           **settings))
+  every_H = update.held_out_rows(buffer, 'every_k', 3)
+  np.testing.assert_array_equal(np.flatnonzero(every_H), [2, 5, 8, 11])
+  _, info = every(jax.random.key(1), state, buffer, world, hparams)
+  _, rest = exact(jax.random.key(1), state, buffer._replace(valid_H=buffer.valid_H & ~every_H),
+                  world, hparams)
+  _, scored = exact(jax.random.key(1), state, buffer._replace(
+      valid_H=every_H, bootstrap_HxM=jnp.ones_like(buffer.bootstrap_HxM)), world, hparams)
+  np.testing.assert_allclose(info['choice_loss'], rest['choice_loss'], rtol=1e-5)
+  np.testing.assert_allclose(info['held_out_loss'], scored['choice_loss'], rtol=1e-5)
   with pytest.raises(ValueError, match="needs rows='all'"):
-    update.make_joint_update(epi, spec, hold_out_newest=True, **{**settings, 'rows': 'uniform'})
+    update.make_joint_update(epi, spec, hold_out='newest', **{**settings, 'rows': 'uniform'})
 
 
 @pytest.mark.slow  # ~11 s; no study config sets finetune.shown_mass_weight (the family dropped

@@ -77,8 +77,10 @@ def get_config() -> ml_collections.ConfigDict:
   u.lm_batch_size = 16  # Corpus sequences per update step for the next-token loss.
   u.lm_loss_tokens = 'prompt'  # Next-token loss on 'sequence' ([x, y]) or 'prompt' (x only).
   u.steps_per_round = 8  # S: joint-update steps after each round of queries.
-  u.stop = 'none'  # Joint agent, rows 'all': 'newest' holds the latest round's rankings out of its
-  #                  steps and stops them where their loss rises (lmrl.agent); 'none': S steps.
+  u.stop = 'none'  # Joint agent, rows 'all': stop a round's steps where the loss on held-out
+  #                  rankings rises: 'newest' (the latest round's, fitted from the next on) or
+  #                  'every_k' (every stop_every-th, never fitted); 'none': S steps (lmrl.agent).
+  u.stop_every = 10  # k of stop='every_k'.
   u.ema_decay = 0.0  # Joint agent: deploy (and explore with) the Polyak average of its parameters,
   #                    ema <- d ema + (1 - d) theta after every step; 0 = the parameters as they are.
 
