@@ -47,7 +47,7 @@ def continued_kl(config, spec, lm_spec, world, state, keys_L, steps: int, every:
   exact full-buffer steps from its online state (`state`, a `loop.RunState` over L lanes)."""
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
   step = update_lib.joint_update_from_config(config, epi, spec, rows='all',
-                                                 hold_out_newest=False)
+                                                 hold_out='none')
   eval_index_P = loop_lib.eval_prompt_index(config, spec)
   eval_prompts_PxLx = world_lib.prompt_tokens(eval_index_P, spec)
 
