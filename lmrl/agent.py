@@ -162,10 +162,12 @@ def learn_until_held_out_rises(step: Callable, state, steps: int):
   (`info['held_out_loss']`: of rankings the step does not fit) rises.
 
   Step i computes the held-out loss of the state it starts from; if that is above the loss of
-  the state before it, step i - 1 is undone and the round's remaining steps are skipped: the state
-  kept is the one with the lowest held-out loss along the round's path (or the last, if it never
-  rose). The steps are a scan of fixed length (under `vmap` every lane pays for `steps`); `info`
-  is the last step's, with `steps_taken` (int32[]) the steps kept.
+  the state before it, step i - 1 is undone and the round's remaining steps are skipped. The
+  last step's result is not checked (that would cost one more pass through the tables): a round
+  that never stopped keeps it. The whole state (parameters, optimiser moments, average) is put
+  back together. The steps are a scan of fixed length (under `vmap` every lane pays for `steps`,
+  and the carry holds a second state); `info` is the last step's, with `steps_taken` (int32[])
+  the steps kept.
   """
   def one(carry, i):
     state, before, loss_before, stopped = carry
@@ -187,7 +189,8 @@ def learn_until_held_out_rises(step: Callable, state, steps: int):
 
 
 def make_joint_agent(config, spec: world_lib.WorldSpec, lm_spec: lm_lib.LMSpec) -> Agent:
-  """The LM is policy, reward and transition; `learn` takes S joint-update steps."""
+  """The LM is policy, reward and transition; `learn` takes S joint-update steps (at most S with
+  `finetune.stop`)."""
   epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
   update = update_lib.joint_update_from_config(config, epi, spec)
   steps = config.finetune.steps_per_round

@@ -56,9 +56,11 @@ Holding rankings out (`hold_out`, one of `STOP_RULES`, with 'all'; `config.finet
 step fits every ranking but the held-out ones and reports in `info['held_out_loss']` the members'
 mean Plackett-Luce loss on them (unweighted: a prediction of choices not fitted, read from the
 same tables at no extra cost), so that the agent can stop a round's steps where it rises
-(`lmrl.agent`). 'newest' holds out the latest round's rankings (fitted from the next round on);
-'every_k' every `hold_out_every`-th buffer row, for good (a fair share of every round's queries,
-as the refit's stopping rule holds out).
+(`lmrl.agent`). 'newest' holds out the latest round's rankings (fitted from the next round on;
+the first round's steps fit no choice); 'every_k' every `hold_out_every`-th buffer row, for good
+(a share of every round's queries when a round has at least k, as the refit's stopping rule
+holds out). The anchor's fading (`l2_weight`) counts every buffered ranking, held-out ones
+included.
 """
 
 import functools
@@ -156,6 +158,8 @@ def held_out_rows(buffer: buffer_lib.ChoiceBuffer, hold_out: str, every: int) ->
   `every`-th row, rows k-1, 2k-1, ...), among the valid ones."""
   if hold_out == 'newest':
     return buffer_lib.latest_rows(buffer)
+  if hold_out != 'every_k':
+    raise ValueError(f"held_out_rows takes 'newest' or 'every_k', got {hold_out!r}")
   row_H = jnp.arange(buffer.valid_H.shape[0])
   return buffer.valid_H & (row_H % every == every - 1)
 
@@ -209,8 +213,8 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
             shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B), None)
 
   def exact_choice_loss(logits_fns, buffer):
-    """As `sampled_choice_loss` for every buffered row (but the latest round's, with
-    `hold_out`: then their loss is the third value), by lookup in the exact tables."""
+    """As `sampled_choice_loss` for every buffered row but the held-out ones (`hold_out`: their
+    unweighted loss is the third value, else None), by lookup in the exact tables."""
     log_u_MxHxK, log_u0_MxHxK = [
         None if fn is None else table_at_rows(lm_lib.exact_log_probs(fn, prompts_PxLx, spec),
                                               buffer, spec.vocab_size)

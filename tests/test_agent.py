@@ -127,3 +127,22 @@ def test_learning_stops_where_the_held_out_loss_rises_and_keeps_the_lowest_state
   states, infos = jax.vmap(learn)(jnp.zeros(3), jnp.array([1.0, 5.0, 100.0]))
   np.testing.assert_array_equal(states, [1.0, 5.0, 8.0])
   np.testing.assert_array_equal(infos['steps_taken'], [1, 5, 8])
+
+
+def test_a_stop_puts_the_whole_state_back_and_the_last_step_is_not_checked():
+  """A state of several leaves (a float, an int count, a nested pair) comes back whole from the
+  state of the lowest loss; a rise caused by the last step is not seen (it would need one more
+  pass), so a minimum at 7 of 8 steps keeps the state 8."""
+  def step(state, i):
+    del i
+    x = state['x']
+    return ({'x': x + 1.0, 'count': state['count'] + 1, 'pair': (x * 2.0, -x)},
+            {'held_out_loss': (x - 2.0) ** 2})
+  start = {'x': jnp.float32(0.0), 'count': jnp.int32(0), 'pair': (jnp.float32(0.0),
+                                                                   jnp.float32(0.0))}
+  state, info = jax.jit(lambda s: agent_lib.learn_until_held_out_rises(step, s, 8))(start)
+  assert float(state['x']) == 2.0 and int(state['count']) == 2 and int(info['steps_taken']) == 2
+  assert [float(v) for v in state['pair']] == [2.0, -1.0]  # The state made by the second step.
+  late = lambda x, i: (x + 1.0, {'held_out_loss': (x - 7.0) ** 2})
+  state, info = agent_lib.learn_until_held_out_rises(late, jnp.float32(0.0), 8)
+  assert float(state) == 8.0 and int(info['steps_taken']) == 8

@@ -74,8 +74,8 @@ def from_checkpoint(workdir: str, strategy: str, steps: int, every: int,
   """(rankings at the checkpoint, float32[L, steps // every + 1] as `continued_kl`, the config)
   for the last checkpoint of `workdir`'s joint `strategy`, its lanes' traced hyper-parameters
   replaced by `settings` ({name: value}) for the continued steps."""
-  if steps < every or steps % every:
-    raise SystemExit(f'error: STEPS ({steps}) must be a positive multiple of EVERY ({every})')
+  if every < 1 or steps < every or steps % every:
+    raise SystemExit(f'error: STEPS ({steps}) must be a positive multiple of EVERY ({every} >= 1)')
   config = workdir_lib.saved_config(workdir)
   if config.world.num_worlds > 1:
     raise SystemExit('error: learner_direction reads one-world runs (world.num_worlds = 1)')
