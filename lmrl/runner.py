@@ -402,3 +402,51 @@ def _compile(r: _Run, kind: str, exp, timing: dict) -> sweep_lib.Sweep:
 def _arrays_path(workdir: str, kind: str, strategy: str, suffix: str = '') -> str:
   name = f'{kind}_{strategy}_{suffix}' if suffix else f'{kind}_{strategy}'
   return os.path.join(workdir, 'results', f'{name}.npz')
+
+
+class RestoredSweep(NamedTuple):
+  """A one-world run's joint sweep of one strategy, before any choice and at its last checkpoint
+  (`restore_joint_sweep`): what the diagnostics in experiments/analysis read."""
+  config: object
+  spec: object  # The world's `WorldSpec`.
+  lm_spec: object
+  world: object
+  agent: object  # The joint `Agent`.
+  keys_L: jax.Array  # The lanes' keys, as `run` makes them: grid points x seeds.
+  fresh: loop_lib.RunState  # Every lane before any choice.
+  state: loop_lib.RunState  # Every lane at the last readable checkpoint.
+  rankings: int  # Rankings each lane had made there.
+
+
+def restore_joint_sweep(workdir: str, strategy: str) -> RestoredSweep:
+  """The joint agent's sweep of `strategy` in `workdir` (a finished or interrupted one-world run,
+  read with the config it saved), restored from its last checkpoint; a `UserError` in one line if
+  the run has several worlds or no checkpoint of that strategy."""
+  config = workdir_lib.saved_config(workdir)
+  if config.world.num_worlds > 1:
+    raise errors.UserError(f'{workdir}: a run over {config.world.num_worlds} worlds; the '
+                           'diagnostics read one-world runs (world.num_worlds = 1)')
+  directory = os.path.join(workdir, 'checkpoints', f'joint_{strategy}')
+  if not os.path.isdir(directory):
+    raise errors.UserError(f'no checkpoints of the joint agent\'s {strategy!r} at {directory}')
+  use_compilation_cache(DEFAULT_COMPILATION_CACHE)
+  spec, lm_spec, world = pipeline.build_world(config)
+  params, _ = pipeline.pretrained_lm(config, spec, lm_spec, world, log=lambda s: None)
+  agent = pipeline.make_agent(config, spec, lm_spec, 'joint')
+  sweeper = sweep_lib.make_sweep(loop_lib.make_experiment(config, spec, agent))
+  e, S = config.experiment, config.experiment.num_seeds
+  grid = hyperparams.grid(config)
+  keys_L = pipeline.lane_keys(config)[np.tile(np.arange(S), grid.size)]
+  fresh = jax.jit(sweeper.init)(keys_L, params, world, hyperparams.lane_values(config, S))
+  metrics_like = jax.tree_util.tree_map(
+      lambda x: np.zeros((x.shape[0], e.rounds + 1) + x.shape[1:], np.float32),
+      jax.eval_shape(sweeper.evaluate, fresh, world))
+  restored = checkpoints_lib.restore_progress(
+      directory, {'state': fresh, 'metrics': metrics_like}, log=lambda s: None)
+  if restored is None:
+    raise errors.UserError(f'no finished checkpoint of the joint agent\'s {strategy!r} in '
+                           f'{directory}')
+  at, tree = restored
+  state = jax.tree_util.tree_map(jax.numpy.asarray, tree['state'])
+  return RestoredSweep(config, spec, lm_spec, world, agent, keys_L, fresh, state,
+                       at * e.prompts_per_round)

@@ -2,6 +2,7 @@
 
 import csv
 import importlib.util
+import json
 import math
 import os
 
@@ -57,3 +58,20 @@ def test_learner_direction_starts_at_the_runs_final_kl_and_moves_only_with_steps
   assert np.all(np.abs(kl_LxB[:, 1:] - kl_LxB[:, :1]) > 1e-6)
   with pytest.raises(SystemExit, match='not traced hyper-parameters'):
     direction.from_checkpoint(tiny_run, 'infomax', 4, 2, {'lambda_ll2': '1'})
+
+
+def test_restoring_a_sweep_without_checkpoints_or_with_many_worlds_is_refused_in_one_line(
+    tmp_path):
+  """`runner.restore_joint_sweep` (what the diagnostics read) names what is missing before
+  building anything: no checkpoint of the strategy, or a run over several worlds."""
+  from lmrl import errors, runner  # pylint: disable=import-outside-toplevel
+  from lmrl.configs import tiny  # pylint: disable=import-outside-toplevel
+  config = tiny.get_config()
+  (tmp_path / 'config.json').write_text(json.dumps(config.to_dict()))
+  with pytest.raises(errors.UserError, match="no checkpoints of the joint agent's 'infomax'"):
+    runner.restore_joint_sweep(str(tmp_path), 'infomax')
+  config.world.num_worlds = 2
+  (tmp_path / 'config.json').write_text(json.dumps(config.to_dict()))
+  with pytest.raises(errors.UserError, match='a run over 2 worlds') as error:
+    runner.restore_joint_sweep(str(tmp_path), 'infomax')
+  assert '\n' not in str(error.value)

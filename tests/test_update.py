@@ -365,27 +365,20 @@ def test_held_out_rankings_are_not_fitted_and_their_loss_is_reported(
   assert newest_H.sum() == 4 and not newest_H[:8].any()
   settings = dict(full_ranking=True, lm_term=update.NextTokenTerm(4, (1.0, 0.0)), batch_size=8,
                   rows='all')
-  held = jax.jit(update.make_joint_update(epi, spec, hold_out='newest', **settings))
   exact = jax.jit(update.make_joint_update(epi, spec, **settings))
-  _, info = held(jax.random.key(1), state, buffer, world, hparams)
-  _, rest = exact(jax.random.key(1), state, buffer._replace(valid_H=buffer.valid_H & ~newest_H),
-                  world, hparams)
-  _, scored = exact(jax.random.key(1), state, buffer._replace(
-      valid_H=newest_H, bootstrap_HxM=jnp.ones_like(buffer.bootstrap_HxM)), world, hparams)
-  np.testing.assert_allclose(info['choice_loss'], rest['choice_loss'], rtol=1e-5)
-  np.testing.assert_allclose(info['held_out_loss'], scored['choice_loss'], rtol=1e-5)
-  assert 'held_out_loss' not in rest
-  every = jax.jit(update.make_joint_update(epi, spec, hold_out='every_k', hold_out_every=3,
-                                           **settings))
   every_H = update.held_out_rows(buffer, 'every_k', 3)
   np.testing.assert_array_equal(np.flatnonzero(every_H), [2, 5, 8, 11])
-  _, info = every(jax.random.key(1), state, buffer, world, hparams)
-  _, rest = exact(jax.random.key(1), state, buffer._replace(valid_H=buffer.valid_H & ~every_H),
-                  world, hparams)
-  _, scored = exact(jax.random.key(1), state, buffer._replace(
-      valid_H=every_H, bootstrap_HxM=jnp.ones_like(buffer.bootstrap_HxM)), world, hparams)
-  np.testing.assert_allclose(info['choice_loss'], rest['choice_loss'], rtol=1e-5)
-  np.testing.assert_allclose(info['held_out_loss'], scored['choice_loss'], rtol=1e-5)
+  for hold_out, held_H in [('newest', newest_H), ('every_k', every_H)]:
+    held = jax.jit(update.make_joint_update(epi, spec, hold_out=hold_out, hold_out_every=3,
+                                            **settings))
+    _, info = held(jax.random.key(1), state, buffer, world, hparams)
+    _, rest = exact(jax.random.key(1), state, buffer._replace(valid_H=buffer.valid_H & ~held_H),
+                    world, hparams)
+    _, scored = exact(jax.random.key(1), state, buffer._replace(
+        valid_H=held_H, bootstrap_HxM=jnp.ones_like(buffer.bootstrap_HxM)), world, hparams)
+    np.testing.assert_allclose(info['choice_loss'], rest['choice_loss'], rtol=1e-5)
+    np.testing.assert_allclose(info['held_out_loss'], scored['choice_loss'], rtol=1e-5)
+    assert 'held_out_loss' not in rest
   with pytest.raises(ValueError, match="needs rows='all'"):
     update.make_joint_update(epi, spec, hold_out='newest', **{**settings, 'rows': 'uniform'})
 

@@ -19,21 +19,17 @@ If the members agree more as choices accumulate, I shrinks, and a fixed tau (in 
 draw close to uniform over the pool's tuples: infomax then shows random 4-tuples of the pool.
 """
 
-import os
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lmrl import checkpoints
+from lmrl import errors
 from lmrl import hyperparams
 from lmrl import loop as loop_lib
-from lmrl import pipeline
 from lmrl import runner
 from lmrl import strategies
-from lmrl import sweep as sweep_lib
-from lmrl import workdir as workdir_lib
 from lmrl import world as world_lib
 
 
@@ -56,27 +52,15 @@ def draw_statistics(explorer, key, prompts_PxLx, p: strategies.StrategyParams):
 
 def main(argv):
   workdir, strategy = argv[1], argv[2]
-  config = workdir_lib.saved_config(workdir)
-  runner.use_compilation_cache(runner.DEFAULT_COMPILATION_CACHE)
-  spec, lm_spec, world = pipeline.build_world(config)
-  params, _ = pipeline.pretrained_lm(config, spec, lm_spec, world, log=lambda s: None)
-  agent = pipeline.make_agent(config, spec, lm_spec, 'joint')
-  sweeper = sweep_lib.make_sweep(loop_lib.make_experiment(config, spec, agent))
+  try:
+    run = runner.restore_joint_sweep(workdir, strategy)
+  except errors.UserError as error:
+    raise SystemExit(f'error: {error}') from None
+  config, spec, agent, fresh, restored = run.config, run.spec, run.agent, run.fresh, run.state
   e = config.experiment
-  if config.world.num_worlds > 1:
-    raise SystemExit('error: infomax_diagnostic reads one-world runs (world.num_worlds = 1)')
   S = e.num_seeds
   grid = hyperparams.grid(config)  # Lanes as the runner makes them: grid points x seeds.
   L = S * grid.size
-  keys_L = pipeline.lane_keys(config)[np.tile(np.arange(S), grid.size)]
-  fresh = jax.jit(sweeper.init)(keys_L, params, world, hyperparams.lane_values(config, S))
-  metrics_like = jax.tree_util.tree_map(
-      lambda x: np.zeros((x.shape[0], e.rounds + 1) + x.shape[1:], np.float32),
-      jax.eval_shape(sweeper.evaluate, fresh, world))
-  step, tree = checkpoints.restore_progress(
-      os.path.join(workdir, 'checkpoints', f'joint_{strategy}'),
-      {'state': fresh, 'metrics': metrics_like})
-  restored = jax.tree_util.tree_map(jnp.asarray, tree['state'])
   prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))
 
   @jax.jit
@@ -90,7 +74,7 @@ def main(argv):
         f'U = {len(strategies.tuples(e.pool_size, e.responses_per_prompt))} tuples; means over '
         f'{spec.num_prompts} prompts x {S} seeds')
   for label, state in [('before any choice', fresh),
-                       (f'after {step * e.prompts_per_round} rankings', restored)]:
+                       (f'after {run.rankings} rankings', restored)]:
     stats_LxDx4 = np.asarray(statistics(state, jax.random.key(7)))
     for j in range(grid.size):
       point = f' [{grid.label(j)}]' if grid.names else ''

@@ -21,7 +21,6 @@ choices, or a stronger prior, would). The KL reads p*: this is a diagnosis of th
 rule it may use.
 """
 
-import os
 import sys
 
 import jax
@@ -29,16 +28,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from lmrl import agent as agent_lib
-from lmrl import checkpoints
 from lmrl import epistemic
-from lmrl import hyperparams
+from lmrl import errors
 from lmrl import loop as loop_lib
 from lmrl import metrics as metrics_lib
-from lmrl import pipeline
 from lmrl import runner
-from lmrl import sweep as sweep_lib
 from lmrl import update as update_lib
-from lmrl import workdir as workdir_lib
 from lmrl import world as world_lib
 
 
@@ -76,37 +71,21 @@ def from_checkpoint(workdir: str, strategy: str, steps: int, every: int,
   replaced by `settings` ({name: value}) for the continued steps."""
   if every < 1 or steps < every or steps % every:
     raise SystemExit(f'error: STEPS ({steps}) must be a positive multiple of EVERY ({every} >= 1)')
-  config = workdir_lib.saved_config(workdir)
-  if config.world.num_worlds > 1:
-    raise SystemExit('error: learner_direction reads one-world runs (world.num_worlds = 1)')
-  directory = os.path.join(workdir, 'checkpoints', f'joint_{strategy}')
-  if not os.path.isdir(directory):
-    raise SystemExit(f'error: no checkpoints at {directory}')
-  runner.use_compilation_cache(runner.DEFAULT_COMPILATION_CACHE)
-  spec, lm_spec, world = pipeline.build_world(config)
-  params, _ = pipeline.pretrained_lm(config, spec, lm_spec, world, log=lambda s: None)
-  agent = pipeline.make_agent(config, spec, lm_spec, 'joint')
-  sweeper = sweep_lib.make_sweep(loop_lib.make_experiment(config, spec, agent))
-  e = config.experiment
-  S = e.num_seeds
-  grid = hyperparams.grid(config)
-  keys_L = pipeline.lane_keys(config)[np.tile(np.arange(S), grid.size)]
-  fresh = jax.jit(sweeper.init)(keys_L, params, world, hyperparams.lane_values(config, S))
-  metrics_like = jax.tree_util.tree_map(
-      lambda x: np.zeros((x.shape[0], e.rounds + 1) + x.shape[1:], np.float32),
-      jax.eval_shape(sweeper.evaluate, fresh, world))
-  at, tree = checkpoints.restore_progress(directory, {'state': fresh, 'metrics': metrics_like},
-                                          log=lambda s: None)
-  state = jax.tree_util.tree_map(jnp.asarray, tree['state'])
+  try:
+    run = runner.restore_joint_sweep(workdir, strategy)
+  except errors.UserError as error:
+    raise SystemExit(f'error: {error}') from None
+  config, state = run.config, run.state
   unknown = sorted(set(settings) - set(state.hparams))
   if unknown:
     raise SystemExit(f'error: {unknown} are not traced hyper-parameters ({sorted(state.hparams)})')
   state = state._replace(hparams={
       name: jnp.full_like(v, float(settings[name])) if name in settings else v
       for name, v in state.hparams.items()})
-  keys_L = jax.vmap(lambda k: jax.random.fold_in(k, 0x4C444952))(keys_L)  # Apart from the run's.
-  kl_LxB = np.asarray(continued_kl(config, spec, lm_spec, world, state, keys_L, steps, every))
-  return at * e.prompts_per_round, kl_LxB, config
+  keys_L = jax.vmap(lambda k: jax.random.fold_in(k, 0x4C444952))(run.keys_L)  # Not the run's.
+  kl_LxB = np.asarray(continued_kl(config, run.spec, run.lm_spec, run.world, state, keys_L, steps,
+                                   every))
+  return run.rankings, kl_LxB, config
 
 
 def main(argv):
