@@ -475,16 +475,16 @@ def validate(config) -> None:
     _require(a.kind == 'joint', 'finetune.stop',
              "stops the joint agent's steps: agent.kind must be 'joint'", config.finetune.stop)
     _require(a.epistemic == 'ensemble', 'finetune.stop',
-             "needs the ensemble (an epinet's held-out loss moves with the indices it draws "
-             "each step)", config.finetune.stop)
+             "needs agent.epistemic='ensemble' (an epinet's held-out loss moves with the "
+             "indices it draws each step)", config.finetune.stop)
     _require(config.finetune.ema_decay == 0, 'finetune.stop',
              'judges the parameters, not their average: needs finetune.ema_decay = 0',
              config.finetune.stop)
     _require(config.finetune.stop != 'every_k'
              or config.finetune.stop_every <= e.rounds * e.prompts_per_round,
-             'finetune.stop_every', 'must be at most the run\'s rankings '
-             f'(experiment.rounds x prompts_per_round = {e.rounds * e.prompts_per_round}): '
-             'else nothing is held out', config.finetune.stop_every)
+             'finetune.stop_every', 'must be at most the run\'s rankings (experiment.rounds x '
+             f'experiment.prompts_per_round = {e.rounds * e.prompts_per_round}) with '
+             "finetune.stop='every_k': else nothing is held out", config.finetune.stop_every)
   _require(config.classic.reward_rows in buffer.SAMPLED_REPLAY, 'classic.reward_rows',
            f'must be one of {buffer.SAMPLED_REPLAY}', config.classic.reward_rows)
   _validate_traced(config)

@@ -85,6 +85,7 @@ _NAMES = {
     'agent.deploy': epistemic.DEPLOY_KINDS,
     'agent.bootstrap': buffer.BOOTSTRAP_KINDS,
     'finetune.rows': buffer.REPLAY,
+    'finetune.stop': update.STOP_RULES,
     'classic.reward_rows': buffer.SAMPLED_REPLAY,
     'finetune.lm_loss_tokens': update.LM_LOSS_TOKENS,
     'experiment.info_units': strategies.INFO_UNITS,
