@@ -52,12 +52,12 @@ up in it, so a step uses all the data with its bootstrap weights and no sampling
 is that of the table, whatever the buffer holds (for the default world 216 sequences per member,
 against 128 for a sampled batch of 32 four-way rankings).
 
-Holding rankings out (`hold_out`, one of `STOP_RULES`, with 'all'; `config.finetune.stop`): the
+Holding rankings out (`held_out`, a `HeldOutRows`, with 'all'; `config.finetune.stop`): the
 step fits every ranking but the held-out ones and reports in `info['held_out_loss']` the members'
 mean Plackett-Luce loss on them (unweighted: a prediction of choices not fitted, read from the
 same tables at no extra cost), so that the agent can stop a round's steps where it rises
 (`lmrl.agent`). 'newest' holds out the latest round's rankings (fitted from the next round on;
-the first round's steps fit no choice); 'every_k' every `hold_out_every`-th buffer row, for good
+the first round's steps fit no choice); 'every_k' every k-th buffer row, for good
 (a share of every round's queries when a round has at least k, as the refit's stopping rule
 holds out). The anchor's fading (`l2_weight`) counts every buffered ranking, held-out ones
 included.
@@ -153,6 +153,12 @@ def lm_loss_num_tokens(lm_loss_tokens: str, spec: world_lib.WorldSpec) -> int | 
   return spec.prompt_length if lm_loss_tokens == 'prompt' else None
 
 
+class HeldOutRows(NamedTuple):
+  """Which rankings a step holds out (`rule`, one of `STOP_RULES`; `every`: k of 'every_k')."""
+  rule: str = 'none'
+  every: int = 10
+
+
 def held_out_rows(buffer: buffer_lib.ChoiceBuffer, hold_out: str, every: int) -> jax.Array:
   """bool[H]: the rows a step holds out under `hold_out` ('newest' or 'every_k': every
   `every`-th row, rows k-1, 2k-1, ...), among the valid ones."""
@@ -182,8 +188,7 @@ class NextTokenTerm(NamedTuple):
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
                       full_ranking: bool, batch_size: int, lm_term: NextTokenTerm,
                       rows: str = 'uniform', shown_mass_weight: float = 0.0,
-                      ema_decay: float = 0.0, hold_out: str = 'none',
-                      hold_out_every: int = 10) -> Callable:
+                      ema_decay: float = 0.0, held_out: HeldOutRows | None = None) -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
   step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`.
   `shown_mass_weight` > 0 adds the shown-mass anchor (module docstring; static: 0 computes
@@ -191,6 +196,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
   `ema <- d ema + (1 - d) theta` (the state must keep one: `init_agent_state(..., ema=True)`)."""
   if rows not in buffer_lib.REPLAY:
     raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
+  hold_out, hold_out_every = held_out or HeldOutRows()
   if hold_out not in STOP_RULES:
     raise ValueError(f'config.finetune.stop must be one of {STOP_RULES}, got {hold_out!r}')
   if hold_out != 'none' and rows != 'all':
@@ -213,7 +219,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
             shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B), None)
 
   def exact_choice_loss(logits_fns, buffer):
-    """As `sampled_choice_loss` for every buffered row but the held-out ones (`hold_out`: their
+    """As `sampled_choice_loss` for every buffered row but the held-out ones (`held_out`: their
     unweighted loss is the third value, else None), by lookup in the exact tables."""
     log_u_MxHxK, log_u0_MxHxK = [
         None if fn is None else table_at_rows(lm_lib.exact_log_probs(fn, prompts_PxLx, spec),
@@ -301,4 +307,4 @@ def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_li
       lm_term=NextTokenTerm(f.lm_batch_size, tuple(config.world.corpus_group_mix),
                             f.lm_loss_tokens), rows=rows or f.rows,
       shown_mass_weight=float(f.shown_mass_weight), ema_decay=float(f.ema_decay),
-      hold_out=f.stop if hold_out is None else hold_out, hold_out_every=f.stop_every)
+      held_out=HeldOutRows(f.stop if hold_out is None else hold_out, f.stop_every))

@@ -369,7 +369,7 @@ def test_held_out_rankings_are_not_fitted_and_their_loss_is_reported(
   every_H = update.held_out_rows(buffer, 'every_k', 3)
   np.testing.assert_array_equal(np.flatnonzero(every_H), [2, 5, 8, 11])
   for hold_out, held_H in [('newest', newest_H), ('every_k', every_H)]:
-    held = jax.jit(update.make_joint_update(epi, spec, hold_out=hold_out, hold_out_every=3,
+    held = jax.jit(update.make_joint_update(epi, spec, held_out=update.HeldOutRows(hold_out, 3),
                                             **settings))
     _, info = held(jax.random.key(1), state, buffer, world, hparams)
     _, rest = exact(jax.random.key(1), state, buffer._replace(valid_H=buffer.valid_H & ~held_H),
@@ -380,7 +380,8 @@ def test_held_out_rankings_are_not_fitted_and_their_loss_is_reported(
     np.testing.assert_allclose(info['held_out_loss'], scored['choice_loss'], rtol=1e-5)
     assert 'held_out_loss' not in rest
   with pytest.raises(ValueError, match="needs rows='all'"):
-    update.make_joint_update(epi, spec, hold_out='newest', **{**settings, 'rows': 'uniform'})
+    update.make_joint_update(epi, spec, held_out=update.HeldOutRows('newest'),
+                             **{**settings, 'rows': 'uniform'})
 
 
 @pytest.mark.slow  # ~11 s; no study config sets finetune.shown_mass_weight (the family dropped
