@@ -40,6 +40,23 @@ def test_pretrained_holes_on_a_constructed_prompt():
                              [0.02, 0.25, 1e-6])
 
 
+def test_peak_shown_counts_queries_on_evaluation_prompts_that_hold_a_peak_response():
+  """Evaluation prompts 5 and 2 (positions 0, 1); each's peak is response 3. Lane 0 asks prompt 5
+  with response 3 at its 2nd query, prompt 2 without it, and prompt 7 (not evaluated) with it;
+  lane 1 shows the peak once, at its 3rd query, in its one valid query on an evaluation prompt."""
+  holes = _script('pretrained_holes')
+  peak_PxN = np.zeros((2, 4), bool)
+  peak_PxN[:, 3] = True
+  prompt_SxH = np.array([[7, 5, 2], [5, 2, 2]])
+  response_SxHxK = np.array([[[3, 0], [1, 3], [0, 1]], [[3, 1], [0, 1], [2, 3]]])
+  valid_SxH = np.array([[True, True, True], [False, False, True]])
+  share, first = holes.peak_shown(peak_PxN, [5, 2], prompt_SxH, response_SxHxK, valid_SxH)
+  np.testing.assert_allclose(share, (1 / 2 + 1 / 1) / 2)
+  assert first == 2
+  share, first = holes.peak_shown(peak_PxN, [5, 2], prompt_SxH, response_SxHxK % 3, valid_SxH)
+  assert (share, first) == (0.0, None)
+
+
 @pytest.mark.slow
 def test_learner_direction_starts_at_the_runs_final_kl_and_moves_only_with_steps(tiny_run):
   """From the tiny run's last checkpoint, the continued fit's first KL is each lane's final KL in
