@@ -57,6 +57,35 @@ def test_peak_shown_counts_queries_on_evaluation_prompts_that_hold_a_peak_respon
   assert (share, first) == (0.0, None)
 
 
+def test_paired_difference_pairs_the_shared_lanes(tmp_path):
+  """Two strategies on 2 worlds x 2 seeds (B also has a lane A lacks, left out): B is A - 0.1 at
+  the last count everywhere, so the final difference is -0.1 in every resample; the mean log KL
+  difference is the trapezoid of log(B/A) over the budget."""
+  paired = _script('paired_difference')
+  def write(name, strategy, kl_of):
+    path = tmp_path / name
+    with open(path, 'w', newline='') as f:
+      w = csv.writer(f)
+      w.writerow(['strategy', 'world', 'seed', 'queries', 'kl'])
+      for world, seed, q, kl in kl_of:
+        w.writerow([strategy, world, seed, q, kl])
+    return str(path)
+  lanes = [(0, 0), (0, 1), (1, 0), (1, 1)]
+  a = [(w, s, q, 1.0 + 0.1 * w + 0.01 * s - q / 200) for w, s in lanes for q in (0, 100)]
+  b = [(w, s, q, kl - (0.1 if q == 100 else 0.0)) for w, s, q, kl in a] + [(2, 0, 0, 5.0),
+                                                                          (2, 0, 100, 5.0)]
+  d = paired.paired_difference(paired.read_kl(write('a.csv', 'x', a), 'x'),
+                               paired.read_kl(write('b.csv', 'y', b), 'y'), num_bootstrap=50)
+  assert d['lanes'] == lanes and d['queries'] == [0, 100]
+  np.testing.assert_allclose(d['final_kl']['mean'], -0.1)
+  np.testing.assert_allclose(d['final_kl']['ci90'], (-0.1, -0.1))
+  assert d['final_kl']['worlds_a_lower'] == 0.0
+  ends = np.array([1.0 + 0.1 * w + 0.01 * s - 0.5 for w, s in lanes])
+  np.testing.assert_allclose(d['auc_log_kl']['mean'], np.mean(np.log((ends - 0.1) / ends) / 2))
+  with pytest.raises(SystemExit, match="no rows of strategy 'z'"):
+    paired.read_kl(str(tmp_path / 'a.csv'), 'z')
+
+
 @pytest.mark.slow
 def test_learner_direction_starts_at_the_runs_final_kl_and_moves_only_with_steps(tiny_run):
   """From the tiny run's last checkpoint, the continued fit's first KL is each lane's final KL in
