@@ -43,16 +43,16 @@ pre-trained LM's own error on the world's tabular base (experiments/structured/R
 once the base is learnable the anchor freezes the learner (the minority's mass stays 0), so no
 study uses it now: an option, measured, not a default.
 
-Which rankings a step fits (`rows`, `lmrl.buffer.REPLAY`): a batch of `batch_size` drawn
-uniformly from the buffer ('uniform'), half of them from the latest round ('recent'), or every
-buffered ranking ('all'). 'all' is the exact full-buffer gradient: each member's log-probability
-table over every (prompt, response) is computed once per step through the prefix tree
-(`lm.exact_log_probs`: `V**(Ly-1)` sequences per prompt) and each ranking's utilities are looked
-up in it, so a step uses all the data with its bootstrap weights and no sampling noise; its cost
-is that of the table, whatever the buffer holds (for the default world 216 sequences per member,
-against 128 for a sampled batch of 32 four-way rankings).
+Which rankings a step fits (`rows`, a `FitRows`; its `replay`, `lmrl.buffer.REPLAY`): a batch of
+`batch_size` drawn uniformly from the buffer ('uniform'), half of them from the latest round
+('recent'), or every buffered ranking ('all'). 'all' is the exact full-buffer gradient: each
+member's log-probability table over every (prompt, response) is computed once per step through the
+prefix tree (`lm.exact_log_probs`: `V**(Ly-1)` sequences per prompt) and each ranking's utilities
+are looked up in it, so a step uses all the data with its bootstrap weights and no sampling noise;
+its cost is that of the table, whatever the buffer holds (for the default world 216 sequences per
+member, against 128 for a sampled batch of 32 four-way rankings).
 
-Holding rankings out (`held_out`, a `HeldOutRows`, with 'all'; `config.finetune.stop`): the
+Holding rankings out (`FitRows.hold_out`, with 'all'; `config.finetune.stop`): the
 step fits every ranking but the held-out ones and reports in `info['held_out_loss']` the members'
 mean Plackett-Luce loss on them (unweighted: a prediction of choices not fitted, read from the
 same tables at no extra cost), so that the agent can stop a round's steps where it rises
@@ -153,10 +153,14 @@ def lm_loss_num_tokens(lm_loss_tokens: str, spec: world_lib.WorldSpec) -> int | 
   return spec.prompt_length if lm_loss_tokens == 'prompt' else None
 
 
-class HeldOutRows(NamedTuple):
-  """Which rankings a step holds out (`rule`, one of `STOP_RULES`; `every`: k of 'every_k')."""
-  rule: str = 'none'
-  every: int = 10
+class FitRows(NamedTuple):
+  """Which buffered rankings a step fits: `replay` (`lmrl.buffer.REPLAY`: a sampled batch of
+  `batch_size` rows, or 'all'), and with 'all' the ones it holds out (`hold_out`, one of
+  `STOP_RULES`; `hold_out_every`: k of 'every_k')."""
+  replay: str = 'uniform'
+  batch_size: int = 32
+  hold_out: str = 'none'
+  hold_out_every: int = 10
 
 
 def held_out_rows(buffer: buffer_lib.ChoiceBuffer, hold_out: str, every: int) -> jax.Array:
@@ -186,21 +190,20 @@ class NextTokenTerm(NamedTuple):
 
 
 def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
-                      full_ranking: bool, batch_size: int, lm_term: NextTokenTerm,
-                      rows: str = 'uniform', shown_mass_weight: float = 0.0,
-                      ema_decay: float = 0.0, held_out: HeldOutRows | None = None) -> Callable:
+                      full_ranking: bool, lm_term: NextTokenTerm, rows: FitRows = FitRows(),
+                      shown_mass_weight: float = 0.0, ema_decay: float = 0.0) -> Callable:
   """Returns `update(key, state, buffer, world, hparams) -> (state, info)`, one joint gradient
   step; `hparams` holds the traced `learning_rate`, `lambda_lm`, `lambda_l2`, `l2_prior_choices`.
   `shown_mass_weight` > 0 adds the shown-mass anchor (module docstring; static: 0 computes
   nothing extra). With `ema_decay` d > 0 each step also moves the state's average,
   `ema <- d ema + (1 - d) theta` (the state must keep one: `init_agent_state(..., ema=True)`)."""
-  if rows not in buffer_lib.REPLAY:
-    raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {rows!r}')
-  hold_out, hold_out_every = held_out or HeldOutRows()
+  replay, batch_size, hold_out, hold_out_every = rows
+  if replay not in buffer_lib.REPLAY:
+    raise ValueError(f'config.finetune.rows must be one of {buffer_lib.REPLAY}, got {replay!r}')
   if hold_out not in STOP_RULES:
     raise ValueError(f'config.finetune.stop must be one of {STOP_RULES}, got {hold_out!r}')
-  if hold_out != 'none' and rows != 'all':
-    raise ValueError(f"holding rankings out ({hold_out!r}) needs rows='all', got {rows!r}")
+  if hold_out != 'none' and replay != 'all':
+    raise ValueError(f"holding rankings out ({hold_out!r}) needs rows='all', got {replay!r}")
   optimizer = make_optimizer()
   group_mix_G = jnp.asarray(lm_term.corpus_group_mix, jnp.float32)
   prompts_PxLx = jnp.asarray(world_lib.all_prompts(spec))
@@ -208,7 +211,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
   def sampled_choice_loss(key, logits_fns, buffer):
     """float32[M] twice: the bootstrap-weighted PL loss of a batch of rows, and its
     shown-mass penalty (zeros without the reference `logits_fns[1]`)."""
-    rows_B = buffer_lib.sample_rows(key, buffer, batch_size, recent=rows == 'recent')
+    rows_B = buffer_lib.sample_rows(key, buffer, batch_size, recent=replay == 'recent')
     log_u_MxBxK, log_u0_MxBxK = [
         None if fn is None else lm_lib.shown_log_probs(
             fn, buffer.prompts_HxLx[rows_B], buffer.responses_HxKxLy[rows_B], spec)
@@ -219,7 +222,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
             shown_mass_penalty(log_u_MxBxK, log_u0_MxBxK, valid_B), None)
 
   def exact_choice_loss(logits_fns, buffer):
-    """As `sampled_choice_loss` for every buffered row but the held-out ones (`held_out`: their
+    """As `sampled_choice_loss` for every buffered row but the held-out ones (`rows.hold_out`: their
     unweighted loss is the third value, else None), by lookup in the exact tables."""
     log_u_MxHxK, log_u0_MxHxK = [
         None if fn is None else table_at_rows(lm_lib.exact_log_probs(fn, prompts_PxLx, spec),
@@ -251,7 +254,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
         (epi.num_members, ranking_BxK.shape[0]), jnp.float32)
     nll_MxB = jax.vmap(plackett_luce_nll, in_axes=(0, None, None))(log_u_MxBxK, ranking_BxK,
                                                                    full_ranking)
-    if rows != 'all':  # A sampled batch: every row counts (as before the option existed).
+    if replay != 'all':  # A sampled batch: every row counts (as before the option existed).
       return jnp.mean(weights_MxB * nll_MxB, axis=-1)
     return (jnp.sum(jnp.where(valid_B, weights_MxB * nll_MxB, 0.0), axis=-1)
             / jnp.maximum(jnp.sum(valid_B), 1))
@@ -266,7 +269,7 @@ def make_joint_update(epi: epistemic.EpistemicNet, spec: world_lib.WorldSpec, *,
     initial = params._replace(train=params.anchor)  # Each member as it was at theta_0.
     logits0_fn = (lambda tokens_BxL: epi.apply(initial, indices_M, tokens_BxL)
                   ) if shown_mass_weight > 0 else None
-    choice_loss = exact_choice_loss if rows == 'all' else functools.partial(
+    choice_loss = exact_choice_loss if replay == 'all' else functools.partial(
         sampled_choice_loss, key_rows)
     choice_M, mass_M, held_out = choice_loss((logits_fn, logits0_fn), buffer)
     lm_M = lm_lib.next_token_loss(logits_fn, corpus_BxL, lm_loss_num_tokens(lm_term.tokens, spec))
@@ -303,8 +306,9 @@ def joint_update_from_config(config, epi: epistemic.EpistemicNet, spec: world_li
   `hold_out`: `config.finetune.stop` unless given: a refit passes 'none')."""
   f = config.finetune
   return make_joint_update(
-      epi, spec, full_ranking=config.world.full_ranking, batch_size=f.batch_size,
+      epi, spec, full_ranking=config.world.full_ranking,
       lm_term=NextTokenTerm(f.lm_batch_size, tuple(config.world.corpus_group_mix),
-                            f.lm_loss_tokens), rows=rows or f.rows,
-      shown_mass_weight=float(f.shown_mass_weight), ema_decay=float(f.ema_decay),
-      held_out=HeldOutRows(f.stop if hold_out is None else hold_out, f.stop_every))
+                            f.lm_loss_tokens),
+      rows=FitRows(rows or f.rows, f.batch_size, f.stop if hold_out is None else hold_out,
+                   f.stop_every),
+      shown_mass_weight=float(f.shown_mass_weight), ema_decay=float(f.ema_decay))

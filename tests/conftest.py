@@ -168,7 +168,8 @@ def joint_agent(spec, lm_spec, base_params, agent_config):
     if kind not in cache:
       epi = epistemic.make_epistemic_lm(agent_config(kind, SMALL_MEMBERS), lm_spec)
       init = jax.jit(lambda key, base: update.init_agent_state(key, epi, base, prior_scale=1.0))
-      step = jax.jit(update.make_joint_update(epi, spec, full_ranking=False, batch_size=8,
+      step = jax.jit(update.make_joint_update(epi, spec, full_ranking=False,
+                                              rows=update.FitRows(batch_size=8),
                                               lm_term=update.NextTokenTerm(4, MAJORITY_ONLY)))
       cache[kind] = JointAgent(epi, init(jax.random.key(2), base_params), step, hparams())
     return cache[kind]
@@ -244,7 +245,8 @@ def choice_fits(spec, lm_spec, world, base_params, agent_config, make_choice_buf
     if kind in cache:
       return cache[kind]
     epi = epistemic.make_epistemic_lm(agent_config(kind, FIT_MEMBERS), lm_spec)
-    step = update.make_joint_update(epi, spec, full_ranking=False, batch_size=FIT_BATCH,
+    step = update.make_joint_update(epi, spec, full_ranking=False,
+                                    rows=update.FitRows(batch_size=FIT_BATCH),
                                     lm_term=update.NextTokenTerm(16, MAJORITY_ONLY))
     lanes, keys, buffers = {}, [], []
 

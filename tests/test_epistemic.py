@@ -141,7 +141,7 @@ def test_prior_and_anchor_do_not_move_during_updates(kind, world, joint_agent,
 def test_init_and_update_are_vmappable_over_seeds(kind, spec, world, agent_config, lm_spec,
                                                   base_params, make_choice_buffer, all_prompts):
   epi = epistemic.make_epistemic_lm(agent_config(kind, 2), lm_spec)
-  step = update.make_joint_update(epi, spec, full_ranking=False, batch_size=4,
+  step = update.make_joint_update(epi, spec, full_ranking=False, rows=update.FitRows(batch_size=4),
                                   lm_term=update.NextTokenTerm(2, conftest.MAJORITY_ONLY))
   buffer = make_choice_buffer(jax.random.key(0), world, 16, 2, epi.num_members)
 

@@ -185,7 +185,7 @@ def test_the_average_moves_by_the_decay_and_is_what_is_deployed(spec, world, joi
   epi, state, step, hparams = joint_agent('ensemble')
   d = 0.75
   step_ema = jax.jit(update.make_joint_update(
-      epi, spec, full_ranking=False, batch_size=8,
+      epi, spec, full_ranking=False, rows=update.FitRows(batch_size=8),
       lm_term=update.NextTokenTerm(4, conftest.MAJORITY_ONLY), ema_decay=d))
   state_ema = state._replace(ema_train=state.params.train)
   buffer = make_choice_buffer(jax.random.key(0), world, conftest.SMALL_BUFFER, 2,
@@ -254,7 +254,7 @@ def test_joint_update_in_the_default_mode_fits_choices_and_moves_the_lm_towards_
   deployed mixture's KL(p* || p_bar) (measured: loss 2.91 -> 2.50, KL 0.40 -> 0.26)."""
   epi, state0, _, _ = joint_agent('ensemble')
   step = jax.jit(update.make_joint_update(
-      epi, spec, full_ranking=True, batch_size=16,
+      epi, spec, full_ranking=True, rows=update.FitRows(batch_size=16),
       lm_term=update.NextTokenTerm(4, (1.0, 0.0), 'prompt')))
   hparams = hyperparams.as_arrays(hyperparams.values(default_config.get_config()))
   buffer = make_choice_buffer(jax.random.key(3), world, 256, 4, epi.num_members)
@@ -335,10 +335,10 @@ def test_the_full_buffer_step_is_the_sampled_step_over_every_row(spec, world, jo
   epi, state, _, hparams = joint_agent('ensemble')
   buffer = make_choice_buffer(jax.random.key(7), world, 12, 3, epi.num_members, capacity=24)
   settings = dict(full_ranking=full_ranking, lm_term=update.NextTokenTerm(4, (1.0, 0.0)))
-  exact = jax.jit(update.make_joint_update(epi, spec, batch_size=8, rows='all', **settings))
+  exact = jax.jit(update.make_joint_update(epi, spec, rows=update.FitRows('all', 8), **settings))
   every_row = lambda key, buffer, num, recent=False: jnp.arange(12, dtype=jnp.int32)
   monkeypatch.setattr(buffer_lib, 'sample_rows', every_row)
-  sampled = jax.jit(update.make_joint_update(epi, spec, batch_size=12, rows='uniform',
+  sampled = jax.jit(update.make_joint_update(epi, spec, rows=update.FitRows('uniform', 12),
                                              **settings))
   for _ in range(2):  # At the initial parameters, then at the ones the exact step moved to.
     moved, info_a = exact(jax.random.key(1), state, buffer, world, hparams)
@@ -363,13 +363,12 @@ def test_held_out_rankings_are_not_fitted_and_their_loss_is_reported(
                              newest.ranking_HxK, newest.bootstrap_HxM)
   newest_H = buffer_lib.latest_rows(buffer)
   assert newest_H.sum() == 4 and not newest_H[:8].any()
-  settings = dict(full_ranking=True, lm_term=update.NextTokenTerm(4, (1.0, 0.0)), batch_size=8,
-                  rows='all')
-  exact = jax.jit(update.make_joint_update(epi, spec, **settings))
+  settings = dict(full_ranking=True, lm_term=update.NextTokenTerm(4, (1.0, 0.0)))
+  exact = jax.jit(update.make_joint_update(epi, spec, rows=update.FitRows('all', 8), **settings))
   every_H = update.held_out_rows(buffer, 'every_k', 3)
   np.testing.assert_array_equal(np.flatnonzero(every_H), [2, 5, 8, 11])
   for hold_out, held_H in [('newest', newest_H), ('every_k', every_H)]:
-    held = jax.jit(update.make_joint_update(epi, spec, held_out=update.HeldOutRows(hold_out, 3),
+    held = jax.jit(update.make_joint_update(epi, spec, rows=update.FitRows('all', 8, hold_out, 3),
                                             **settings))
     _, info = held(jax.random.key(1), state, buffer, world, hparams)
     _, rest = exact(jax.random.key(1), state, buffer._replace(valid_H=buffer.valid_H & ~held_H),
@@ -380,8 +379,7 @@ def test_held_out_rankings_are_not_fitted_and_their_loss_is_reported(
     np.testing.assert_allclose(info['held_out_loss'], scored['choice_loss'], rtol=1e-5)
     assert 'held_out_loss' not in rest
   with pytest.raises(ValueError, match="needs rows='all'"):
-    update.make_joint_update(epi, spec, held_out=update.HeldOutRows('newest'),
-                             **{**settings, 'rows': 'uniform'})
+    update.make_joint_update(epi, spec, rows=update.FitRows('uniform', 8, 'newest'), **settings)
 
 
 @pytest.mark.slow  # ~11 s; no study config sets finetune.shown_mass_weight (the family dropped
@@ -392,7 +390,7 @@ def test_the_shown_mass_anchor_holds_each_shown_sets_mass_and_leaves_the_ranking
   plain step's); over 16 steps each buffered tuple's `log sum_k p_m(y_k)` moves much less from
   the member's initial value than without it, while the buffer's ranking loss still falls."""
   epi, state0, _, _ = joint_agent('ensemble')
-  settings = dict(full_ranking=True, batch_size=16,
+  settings = dict(full_ranking=True, rows=update.FitRows(batch_size=16),
                   lm_term=update.NextTokenTerm(4, (1.0, 0.0), 'prompt'))
   plain = jax.jit(update.make_joint_update(epi, spec, **settings))
   held = jax.jit(update.make_joint_update(epi, spec, shown_mass_weight=10.0, **settings))

@@ -26,7 +26,7 @@ batch = 128
 with config.agent.unlocked():
   config.agent.num_members = 1
 epi = epistemic.make_epistemic_lm(config.agent, lm_spec)
-step = update.make_joint_update(epi, spec, full_ranking=full, batch_size=batch,
+step = update.make_joint_update(epi, spec, full_ranking=full, rows=update.FitRows(batch_size=batch),
                                 lm_term=update.NextTokenTerm(32, (1.0, 0.0), lm_tokens))
 def make_buffer(key, n):
   kx, ky, kc = jax.random.split(key, 3)
