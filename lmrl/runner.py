@@ -405,25 +405,27 @@ def _arrays_path(workdir: str, kind: str, strategy: str, suffix: str = '') -> st
 
 
 class RestoredSweep(NamedTuple):
-  """A one-world run's joint sweep of one strategy, before any choice and at its last checkpoint
+  """A run's joint sweep of one strategy, before any choice and at its last checkpoint
   (`restore_joint_sweep`): what the diagnostics in experiments/analysis read."""
   config: object
   spec: object  # The world's `WorldSpec`.
   lm_spec: object
-  world: object
+  world: object  # One world's tables; with several worlds, each lane's (leading axis L).
   agent: object  # The joint `Agent`.
-  keys_L: jax.Array  # The lanes' keys, as `run` makes them: grid points x seeds.
+  keys_L: jax.Array  # The lanes' keys, as `run` makes them: grid points x (worlds x) seeds.
   fresh: loop_lib.RunState  # Every lane before any choice.
   state: loop_lib.RunState  # Every lane at the last readable checkpoint.
   rankings: int  # Rankings each lane had made there.
+  world_L: np.ndarray | None = None  # int[L]: each lane's world, None with one world.
 
 
-def restore_joint_sweep(workdir: str, strategy: str) -> RestoredSweep:
-  """The joint agent's sweep of `strategy` in `workdir` (a finished or interrupted one-world run,
-  read with the config it saved), restored from its last checkpoint; a `UserError` in one line if
-  the run has several worlds or no checkpoint of that strategy."""
+def restore_joint_sweep(workdir: str, strategy: str, many_worlds: bool = False) -> RestoredSweep:
+  """The joint agent's sweep of `strategy` in `workdir` (a finished or interrupted run, read with
+  the config it saved), restored from its last checkpoint; a `UserError` in one line if the run
+  has no checkpoint of that strategy, or several worlds and not `many_worlds` (a diagnostic that
+  reads one world's tables). Lanes are laid out as `run` lays them out (`_setup`)."""
   config = workdir_lib.saved_config(workdir)
-  if config.world.num_worlds > 1:
+  if config.world.num_worlds > 1 and not many_worlds:
     raise errors.UserError(f'{workdir}: a run over {config.world.num_worlds} worlds; the '
                            'diagnostics read one-world runs (world.num_worlds = 1)')
   directory = os.path.join(workdir, 'checkpoints', f'joint_{strategy}')
@@ -433,14 +435,17 @@ def restore_joint_sweep(workdir: str, strategy: str) -> RestoredSweep:
   spec, lm_spec, world = pipeline.build_world(config)
   params, _ = pipeline.pretrained_lm(config, spec, lm_spec, world, log=lambda s: None)
   agent = pipeline.make_agent(config, spec, lm_spec, 'joint')
-  sweeper = sweep_lib.make_sweep(loop_lib.make_experiment(config, spec, agent))
-  e, S = config.experiment, config.experiment.num_seeds
-  grid = hyperparams.grid(config)
-  keys_L = pipeline.lane_keys(config)[np.tile(np.arange(S), grid.size)]
-  fresh = jax.jit(sweeper.init)(keys_L, params, world, hyperparams.lane_values(config, S))
+  sweeper = sweep_lib.make_sweep(loop_lib.make_experiment(config, spec, agent),
+                                 per_lane_world=config.world.num_worlds > 1)
+  e, grid = config.experiment, hyperparams.grid(config)
+  S = e.num_seeds * config.world.num_worlds  # Lanes per grid point.
+  lanes = sweep_lib.make_lanes(pipeline.lane_keys(config)[np.tile(np.arange(S), grid.size)],
+                               params, world, hparams_S=hyperparams.lane_values(config, S),
+                               world_S=pipeline.world_lanes(config, S * grid.size))
+  fresh = jax.jit(sweeper.init)(lanes.keys_S, lanes.base_params, lanes.world, lanes.hparams_S)
   metrics_like = jax.tree_util.tree_map(
       lambda x: np.zeros((x.shape[0], e.rounds + 1) + x.shape[1:], np.float32),
-      jax.eval_shape(sweeper.evaluate, fresh, world))
+      jax.eval_shape(sweeper.evaluate, fresh, lanes.world))
   restored = checkpoints_lib.restore_progress(
       directory, {'state': fresh, 'metrics': metrics_like}, log=lambda s: None)
   if restored is None:
@@ -448,5 +453,5 @@ def restore_joint_sweep(workdir: str, strategy: str) -> RestoredSweep:
                            f'{directory}')
   at, tree = restored
   state = jax.tree_util.tree_map(jax.numpy.asarray, tree['state'])
-  return RestoredSweep(config, spec, lm_spec, world, agent, keys_L, fresh, state,
-                       at * e.prompts_per_round)
+  return RestoredSweep(config, spec, lm_spec, lanes.world, agent, lanes.keys_S, fresh, state,
+                       at * e.prompts_per_round, lanes.world_S)

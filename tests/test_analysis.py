@@ -57,6 +57,45 @@ def test_peak_shown_counts_queries_on_evaluation_prompts_that_hold_a_peak_respon
   assert (share, first) == (0.0, None)
 
 
+def test_epig_diagnostic_columns_match_a_brute_force_joint_table():
+  """3 members, 6 responses, a pool of 4 (6 pairs, one not showable), first choices: the
+  predicted KL is I(m; Y) and every tuple's I(Y; C) is read off the joint table P(m, y, c) =
+  P_m(c) p_m(y) / M; with the exact score the pick is the best tuple; with 4 draws per member it
+  is never better, and the estimate has an error."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  from lmrl import strategies  # pylint: disable=import-outside-toplevel
+  diag = _script('epig_diagnostic')
+  p_MxN = np.random.default_rng(0).dirichlet(np.full(6, 0.7), size=3)
+  pool_C = np.array([0, 2, 3, 5])
+  tuples_UxK = strategies.tuples(4, 2)
+  showable_U = np.array([True] * 5 + [False])
+
+  def mutual_information(joint_AxB):
+    a, b = joint_AxB.sum(1, keepdims=True), joint_AxB.sum(0, keepdims=True)
+    return float(np.sum(joint_AxB * np.log(joint_AxB / (a * b))))
+
+  info_U = []
+  for u in tuples_UxK:
+    shown_MxK = p_MxN[:, pool_C[u]]
+    choice_MxK = shown_MxK / shown_MxK.sum(1, keepdims=True)
+    joint_MxNxK = p_MxN[:, :, None] * choice_MxK[:, None, :] / 3
+    info_U.append(mutual_information(joint_MxNxK.sum(0)))
+  info_U = np.array(info_U)
+  best = info_U[showable_U].max()
+  log_p = jnp.log(jnp.asarray(p_MxN, jnp.float32))
+  args = (jnp.asarray(tuples_UxK), jnp.asarray(showable_U), False)
+  exact = np.asarray(diag.query_statistics(jax.random.key(0), log_p[:, pool_C], log_p, *args, 0))
+  predicted = mutual_information(p_MxN.T / 3)
+  np.testing.assert_allclose(exact, [predicted, best / predicted, info_U[showable_U].mean() / best,
+                                     1.0, np.mean(info_U[showable_U] >= 0.9 * best), 0.0],
+                             rtol=1e-4, atol=1e-6)
+  sampled = np.asarray(diag.query_statistics(jax.random.key(0), log_p[:, pool_C], log_p, *args,
+                                             4))
+  np.testing.assert_allclose(sampled[[0, 1, 2, 4]], exact[[0, 1, 2, 4]], rtol=1e-6)
+  assert sampled[3] <= 1.0 + 1e-6 and sampled[5] > 0.0
+
+
 def test_paired_difference_pairs_the_shared_lanes(tmp_path):
   """Two strategies on 2 worlds x 2 seeds (B also has a lane A lacks, left out): B is A - 0.1 at
   the last count everywhere, so the final difference is -0.1 in every resample; the mean log KL

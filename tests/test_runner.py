@@ -178,6 +178,18 @@ def test_a_run_over_two_worlds_gives_each_lane_its_own_world_and_lm(tmp_path):
   np.testing.assert_allclose(lane1_kl, alone_kl, rtol=1e-4)
   assert summary['joint']['uniform']['num_worlds'] == 2
   assert summary['joint']['uniform']['final_kl']['num_worlds'] == 2
+  # What the diagnostics restore (`runner.restore_joint_sweep(many_worlds=True)`): each lane's
+  # state at the last checkpoint, on its own world, gives that lane's final KL again.
+  from lmrl import loop as loop_lib, runner, sweep as sweep_lib  # pylint: disable=g-import-not-at-top
+  run = runner.restore_joint_sweep(workdir, 'uniform', many_worlds=True)
+  assert list(run.world_L) == [0, 1]
+  assert run.rankings == config.experiment.rounds * config.experiment.prompts_per_round
+  evaluate = sweep_lib.make_sweep(loop_lib.make_experiment(run.config, run.spec, run.agent),
+                                  per_lane_world=True).evaluate
+  final_kl = np.asarray(evaluate(run.state, run.world)['kl'])
+  last = {r['world']: float(r['kl']) for r in rows if r['strategy'] == 'uniform'
+          and int(r['queries']) == run.rankings}
+  np.testing.assert_allclose(final_kl, [last['0'], last['1']], rtol=1e-4)
 
 
 def test_distributed_without_a_job_to_join_is_one_line_and_writes_nothing(tmp_path):
