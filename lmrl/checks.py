@@ -500,6 +500,8 @@ def validate(config) -> None:
            'must be >= experiment.responses_per_prompt (K)', e.pool_size)
   _require(e.epig_tuples in epig.TUPLE_SEARCHES, 'experiment.epig_tuples',
            f'must be one of {epig.TUPLE_SEARCHES}', e.epig_tuples)
+  _require(e.epig_batch in epig.BATCHES, 'experiment.epig_batch',
+           f'must be one of {epig.BATCHES}', e.epig_batch)
   # Infomax scores every K-tuple of its pool, epig_random draws one and epig (unless it grows
   # its tuples greedily) scores them all: each enumerates C(pool_size, K) tuples per prompt.
   enumerating = {'infomax', 'epig_random'} | ({'epig'} if e.epig_tuples == 'all' else set())

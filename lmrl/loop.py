@@ -110,6 +110,7 @@ def strategy_params(config, hparams: dict, log_pstar=None) -> strategies.Strateg
                                    full_ranking=config.world.full_ranking,
                                    epig_target=e.epig_target, epig_samples=e.epig_samples,
                                    epig_top=e.epig_top, epig_tuples=e.epig_tuples,
+                                   epig_batch=e.epig_batch,
                                    epig_tables=e.epig_tables,
                                    num_target_prompts=config.world.num_eval_prompts,
                                    log_pstar=log_pstar)

@@ -87,6 +87,7 @@ class StrategyParams(NamedTuple):
   epig_samples: int = 0  # Epig: Monte-Carlo draws of Y per member; 0 = every response, exactly.
   epig_top: int = 1  # Epig: each member's most probable responses among the candidates.
   epig_tuples: str = 'all'  # Epig: score every K-tuple, or grow one greedily (`TUPLE_SEARCHES`).
+  epig_batch: str = 'round'  # Epig: condition on the round's earlier queries, or its prompt's.
   epig_tables: bool = True  # Epig: the members' exact tables, or draws scored (`epig_samples`).
   num_target_prompts: int = 0  # Epig's 'population' Y: the first n prompts (the evaluation
   #                              prompts, as the metrics weigh them); 0 = every prompt.
@@ -321,6 +322,11 @@ def _tuple_search(pool_BxC, p: StrategyParams, tuples_UxK=None, showable_BxU=Non
   return dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)
 
 
+def _batch_groups(prompts_BxLx, p: StrategyParams) -> jax.Array | None:
+  """`epig.select_queries`' `group_B`: None (the whole round, 'round') or the queries' prompts."""
+  return epig_lib.batch_groups(prompts_BxLx) if p.epig_batch == 'prompt' else None
+
+
 def _epig_without_tables(key_pool, key_select, explorer: Explorer, prompts_BxLx,
                          p: StrategyParams) -> jax.Array:
   """`epig` from draws instead of tables: the pool (`sampled_pool`) and `epig_samples` draws of
@@ -338,7 +344,7 @@ def _epig_without_tables(key_pool, key_select, explorer: Explorer, prompts_BxLx,
   chosen_BxK, _ = epig_lib.select_queries(
       key_select, log_u_BxMxC, p.num_shown,
       lambda key_t, b: epig_lib.member_sample_targets(log_p_MxBxE[:, b, C:], S),
-      p.full_ranking, **_tuple_search(pool_BxCxLy, p))
+      p.full_ranking, **_tuple_search(pool_BxCxLy, p), group_B=_batch_groups(prompts_BxLx, p))
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 
 
@@ -353,6 +359,9 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
   if p.epig_tuples not in epig_lib.TUPLE_SEARCHES:
     raise ValueError(f'config.experiment.epig_tuples must be one of {epig_lib.TUPLE_SEARCHES}, '
                      f'got {p.epig_tuples!r}')
+  if p.epig_batch not in epig_lib.BATCHES:
+    raise ValueError(f'config.experiment.epig_batch must be one of {epig_lib.BATCHES}, '
+                     f'got {p.epig_batch!r}')
   key_pool, key_select = jax.random.split(key)
   population = p.epig_target == 'population'
   greedy = p.epig_tuples == 'greedy'
@@ -374,7 +383,8 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
 
   chosen_BxK, _ = epig_lib.select_queries(key_select, log_u_BxMxC, p.num_shown, targets_fn,
                                           p.full_ranking,
-                                          **_tuple_search(pool_BxC, p, tuples_UxK, showable_BxU))
+                                          **_tuple_search(pool_BxC, p, tuples_UxK, showable_BxU),
+                                          group_B=_batch_groups(prompts_BxLx, p))
   return response_tokens(explorer, jnp.take_along_axis(pool_BxC, chosen_BxK, axis=1))
 
 

@@ -91,6 +91,7 @@ _NAMES = {
     'experiment.info_units': strategies.INFO_UNITS,
     'experiment.epig_target': epig.TARGETS,
     'experiment.epig_tuples': epig.TUPLE_SEARCHES,
+    'experiment.epig_batch': epig.BATCHES,
     'experiment.strategies': tuple(strategies.STRATEGIES),
 }
 _KNOWN_NAMES = sorted({n for names in _NAMES.values() for n in names})

@@ -205,6 +205,35 @@ def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranki
     assert float(score_B[2]) < 0.05 * float(score_B[0]), score_B  # Used up.
 
 
+def test_a_batch_by_prompt_conditions_a_query_only_on_its_own_prompts_earlier_queries():
+  """`epig_batch='prompt'`: rounds of prompts A, B, A with the same members. Query B is not
+  conditioned on query A's outcome, so it scores what it would alone; the second A gets A's
+  question still open, and scores what the first did (the round's conditioning would have used
+  both questions up by then: `test_the_batch_never_repeats...`)."""
+  log_p_MxN = _open_questions_members()
+  B, C = 3, 4
+  tuples_UxK = jnp.asarray(strategies.tuples(C, 2))
+  pool_BxC = jnp.broadcast_to(jnp.arange(C), (B, C))
+  log_u_BxMxC = jnp.broadcast_to(log_p_MxN[None], (B, 4, C))
+  targets = epig.exact_targets(log_p_MxN[:, None])
+  prompts_BxLx = jnp.asarray([[1, 2], [3, 4], [1, 2]], jnp.int32)
+  group_B = epig.batch_groups(prompts_BxLx)
+  np.testing.assert_array_equal(group_B, [0, 1, 0])
+  np.testing.assert_array_equal(
+      epig.batch_groups(jnp.asarray([[1, 2], [3, 4], [1, 2], [3, 4], [5, 6]])), [0, 1, 0, 1, 4])
+  found = dict(tuples_UxK=tuples_UxK, valid_BxU=epig.showable_tuples(pool_BxC, tuples_UxK))
+  best = float(jnp.max(epig.information(
+      epig.outcome_log_probs(log_p_MxN[:, tuples_UxK], False), targets)))
+  settling = {(0, 1), (2, 3)}
+  for seed in range(5):
+    chosen_BxK, score_B = epig.select_queries(jax.random.key(seed), log_u_BxMxC, 2,
+                                              lambda k, b: targets, False, **found,
+                                              group_B=group_B)
+    pairs = [tuple(sorted(row)) for row in np.asarray(chosen_BxK).tolist()]
+    assert {pairs[0], pairs[2]} == settling and pairs[1] in settling, pairs
+    np.testing.assert_allclose(score_B, best, rtol=1e-4)
+
+
 def _information_of(log_u_MxC, shown_UxK, targets, full_ranking):
   return np.asarray(epig.information(
       epig.outcome_log_probs(log_u_MxC[:, jnp.asarray(shown_UxK)], full_ranking), targets))
@@ -356,7 +385,7 @@ def test_the_calibration_figure_draws_realised_and_predicted_kl_per_strategy():
 
 def test_bad_epig_fields_fail_with_one_line_naming_the_field():
   for field, value in [('epig_target', 'everything'), ('epig_samples', -1), ('epig_top', -1),
-                       ('epig_tuples', 'best')]:
+                       ('epig_tuples', 'best'), ('epig_batch', 'query')]:
     config = conftest.fixture_config()
     config.experiment[field] = value
     with pytest.raises(errors.ConfigError, match=f'config.experiment.{field} '):

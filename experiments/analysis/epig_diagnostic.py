@@ -25,6 +25,14 @@ then lanes (± s.e. over lanes):
 If a random tuple of the pool already gets most of the best tuple's information, or the estimate
 cannot rank the tuples it must choose among, the score cannot do better than its pool: that is
 what a control that draws the tuple at random (`epig_random`) would show.
+
+Then the round as the run selects it (`epig.select_queries` over `experiment.prompts_per_round`
+prompts, the run's estimate and tuple search): each query's score given the simulated outcomes
+of the queries before it (`I(Y; C_b | C_1..C_b-1)`), as a share of the round's first query's,
+averaged over blocks of the round (query 1, 2-4, 5-16, 17-64, ...), and the share of queries
+scored below 1% of the first. With M members a few rankings can all but identify the member in
+each simulated history; the queries after that are scored ~0 and chosen by the tie-breaking
+noise, i.e. at random among the showable tuples.
 """
 
 import sys
@@ -89,6 +97,40 @@ def lane_statistics(config, spec, agent, agent_state, hparams, world, key, queri
                            jnp.swapaxes(query_MxQxN, 0, 1), showable_QxU))
 
 
+def round_scores(config, spec, agent, agent_state, hparams, world, key) -> jax.Array:
+  """Each of a round's queries' score as the run selects them, nats, float32[B]."""
+  e = config.experiment
+  p = loop_lib.strategy_params(config, hparams)
+  key_prompts, key_pool, key_select = jax.random.split(key, 3)
+  prompts_BxLx = world_lib.prompt_tokens(
+      world_lib.sample_prompts(key_prompts, world, e.prompts_per_round), spec)
+  greedy = e.epig_tuples == 'greedy'
+  query_MxBxN, _, pool_BxC, tuples_UxK, showable_BxU = strategies.epig_candidates(
+      key_pool, agent.explorer(agent_state, hparams), prompts_BxLx, p, population=False,
+      with_tuples=not greedy)
+  log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :], -1)
+
+  def targets_fn(key_t, b):
+    table_MxXxN = query_MxBxN[:, b][:, None]
+    if e.epig_samples:
+      return epig_lib.sampled_targets(key_t, table_MxXxN, e.epig_samples)
+    return epig_lib.exact_targets(table_MxXxN)
+
+  search = (dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, e.responses_per_prompt))
+            if greedy else dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU))
+  return epig_lib.select_queries(key_select, log_u_BxMxC, e.responses_per_prompt, targets_fn,
+                                 config.world.full_ranking, **search)[1]
+
+
+def blocks(num: int) -> list[tuple[int, int]]:
+  """[1, 1], [2, 4], [5, 16], [17, 64], ... (1-based, inclusive) up to `num`."""
+  out, start = [(1, 1)], 2
+  while start <= num:
+    out.append((start, min(num, 4 * start - 4)))
+    start = 4 * start - 3
+  return out
+
+
 def main(argv):
   if len(argv) not in (3, 4):
     raise SystemExit(__doc__.split('\n\n')[1])
@@ -106,6 +148,10 @@ def main(argv):
   @jax.jit
   def one_lane(agent_state, hparams, world, key):
     return lane_statistics(config, spec, agent, agent_state, hparams, world, key, queries)
+
+  @jax.jit
+  def one_round(agent_state, hparams, world, key):
+    return round_scores(config, spec, agent, agent_state, hparams, world, key)
 
   take = lambda tree, l: jax.tree_util.tree_map(lambda x: x[l], tree)
   print(f'{workdir} ({strategy}): {lanes} lanes, {queries} queries each, pool of '
@@ -130,6 +176,16 @@ def main(argv):
       print('    random / best, picked / best per lane (world seed): ' + ', '.join(
           f'{r:.2f}, {q:.2f} ({config.world.seed + run.world_L[l]})'
           for l, (r, q) in enumerate(stats_Lx6[:, 2:4])))
+    score_LxB = np.stack([np.asarray(one_round(
+        take(state.agent, l), take(state.hparams, l),
+        run.world if world_axis is None else take(run.world, l),
+        jax.random.fold_in(jax.random.key(12), l))) for l in range(lanes)])
+    share_LxB = score_LxB / np.maximum(score_LxB[:, :1], 1e-30)
+    print(f'    a round of {score_LxB.shape[1]} queries as the run selects them: the first '
+          f'scores {score_LxB[:, 0].mean():.4f} nats; queries ' + ', '.join(
+              f'{a}-{b} {share_LxB[:, a - 1:b].mean():.3f}' if a < b else
+              f'{a} {share_LxB[:, a - 1].mean():.3f}' for a, b in blocks(score_LxB.shape[1]))
+          + f' of it; below 1% of it: {np.mean(share_LxB < 0.01):.0%} of the queries')
 
 
 if __name__ == '__main__':

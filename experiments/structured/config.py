@@ -30,6 +30,11 @@ Variants:
             (`experiment.epig_tuples='greedy'`, ~11x cheaper selection) instead of every tuple of
             the pool: does the cheaper search lose anything in choices, on the same lanes? Not a
             contender (combine refuses it beside the headline: its config differs).
+  epig_by_prompt_worlds0-3, _worlds4-7  headline_epig's halves with each query conditioned only
+            on the earlier queries of its own prompt (`experiment.epig_batch='prompt'`): the
+            headline's batch collapses the ensemble's weights within a round's first 4-16
+            queries, so most of its queries are random tuples of the pool
+            (experiments/analysis/epig_diagnostic.py). Not a contender either.
 
 The family's fields were written here, from the docs/worlds.md table of what the world's
 parameters do (a minority's favourites ~20-5,000x rarer under the majority's teacher), before
@@ -55,12 +60,14 @@ VARIANTS = ('ceiling', 'headline', 'headline_epig', 'headline_epig_random', 'hea
             'headline_epig_random_worlds4-7', 'headline_infomax_worlds4-7',
             'headline_boltzmann_worlds4-7', 'headline_passive_worlds4-7',
             'headline_uniform_worlds4-7', 'headline_oracle_worlds4-7',
-            'epig_greedy_worlds0-3', 'epig_greedy_worlds4-7')
+            'epig_greedy_worlds0-3', 'epig_greedy_worlds4-7', 'epig_by_prompt_worlds0-3',
+            'epig_by_prompt_worlds4-7')
 ONE_STRATEGY = VARIANTS[2:9]
 HALF_WORLDS = {'_worlds0-3': 0, '_worlds4-7': 4}  # Suffix: the first of its 4 world seeds.
 assert ONE_STRATEGY == tuple(f'headline_{s}' for s in HEADLINE_STRATEGIES)
 assert VARIANTS[9:23] == tuple(v + half for half in HALF_WORLDS for v in ONE_STRATEGY)
-assert VARIANTS[23:] == tuple('epig_greedy' + half for half in HALF_WORLDS)
+assert VARIANTS[23:] == tuple(f'epig_{change}{half}' for change in ('greedy', 'by_prompt')
+                             for half in HALF_WORLDS)
 
 
 def structured_world(c) -> None:
@@ -91,6 +98,10 @@ def get_config(arg=None):
   if arg.startswith('epig_greedy'):  # headline_epig's half, the search changed alone.
     c = get_config('headline_epig' + arg.removeprefix('epig_greedy'))
     c.experiment.epig_tuples = 'greedy'
+    return c
+  if arg.startswith('epig_by_prompt'):  # headline_epig's half, the batch's conditioning alone.
+    c = get_config('headline_epig' + arg.removeprefix('epig_by_prompt'))
+    c.experiment.epig_batch = 'prompt'
     return c
   if arg.startswith('headline'):
     # The contenders first: passive, uniform and the oracle repeat the ceiling's lanes exactly

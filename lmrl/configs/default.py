@@ -112,6 +112,10 @@ def get_config() -> ml_collections.ConfigDict:
   #                 (the rest are samples at pool_temperature).
   e.epig_tuples = 'all'  # Epig: the best of every K-tuple of the pool ('all'), or a tuple grown
   #                       one slot at a time ('greedy': C(C,2) + (K-2) C tuples scored, not C(C,K)).
+  e.epig_batch = 'round'  # Epig: a round's queries are chosen one after another, each conditioned
+  #                        on the simulated outcomes of every earlier one ('round'), or only of
+  #                        the earlier ones on its own prompt ('prompt'; the round's: the
+  #                        ensemble's weights collapse within its first 4-16 queries).
   e.epig_tables = True  # Epig (and epig_random): each member's exact table over every response
   #                      (True), or only draws: each member's greedy response for the pool and
   #                      epig_samples draws of Y per member, scored by every member (False; the
