@@ -289,8 +289,8 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
   """A round's B queries, one after another, each the K-tuple of its candidates with the largest
   `I(Y; C_b | C_1..C_b-1)` (see the module docstring).
 
-  `group_B` (int[B], optional; `batch_groups`): query b is conditioned only on the earlier
-  queries of its own group (`experiment.epig_batch='prompt'`: the queries on the same prompt);
+  `group_B` (int[B] in [0, B), optional; `batch_groups`): query b is conditioned only on the
+  earlier queries of its own group (`experiment.epig_batch='prompt'`: the queries on the same prompt);
   by default on every earlier query of the round ('round').
 
   `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `targets_fn(key, b)`:
@@ -316,7 +316,9 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
     raise ValueError(f'select_queries: tuples of {tuples_UxK.shape[1]}, num_shown {K}')
   G = greedy_draws(C, K) if greedy else tuples_UxK.shape[0]
   # One posterior per simulated history, per group (one group unless `group_B` is given).
-  group_B = jnp.zeros((B,), jnp.int32) if group_B is None else group_B
+  group_B = jnp.zeros((B,), jnp.int32) if group_B is None else jnp.asarray(group_B, jnp.int32)
+  if group_B.shape != (B,):
+    raise ValueError(f'select_queries: group_B of shape {group_B.shape}, {B} queries')
   log_pi_BxMxM = jnp.full((B, M, M), -math.log(M), jnp.float32)
   # Every step's noise in one draw (each random-number program takes a while to compile).
   key_targets, key_noise = jax.random.split(key)

@@ -232,6 +232,17 @@ def test_a_batch_by_prompt_conditions_a_query_only_on_its_own_prompts_earlier_qu
     pairs = [tuple(sorted(row)) for row in np.asarray(chosen_BxK).tolist()]
     assert {pairs[0], pairs[2]} == settling and pairs[1] in settling, pairs
     np.testing.assert_allclose(score_B, best, rtol=1e-4)
+  # Prompts A, A, B: A's two queries use both questions up; B, not conditioned on them, is
+  # scored as a round's first (the round's conditioning would score it ~0).
+  for group_B, third in [(epig.batch_groups(jnp.asarray([[1, 2], [1, 2], [3, 4]])), best),
+                         (None, 0.0)]:
+    _, score_B = epig.select_queries(jax.random.key(0), log_u_BxMxC, 2, lambda k, b: targets,
+                                     False, **found, group_B=group_B)
+    np.testing.assert_allclose(score_B[:2], best, rtol=1e-4)
+    np.testing.assert_allclose(score_B[2], third, rtol=1e-4, atol=0.05 * best)
+  with pytest.raises(ValueError, match='group_B of shape'):
+    epig.select_queries(jax.random.key(0), log_u_BxMxC, 2, lambda k, b: targets, False, **found,
+                        group_B=np.zeros(2, np.int32))
 
 
 def _information_of(log_u_MxC, shown_UxK, targets, full_ranking):

@@ -186,10 +186,11 @@ def test_a_run_over_two_worlds_gives_each_lane_its_own_world_and_lm(tmp_path):
   assert run.rankings == config.experiment.rounds * config.experiment.prompts_per_round
   evaluate = sweep_lib.make_sweep(loop_lib.make_experiment(run.config, run.spec, run.agent),
                                   per_lane_world=True).evaluate
-  final_kl = np.asarray(evaluate(run.state, run.world)['kl'])
-  last = {r['world']: float(r['kl']) for r in rows if r['strategy'] == 'uniform'
-          and int(r['queries']) == run.rankings}
-  np.testing.assert_allclose(final_kl, [last['0'], last['1']], rtol=1e-4)
+  for state, rankings in [(run.fresh, 0), (run.state, run.rankings)]:  # Priors, then the fit.
+    kl = np.asarray(evaluate(state, run.world)['kl'])
+    logged = {r['world']: float(r['kl']) for r in rows if r['strategy'] == 'uniform'
+              and int(r['queries']) == rankings}
+    np.testing.assert_allclose(kl, [logged['0'], logged['1']], rtol=1e-4)
 
 
 def test_distributed_without_a_job_to_join_is_one_line_and_writes_nothing(tmp_path):

@@ -27,12 +27,14 @@ cannot rank the tuples it must choose among, the score cannot do better than its
 what a control that draws the tuple at random (`epig_random`) would show.
 
 Then the round as the run selects it (`epig.select_queries` over `experiment.prompts_per_round`
-prompts, the run's estimate and tuple search): each query's score given the simulated outcomes
-of the queries before it (`I(Y; C_b | C_1..C_b-1)`), as a share of the round's first query's,
-averaged over blocks of the round (query 1, 2-4, 5-16, 17-64, ...), and the share of queries
-scored below 1% of the first. With M members a few rankings can all but identify the member in
-each simulated history; the queries after that are scored ~0 and chosen by the tie-breaking
-noise, i.e. at random among the showable tuples.
+prompts, the run's estimate, tuple search and `epig_batch`): the share of queries whose score
+given the simulated outcomes of the queries before them (`I(Y; C_b | C_1..C_b-1)`) is below 1%
+of the round's first query's, and per block of the round (query 1, 2-4, 5-16, 17-64, ...): that
+score over the first's; the chosen tuple's score alone (the members weighted alike, the run's
+targets) over the best tuple's alone; and a random showable tuple's alone over the best's. With
+M members a few rankings can all but identify the member in each simulated history; if the
+queries after that are no better alone than a random tuple of the pool, the round asks what its
+random-tuple control asks.
 """
 
 import sys
@@ -73,7 +75,7 @@ def query_statistics(key, log_u_MxC, table_MxN, tuples_UxK, showable_U, full_ran
   log_bar_N = jax.nn.logsumexp(table_MxN, axis=0) - jnp.log(M)
   predicted = jnp.mean(jnp.sum(jnp.exp(table_MxN) * (table_MxN - log_bar_N), axis=-1))
   best_safe = jnp.maximum(best, 1e-30)
-  return jnp.stack([predicted, best / predicted, random / best_safe, picked / best_safe, within,
+  return jnp.stack([predicted, best / jnp.maximum(predicted, 1e-30), random / best_safe, picked / best_safe, within,
                     error])
 
 
@@ -98,16 +100,18 @@ def lane_statistics(config, spec, agent, agent_state, hparams, world, key, queri
 
 
 def round_scores(config, spec, agent, agent_state, hparams, world, key) -> jax.Array:
-  """Each of a round's queries' score as the run selects them, nats, float32[B]."""
+  """A round's queries as the run selects them (`strategies.epig`'s candidates, targets, search
+  and batch), float32[B, 3]: each query's score given the earlier ones (nats); and, scored alone
+  (the members weighted alike, the same targets), its chosen tuple's score and the mean score of
+  a showable tuple, each over the best tuple's."""
   e = config.experiment
   p = loop_lib.strategy_params(config, hparams)
+  K, full_ranking = e.responses_per_prompt, config.world.full_ranking
   key_prompts, key_pool, key_select = jax.random.split(key, 3)
   prompts_BxLx = world_lib.prompt_tokens(
       world_lib.sample_prompts(key_prompts, world, e.prompts_per_round), spec)
-  greedy = e.epig_tuples == 'greedy'
   query_MxBxN, _, pool_BxC, tuples_UxK, showable_BxU = strategies.epig_candidates(
-      key_pool, agent.explorer(agent_state, hparams), prompts_BxLx, p, population=False,
-      with_tuples=not greedy)
+      key_pool, agent.explorer(agent_state, hparams), prompts_BxLx, p, population=False)
   log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :], -1)
 
   def targets_fn(key_t, b):
@@ -116,10 +120,25 @@ def round_scores(config, spec, agent, agent_state, hparams, world, key) -> jax.A
       return epig_lib.sampled_targets(key_t, table_MxXxN, e.epig_samples)
     return epig_lib.exact_targets(table_MxXxN)
 
-  search = (dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, e.responses_per_prompt))
-            if greedy else dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU))
-  return epig_lib.select_queries(key_select, log_u_BxMxC, e.responses_per_prompt, targets_fn,
-                                 config.world.full_ranking, **search)[1]
+  search = (dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, K))
+            if e.epig_tuples == 'greedy' else dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU))
+  chosen_BxK, score_B = epig_lib.select_queries(
+      key_select, log_u_BxMxC, K, targets_fn, full_ranking, **search,
+      group_B=epig_lib.batch_groups(prompts_BxLx) if e.epig_batch == 'prompt' else None)
+  key_targets, _ = jax.random.split(key_select)  # As `select_queries` draws each query's targets.
+
+  def alone(b):
+    targets = targets_fn(jax.random.fold_in(key_targets, b), b)
+    info_U = epig_lib.information(
+        epig_lib.outcome_log_probs(log_u_BxMxC[b][:, tuples_UxK], full_ranking), targets)
+    picked = epig_lib.information(epig_lib.outcome_log_probs(
+        log_u_BxMxC[b][:, chosen_BxK[b]][:, None], full_ranking), targets)[0]
+    best = jnp.maximum(jnp.max(jnp.where(showable_BxU[b], info_U, -jnp.inf)), 1e-30)
+    mean = jnp.sum(jnp.where(showable_BxU[b], info_U, 0.0)) / jnp.sum(showable_BxU[b])
+    return jnp.stack([picked / best, mean / best])
+
+  return jnp.concatenate([score_B[:, None], jax.lax.map(alone, jnp.arange(score_B.shape[0]))],
+                         axis=1)
 
 
 def blocks(num: int) -> list[tuple[int, int]]:
@@ -142,6 +161,9 @@ def main(argv):
     raise SystemExit(f'error: {error}') from None
   config, spec, agent = run.config, run.spec, run.agent
   e = config.experiment
+  if e.epig_target != 'prompt' or not e.epig_tables:
+    raise SystemExit("error: epig_diagnostic reads runs with epig_target='prompt' and "
+                     f'epig_tables=True (this one: {e.epig_target!r}, {e.epig_tables})')
   lanes = run.keys_L.shape[0]
   world_axis = None if run.world_L is None else 0
 
@@ -176,16 +198,21 @@ def main(argv):
       print('    random / best, picked / best per lane (world seed): ' + ', '.join(
           f'{r:.2f}, {q:.2f} ({config.world.seed + run.world_L[l]})'
           for l, (r, q) in enumerate(stats_Lx6[:, 2:4])))
-    score_LxB = np.stack([np.asarray(one_round(
+    round_LxBx3 = np.stack([np.asarray(one_round(
         take(state.agent, l), take(state.hparams, l),
         run.world if world_axis is None else take(run.world, l),
         jax.random.fold_in(jax.random.key(12), l))) for l in range(lanes)])
+    score_LxB = round_LxBx3[:, :, 0]
     share_LxB = score_LxB / np.maximum(score_LxB[:, :1], 1e-30)
-    print(f'    a round of {score_LxB.shape[1]} queries as the run selects them: the first '
-          f'scores {score_LxB[:, 0].mean():.4f} nats; queries ' + ', '.join(
-              f'{a}-{b} {share_LxB[:, a - 1:b].mean():.3f}' if a < b else
-              f'{a} {share_LxB[:, a - 1].mean():.3f}' for a, b in blocks(score_LxB.shape[1]))
-          + f' of it; below 1% of it: {np.mean(share_LxB < 0.01):.0%} of the queries')
+    span = lambda a, b: f'{a}-{b}' if a < b else f'{a}'
+    print(f'    a round of {score_LxB.shape[1]} queries as the run selects them '
+          f'(epig_batch {e.epig_batch!r}): the first scores {score_LxB[:, 0].mean():.4f} nats; '
+          f'below 1% of it: {np.mean(share_LxB < 0.01):.0%} of the queries')
+    for a, b in blocks(score_LxB.shape[1]):
+      print(f'      queries {span(a, b):6s} score given the earlier ones / the first '
+            f'{share_LxB[:, a - 1:b].mean():.3f}; alone: chosen / best '
+            f'{round_LxBx3[:, a - 1:b, 1].mean():.2f}, random / best '
+            f'{round_LxBx3[:, a - 1:b, 2].mean():.2f}')
 
 
 if __name__ == '__main__':
