@@ -175,6 +175,21 @@ def _open_questions_members(strength=6.0):
   return jnp.asarray(np.stack(rows), jnp.float32)
 
 
+def _three_queries_on_open_questions(search: str):
+  """Three queries of `_open_questions_members` over candidates 0-3, K = 2: (log p_MxN, log
+  u_BxMxC, the exact targets, every pair, the `select_queries` search arguments)."""
+  log_p_MxN = _open_questions_members()
+  B, C = 3, 4
+  tuples_UxK = jnp.asarray(strategies.tuples(C, 2))
+  pool_BxC = jnp.broadcast_to(jnp.arange(C), (B, C))
+  if search == 'all':
+    found = dict(tuples_UxK=tuples_UxK, valid_BxU=epig.showable_tuples(pool_BxC, tuples_UxK))
+  else:
+    found = dict(valid_BxC=epig.showable_candidates(pool_BxC, 2))
+  return (log_p_MxN, jnp.broadcast_to(log_p_MxN[None], (B, 4, C)),
+          epig.exact_targets(log_p_MxN[:, None]), tuples_UxK, found)
+
+
 @pytest.mark.parametrize('full_ranking,search', [(False, 'all'), (True, 'all'),
                                                   (True, 'greedy')])
 def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranking, search):
@@ -182,16 +197,7 @@ def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranki
   Scored alone, every copy would get the same best pair; selected one after another, the second
   copy gets the question still open, and once both are settled nothing is worth much. (With
   K = 2 the greedy search is the best pair, so both searches choose alike.)"""
-  log_p_MxN = _open_questions_members()
-  B, C = 3, 4
-  tuples_UxK = jnp.asarray(strategies.tuples(C, 2))
-  pool_BxC = jnp.broadcast_to(jnp.arange(C), (B, C))
-  log_u_BxMxC = jnp.broadcast_to(log_p_MxN[None], (B, 4, C))
-  targets = epig.exact_targets(log_p_MxN[:, None])
-  if search == 'all':
-    found = dict(tuples_UxK=tuples_UxK, valid_BxU=epig.showable_tuples(pool_BxC, tuples_UxK))
-  else:
-    found = dict(valid_BxC=epig.showable_candidates(pool_BxC, 2))
+  log_p_MxN, log_u_BxMxC, targets, tuples_UxK, found = _three_queries_on_open_questions(search)
   select = jax.jit(lambda key: epig.select_queries(key, log_u_BxMxC, 2, lambda k, b: targets,
                                                    full_ranking, **found))
   alone_U = epig.information(epig.outcome_log_probs(log_p_MxN[:, tuples_UxK], full_ranking),
@@ -210,18 +216,12 @@ def test_a_batch_by_prompt_conditions_a_query_only_on_its_own_prompts_earlier_qu
   conditioned on query A's outcome, so it scores what it would alone; the second A gets A's
   question still open, and scores what the first did (the round's conditioning would have used
   both questions up by then: `test_the_batch_never_repeats...`)."""
-  log_p_MxN = _open_questions_members()
-  B, C = 3, 4
-  tuples_UxK = jnp.asarray(strategies.tuples(C, 2))
-  pool_BxC = jnp.broadcast_to(jnp.arange(C), (B, C))
-  log_u_BxMxC = jnp.broadcast_to(log_p_MxN[None], (B, 4, C))
-  targets = epig.exact_targets(log_p_MxN[:, None])
+  log_p_MxN, log_u_BxMxC, targets, tuples_UxK, found = _three_queries_on_open_questions('all')
   prompts_BxLx = jnp.asarray([[1, 2], [3, 4], [1, 2]], jnp.int32)
   group_B = epig.batch_groups(prompts_BxLx)
   np.testing.assert_array_equal(group_B, [0, 1, 0])
   np.testing.assert_array_equal(
       epig.batch_groups(jnp.asarray([[1, 2], [3, 4], [1, 2], [3, 4], [5, 6]])), [0, 1, 0, 1, 4])
-  found = dict(tuples_UxK=tuples_UxK, valid_BxU=epig.showable_tuples(pool_BxC, tuples_UxK))
   best = float(jnp.max(epig.information(
       epig.outcome_log_probs(log_p_MxN[:, tuples_UxK], False), targets)))
   settling = {(0, 1), (2, 3)}
