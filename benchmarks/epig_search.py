@@ -31,7 +31,8 @@ What the cheaper search gives up, on the same inputs:
                 the greedy search over the exhaustive one's, each summed over `--round_keys` keys
                 (their simulated histories differ: the searches draw their noise differently).
 
-`experiment.epig_tuples` is ignored (both searches run); `epig_target` must be 'prompt'.
+`experiment.epig_tuples` is ignored (both searches run); `epig_target` must be 'prompt' and
+`epig_batch` 'round'.
 
 Prints the machine and load, a table (ms a round per lane; the greedy/all time ratio) and the
 fidelity figures; writes JSON to `--out`.
@@ -85,6 +86,9 @@ def main(argv):
   if config.experiment.epig_target != 'prompt':
     sys.exit("error: benchmarks.epig_search measures epig_target='prompt' (the headline's), got "
              f'config.experiment.epig_target={config.experiment.epig_target!r}')
+  if config.experiment.epig_batch != 'round':
+    sys.exit("error: benchmarks.epig_search measures epig_batch='round' (the headline's), got "
+             f'config.experiment.epig_batch={config.experiment.epig_batch!r}')
   e = config.experiment
   setup = common.machine()
   spec, lm_spec, world = pipeline.build_world(config)
@@ -117,18 +121,10 @@ def main(argv):
   tuples_UxK = jnp.asarray(strategies.tuples(e.pool_size, K))
 
   def select(key, query_MxBxN, pool_BxC, showable_BxU, search):
-    """`strategies.epig`'s selection, given its candidates."""
-    log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
-                                      axis=-1)
-
-    def targets_fn(key_t, b):
-      if e.epig_samples:
-        return epig_lib.sampled_targets(key_t, query_MxBxN[:, b][:, None], e.epig_samples)
-      return epig_lib.exact_targets(query_MxBxN[:, b][:, None])
-
-    found = (dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU) if search == 'all' else
-             dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, K)))
-    return epig_lib.select_queries(key, log_u_BxMxC, K, targets_fn, full_ranking, **found)
+    """`strategies.epig`'s selection, given its candidates, with the search `search` (the
+    round's batch: no prompts needed)."""
+    return strategies.epig_select(key, query_MxBxN, None, pool_BxC, tuples_UxK, showable_BxU,
+                                  None, params._replace(epig_tuples=search))
 
   def draws(key, state, prompts_BxLx):
     """What epig without tables computes before its selection (`strategies.

@@ -68,8 +68,8 @@ only spreads the round's queries at random). The finite ensemble holds at most `
 late in a large batch every score can be ~0: ties are broken at random (`TIE_BREAK` nats of Gumbel
 noise), among tuples without a repeated response. Measured on the structured headline (8
 members, full rankings of 4; `experiments/analysis/epig_diagnostic.py`): the histories' weights
-collapse within a round's first 4-16 queries, and 85-92% of its 64 queries score below 1% of its
-first, i.e. are drawn at random from the pool. `experiment.epig_batch='prompt'` conditions a query
+collapse within a round's first 4-16 queries, 85-92% of its 64 queries score below 1% of its
+first, and its last 48, scored alone, are worth what random tuples of the pool are. `experiment.epig_batch='prompt'` conditions a query
 only on the earlier queries of its own prompt (`batch_groups`): a recurring prompt still gets the
 question that is still open, and a query on another prompt is scored as if it were the first.
 
@@ -281,10 +281,21 @@ def _grown_greedily(log_u_MxC, targets, log_pi_HxM, num_shown, allowed_C, noise_
   return chosen_K, score, log_choice_MxF
 
 
+class TupleSearch(NamedTuple):
+  """How `select_queries` finds a query's K-tuple: give `tuples_UxK` (every K-subset of the
+  candidates) with `valid_BxU` (those that may be shown, `showable_tuples`: every row allows at
+  least one), the best of which is chosen; or `valid_BxC` alone (the candidates that may be
+  shown, `showable_candidates`: every row allows at least K), from which a tuple is grown
+  greedily (`_grown_greedily`: `C(C, 2) + (K - 2) C` tuples scored instead of `C(C, K)`, not
+  always the best one)."""
+  tuples_UxK: jax.Array | None = None
+  valid_BxU: jax.Array | None = None
+  valid_BxC: jax.Array | None = None
+
+
 def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
-                   targets_fn: Callable[[jax.Array, jax.Array], Targets], full_ranking: bool, *,
-                   tuples_UxK: jax.Array | None = None, valid_BxU: jax.Array | None = None,
-                   valid_BxC: jax.Array | None = None, group_B: jax.Array | None = None
+                   targets_fn: Callable[[jax.Array, jax.Array], Targets], full_ranking: bool,
+                   search: TupleSearch, group_B: jax.Array | None = None
                    ) -> tuple[jax.Array, jax.Array]:
   """A round's B queries, one after another, each the K-tuple of its candidates with the largest
   `I(Y; C_b | C_1..C_b-1)` (see the module docstring).
@@ -294,12 +305,7 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
   by default on every earlier query of the round ('round').
 
   `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `targets_fn(key, b)`:
-  query b's `Targets`. Give exactly one search: `tuples_UxK` (every K-subset of the candidates)
-  with `valid_BxU` (those that may be shown, `showable_tuples`: every row allows at least one),
-  the best of which is chosen; or `valid_BxC` (the candidates that may be shown,
-  `showable_candidates`: every row allows at least K), from which a tuple is grown greedily
-  (`_grown_greedily`: `C(C, 2) + (K - 2) C` tuples scored instead of `C(C, K)`, not always the
-  best one). Returns the chosen tuples' candidate positions int32[B, K] (ascending for the
+  query b's `Targets`; `search`: the exhaustive or the greedy search (`TupleSearch`). Returns the chosen tuples' candidate positions int32[B, K] (ascending for the
   exhaustive search, in the order chosen for the greedy one) and their scores float32[B] (nats,
   given the queries before them). The two searches draw their noise differently, so the same key
   gives them different simulated outcomes for the histories.
@@ -307,6 +313,7 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
   B, M, C = log_u_BxMxC.shape
   K = num_shown
   F = num_outcomes(K, full_ranking)
+  tuples_UxK, valid_BxU, valid_BxC = search
   greedy = tuples_UxK is None
   if greedy == (valid_BxC is None) or (valid_BxU is None) != greedy:
     raise ValueError('select_queries: give tuples_UxK with valid_BxU, or valid_BxC alone')

@@ -311,20 +311,52 @@ def sampled_pool(key, explorer: Explorer, prompts_BxLx, p: StrategyParams) -> ja
   return jnp.where(epig_lib.repeats(pool_BxCxLy)[:, :, None], uniform_BxCxLy, pool_BxCxLy)
 
 
-def _tuple_search(pool_BxC, p: StrategyParams, tuples_UxK=None, showable_BxU=None) -> dict:
+def _tuple_search(pool_BxC, p: StrategyParams, tuples_UxK=None, showable_BxU=None
+                  ) -> epig_lib.TupleSearch:
   """`epig.select_queries`' search over a pool (response indices or tokens): growing tuples
   greedily from its showable candidates, or the best of every K-tuple (built here if not given)."""
   if p.epig_tuples == 'greedy':
-    return dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, p.num_shown))
+    return epig_lib.TupleSearch(valid_BxC=epig_lib.showable_candidates(pool_BxC, p.num_shown))
   if tuples_UxK is None:
     tuples_UxK = jnp.asarray(tuples(p.pool_size, p.num_shown))
     showable_BxU = epig_lib.showable_tuples(pool_BxC, tuples_UxK)
-  return dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)
+  return epig_lib.TupleSearch(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU)
 
 
 def _batch_groups(prompts_BxLx, p: StrategyParams) -> jax.Array | None:
   """`epig.select_queries`' `group_B`: None (the whole round, 'round') or the queries' prompts."""
   return epig_lib.batch_groups(prompts_BxLx) if p.epig_batch == 'prompt' else None
+
+
+def pool_utilities(query_MxBxN: jax.Array, pool_BxC: jax.Array) -> jax.Array:
+  """Each member's Luce log-utility of each query's candidates, float32[B, M, C], read from the
+  members' tables (`member_tables`) at the pool's responses (`epig_pool`)."""
+  return jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :], axis=-1)
+
+
+def epig_targets(query_MxBxN: jax.Array, target_MxXxN: jax.Array | None, p: StrategyParams
+                 ) -> Callable:
+  """`epig.select_queries`' `targets_fn(key, b)`: Y over query b's prompt ('prompt') or every
+  evaluation prompt ('population', `target_MxXxN`), exactly or from `epig_samples` draws per
+  member."""
+  def targets_fn(key_t, b):
+    table_MxXxN = (target_MxXxN if p.epig_target == 'population'
+                   else query_MxBxN[:, b][:, None])
+    if p.epig_samples:
+      return epig_lib.sampled_targets(key_t, table_MxXxN, p.epig_samples)
+    return epig_lib.exact_targets(table_MxXxN)
+  return targets_fn
+
+
+def epig_select(key, query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU,
+                prompts_BxLx, p: StrategyParams) -> tuple[jax.Array, jax.Array]:
+  """`epig`'s selection from its candidates (`epig_candidates`' outputs; the tuples None for a
+  greedy search; `prompts_BxLx` read only with `epig_batch='prompt'`): the chosen candidate
+  positions int32[B, K] and their scores float32[B] (`epig.select_queries`)."""
+  return epig_lib.select_queries(key, pool_utilities(query_MxBxN, pool_BxC), p.num_shown,
+                                 epig_targets(query_MxBxN, target_MxXxN, p), p.full_ranking,
+                                 _tuple_search(pool_BxC, p, tuples_UxK, showable_BxU),
+                                 _batch_groups(prompts_BxLx, p))
 
 
 def _epig_without_tables(key_pool, key_select, explorer: Explorer, prompts_BxLx,
@@ -344,7 +376,7 @@ def _epig_without_tables(key_pool, key_select, explorer: Explorer, prompts_BxLx,
   chosen_BxK, _ = epig_lib.select_queries(
       key_select, log_u_BxMxC, p.num_shown,
       lambda key_t, b: epig_lib.member_sample_targets(log_p_MxBxE[:, b, C:], S),
-      p.full_ranking, **_tuple_search(pool_BxCxLy, p), group_B=_batch_groups(prompts_BxLx, p))
+      p.full_ranking, _tuple_search(pool_BxCxLy, p), _batch_groups(prompts_BxLx, p))
   return jnp.take_along_axis(pool_BxCxLy, chosen_BxK[:, :, None], axis=1)
 
 
@@ -372,19 +404,8 @@ def epig(key, explorer: Explorer, prompts_BxLx, p: StrategyParams):
     return _epig_without_tables(key_pool, key_select, explorer, prompts_BxLx, p)
   query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK, showable_BxU = epig_candidates(
       key_pool, explorer, prompts_BxLx, p, population, with_tuples=not greedy)
-  log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :],
-                                    axis=-1)
-
-  def targets_fn(key_t, b):
-    table_MxXxN = target_MxXxN if population else query_MxBxN[:, b][:, None]
-    if p.epig_samples:
-      return epig_lib.sampled_targets(key_t, table_MxXxN, p.epig_samples)
-    return epig_lib.exact_targets(table_MxXxN)
-
-  chosen_BxK, _ = epig_lib.select_queries(key_select, log_u_BxMxC, p.num_shown, targets_fn,
-                                          p.full_ranking,
-                                          **_tuple_search(pool_BxC, p, tuples_UxK, showable_BxU),
-                                          group_B=_batch_groups(prompts_BxLx, p))
+  chosen_BxK, _ = epig_select(key_select, query_MxBxN, target_MxXxN, pool_BxC, tuples_UxK,
+                              showable_BxU, prompts_BxLx, p)
   return response_tokens(explorer, jnp.take_along_axis(pool_BxC, chosen_BxK, axis=1))
 
 

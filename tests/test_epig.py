@@ -177,15 +177,16 @@ def _open_questions_members(strength=6.0):
 
 def _three_queries_on_open_questions(search: str):
   """Three queries of `_open_questions_members` over candidates 0-3, K = 2: (log p_MxN, log
-  u_BxMxC, the exact targets, every pair, the `select_queries` search arguments)."""
+  u_BxMxC, the exact targets, every pair, the `select_queries` search)."""
   log_p_MxN = _open_questions_members()
   B, C = 3, 4
   tuples_UxK = jnp.asarray(strategies.tuples(C, 2))
   pool_BxC = jnp.broadcast_to(jnp.arange(C), (B, C))
   if search == 'all':
-    found = dict(tuples_UxK=tuples_UxK, valid_BxU=epig.showable_tuples(pool_BxC, tuples_UxK))
+    found = epig.TupleSearch(tuples_UxK=tuples_UxK,
+                             valid_BxU=epig.showable_tuples(pool_BxC, tuples_UxK))
   else:
-    found = dict(valid_BxC=epig.showable_candidates(pool_BxC, 2))
+    found = epig.TupleSearch(valid_BxC=epig.showable_candidates(pool_BxC, 2))
   return (log_p_MxN, jnp.broadcast_to(log_p_MxN[None], (B, 4, C)),
           epig.exact_targets(log_p_MxN[:, None]), tuples_UxK, found)
 
@@ -199,7 +200,7 @@ def test_the_batch_never_repeats_a_query_whose_information_it_used_up(full_ranki
   K = 2 the greedy search is the best pair, so both searches choose alike.)"""
   log_p_MxN, log_u_BxMxC, targets, tuples_UxK, found = _three_queries_on_open_questions(search)
   select = jax.jit(lambda key: epig.select_queries(key, log_u_BxMxC, 2, lambda k, b: targets,
-                                                   full_ranking, **found))
+                                                   full_ranking, found))
   alone_U = epig.information(epig.outcome_log_probs(log_p_MxN[:, tuples_UxK], full_ranking),
                              targets)
   settling = {(0, 1), (2, 3)}
@@ -227,8 +228,7 @@ def test_a_batch_by_prompt_conditions_a_query_only_on_its_own_prompts_earlier_qu
   settling = {(0, 1), (2, 3)}
   for seed in range(5):
     chosen_BxK, score_B = epig.select_queries(jax.random.key(seed), log_u_BxMxC, 2,
-                                              lambda k, b: targets, False, **found,
-                                              group_B=group_B)
+                                              lambda k, b: targets, False, found, group_B)
     pairs = [tuple(sorted(row)) for row in np.asarray(chosen_BxK).tolist()]
     assert {pairs[0], pairs[2]} == settling and pairs[1] in settling, pairs
     np.testing.assert_allclose(score_B, best, rtol=1e-4)
@@ -237,12 +237,12 @@ def test_a_batch_by_prompt_conditions_a_query_only_on_its_own_prompts_earlier_qu
   for group_B, third in [(epig.batch_groups(jnp.asarray([[1, 2], [1, 2], [3, 4]])), best),
                          (None, 0.0)]:
     _, score_B = epig.select_queries(jax.random.key(0), log_u_BxMxC, 2, lambda k, b: targets,
-                                     False, **found, group_B=group_B)
+                                     False, found, group_B)
     np.testing.assert_allclose(score_B[:2], best, rtol=1e-4)
     np.testing.assert_allclose(score_B[2], third, rtol=1e-4, atol=0.05 * best)
   with pytest.raises(ValueError, match='group_B of shape'):
-    epig.select_queries(jax.random.key(0), log_u_BxMxC, 2, lambda k, b: targets, False, **found,
-                        group_B=np.zeros(2, np.int32))
+    epig.select_queries(jax.random.key(0), log_u_BxMxC, 2, lambda k, b: targets, False, found,
+                        np.zeros(2, np.int32))
 
 
 def _information_of(log_u_MxC, shown_UxK, targets, full_ranking):
@@ -266,7 +266,7 @@ def test_a_greedily_grown_tuple_is_the_best_pair_then_the_best_addition_slot_by_
   np.testing.assert_array_equal(valid_C, [True, True, True, False, True, True])
   chosen_BxK, score_B = epig.select_queries(jax.random.key(0), log_u_MxC[None], K,
                                             lambda k, b: targets, full_ranking,
-                                            valid_BxC=jnp.asarray(valid_C)[None])
+                                            epig.TupleSearch(valid_BxC=jnp.asarray(valid_C)[None]))
   chosen = np.asarray(chosen_BxK[0]).tolist()
   assert 3 not in chosen and len(set(chosen)) == K, chosen
   pairs = [p for p in itertools.combinations(range(C), 2) if valid_C[list(p)].all()]
@@ -295,12 +295,14 @@ def test_a_greedy_tuple_repeats_responses_only_where_too_few_differ_never_a_cand
   assert np.all(valid_BxC)
   targets = epig.exact_targets(log_p_MxN[:, None])
   chosen_BxK, score_B = epig.select_queries(jax.random.key(1), log_u_BxMxC, 3,
-                                            lambda k, b: targets, True, valid_BxC=valid_BxC)
+                                            lambda k, b: targets, True,
+                                            epig.TupleSearch(valid_BxC=valid_BxC))
   for row in np.asarray(chosen_BxK).tolist():
     assert len(set(row)) == 3, row
   assert np.all(np.isfinite(np.asarray(score_B))), score_B
   with pytest.raises(ValueError, match='give tuples_UxK with valid_BxU, or valid_BxC alone'):
-    epig.select_queries(jax.random.key(1), log_u_BxMxC, 3, lambda k, b: targets, True)
+    epig.select_queries(jax.random.key(1), log_u_BxMxC, 3, lambda k, b: targets, True,
+                        epig.TupleSearch())
 
 
 def test_showable_candidates_allow_repeats_only_where_too_few_responses_differ():

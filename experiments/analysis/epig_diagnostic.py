@@ -88,7 +88,7 @@ def lane_statistics(config, spec, agent, agent_state, hparams, world, key, queri
                                          spec)
   query_MxQxN, _, pool_QxC, tuples_UxK, showable_QxU = strategies.epig_candidates(
       key_pool, agent.explorer(agent_state, hparams), prompts_QxLx, p, population=False)
-  log_u_QxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxQxN, 0, 1), pool_QxC[:, None, :], -1)
+  log_u_QxMxC = strategies.pool_utilities(query_MxQxN, pool_QxC)
 
   def one(inputs):
     key_q, log_u_MxC, table_MxN, showable_U = inputs
@@ -106,25 +106,16 @@ def round_scores(config, spec, agent, agent_state, hparams, world, key) -> jax.A
   a showable tuple, each over the best tuple's."""
   e = config.experiment
   p = loop_lib.strategy_params(config, hparams)
-  K, full_ranking = e.responses_per_prompt, config.world.full_ranking
+  full_ranking = config.world.full_ranking
   key_prompts, key_pool, key_select = jax.random.split(key, 3)
   prompts_BxLx = world_lib.prompt_tokens(
       world_lib.sample_prompts(key_prompts, world, e.prompts_per_round), spec)
   query_MxBxN, _, pool_BxC, tuples_UxK, showable_BxU = strategies.epig_candidates(
       key_pool, agent.explorer(agent_state, hparams), prompts_BxLx, p, population=False)
-  log_u_BxMxC = jnp.take_along_axis(jnp.swapaxes(query_MxBxN, 0, 1), pool_BxC[:, None, :], -1)
-
-  def targets_fn(key_t, b):
-    table_MxXxN = query_MxBxN[:, b][:, None]
-    if e.epig_samples:
-      return epig_lib.sampled_targets(key_t, table_MxXxN, e.epig_samples)
-    return epig_lib.exact_targets(table_MxXxN)
-
-  search = (dict(valid_BxC=epig_lib.showable_candidates(pool_BxC, K))
-            if e.epig_tuples == 'greedy' else dict(tuples_UxK=tuples_UxK, valid_BxU=showable_BxU))
-  chosen_BxK, score_B = epig_lib.select_queries(
-      key_select, log_u_BxMxC, K, targets_fn, full_ranking, **search,
-      group_B=epig_lib.batch_groups(prompts_BxLx) if e.epig_batch == 'prompt' else None)
+  chosen_BxK, score_B = strategies.epig_select(key_select, query_MxBxN, None, pool_BxC,
+                                               tuples_UxK, showable_BxU, prompts_BxLx, p)
+  log_u_BxMxC = strategies.pool_utilities(query_MxBxN, pool_BxC)
+  targets_fn = strategies.epig_targets(query_MxBxN, None, p)
   key_targets, _ = jax.random.split(key_select)  # As `select_queries` draws each query's targets.
 
   def alone(b):
