@@ -35,6 +35,9 @@ Variants:
             headline's batch collapses the ensemble's weights within a round's first 4-16
             queries, so most of its queries are random tuples of the pool
             (experiments/analysis/epig_diagnostic.py). Not a contender either.
+  epinet_worlds0-3, _worlds4-7  epig and its control (one sweep) on those halves with the epinet
+            (`agent.epistemic='epinet'`) instead of the ensemble, its prior scale
+            `EPINET_PRIOR_SCALE`: #25's "the epinet with epig, measured the same way".
 
 The family's fields were written here, from the docs/worlds.md table of what the world's
 parameters do (a minority's favourites ~20-5,000x rarer under the majority's teacher), before
@@ -61,13 +64,17 @@ VARIANTS = ('ceiling', 'headline', 'headline_epig', 'headline_epig_random', 'hea
             'headline_boltzmann_worlds4-7', 'headline_passive_worlds4-7',
             'headline_uniform_worlds4-7', 'headline_oracle_worlds4-7',
             'epig_greedy_worlds0-3', 'epig_greedy_worlds4-7', 'epig_by_prompt_worlds0-3',
-            'epig_by_prompt_worlds4-7')
+            'epig_by_prompt_worlds4-7', 'epinet_worlds0-3', 'epinet_worlds4-7')
 ONE_STRATEGY = VARIANTS[2:9]
 HALF_WORLDS = {'_worlds0-3': 0, '_worlds4-7': 4}  # Suffix: the first of its 4 world seeds.
 assert ONE_STRATEGY == tuple(f'headline_{s}' for s in HEADLINE_STRATEGIES)
 assert VARIANTS[9:23] == tuple(v + half for half in HALF_WORLDS for v in ONE_STRATEGY)
-assert VARIANTS[23:] == tuple(f'epig_{change}{half}' for change in ('greedy', 'by_prompt')
-                             for half in HALF_WORLDS)
+assert VARIANTS[23:27] == tuple(f'epig_{change}{half}' for change in ('greedy', 'by_prompt')
+                               for half in HALF_WORLDS)
+assert VARIANTS[27:] == tuple(f'epinet{half}' for half in HALF_WORLDS)
+EPINET_PRIOR_SCALE = 3.0  # The smallest of (1, 2, 3, 5) whose predicted KL before any choice
+#   (0.817, mean of the headline's 16 lanes) reaches the ensemble's (0.743): chosen at round 0,
+#   no strategy run, before epig ran with it (README, "The epinet with epig").
 
 
 def structured_world(c) -> None:
@@ -102,6 +109,12 @@ def get_config(arg=None):
   if arg.startswith('epig_by_prompt'):  # headline_epig's half, the batch's conditioning alone.
     c = get_config('headline_epig' + arg.removeprefix('epig_by_prompt'))
     c.experiment.epig_batch = 'prompt'
+    return c
+  if arg.startswith('epinet'):  # headline_epig's half with its control, the epinet for the ensemble.
+    c = get_config('headline_epig' + arg.removeprefix('epinet'))
+    c.experiment.strategies = ('epig', 'epig_random')
+    c.agent.epistemic = 'epinet'
+    c.agent.prior_scale = EPINET_PRIOR_SCALE
     return c
   if arg.startswith('headline'):
     # The contenders first: passive, uniform and the oracle repeat the ceiling's lanes exactly
