@@ -160,3 +160,33 @@ def test_restoring_a_sweep_without_checkpoints_or_with_many_worlds_is_refused_in
   with pytest.raises(errors.UserError, match='a run over 2 worlds') as error:
     runner.restore_joint_sweep(str(tmp_path), 'infomax')
   assert '\n' not in str(error.value)
+
+
+def test_shown_favourites_counts_each_block_of_rounds_and_the_whole_run():
+  """Two lanes, three rounds of two queries, two groups; lane 1's last round not shown yet."""
+  favourites = _script('shown_favourites')
+  shows_SxHxG = np.zeros((2, 6, 2), bool)
+  shows_SxHxG[0, 0, 0] = shows_SxHxG[1, 1, 0] = True  # Round 1: 2 of 4 hold group 0's.
+  shows_SxHxG[0, 2, 1] = True  # Round 2: 1 of 4 holds group 1's.
+  shows_SxHxG[0, 4, 0] = shows_SxHxG[0, 5, 0] = shows_SxHxG[1, 4, 0] = True  # Lane 1's unshown.
+  valid_SxH = np.ones((2, 6), bool)
+  valid_SxH[1, 4:] = False
+  shown = {'shows_favourite_SxHxG': shows_SxHxG, 'valid_SxH': valid_SxH,
+           'round_H': np.array([1, 1, 2, 2, 3, 3])}
+  blocks = favourites.favourite_shares(shown, 2)
+  assert [(lo, hi, count) for lo, hi, _, count in blocks] == [(1, 2, 8), (3, 3, 2), (1, 3, 10)]
+  np.testing.assert_allclose([share for _, _, share, _ in blocks],
+                             [[2 / 8, 1 / 8], [1.0, 0.0], [4 / 10, 1 / 10]])
+  with pytest.raises(SystemExit, match='no queries'):
+    favourites.favourite_shares({**shown, 'valid_SxH': np.zeros((2, 6), bool)}, 2)
+
+
+@pytest.mark.slow
+def test_shown_favourites_from_a_checkpoint_are_the_finished_runs(tiny_run):
+  """The interrupted-run path (the last checkpoint's buffer) gives the finished run's arrays."""
+  favourites = _script('shown_favourites')
+  finished = favourites.shown_arrays(tiny_run, 'infomax')
+  restored = favourites.shown_arrays(tiny_run, 'infomax', from_checkpoint=True)
+  for name in finished:
+    np.testing.assert_array_equal(restored[name], finished[name])
+  assert finished['shows_favourite_SxHxG'].any()
