@@ -163,28 +163,52 @@ def test_restoring_a_sweep_without_checkpoints_or_with_many_worlds_is_refused_in
 
 
 def test_shown_favourites_counts_each_block_of_rounds_and_the_whole_run():
-  """Two lanes, three rounds of two queries, two groups; lane 1's last round not shown yet."""
+  """Two lanes, four rounds of two queries, two groups; lane 1's third round and both lanes'
+  fourth not shown yet (an interrupted run: the blocks end at the last round shown)."""
   favourites = _script('shown_favourites')
-  shows_SxHxG = np.zeros((2, 6, 2), bool)
+  shows_SxHxG = np.zeros((2, 8, 2), bool)
   shows_SxHxG[0, 0, 0] = shows_SxHxG[1, 1, 0] = True  # Round 1: 2 of 4 hold group 0's.
   shows_SxHxG[0, 2, 1] = True  # Round 2: 1 of 4 holds group 1's.
   shows_SxHxG[0, 4, 0] = shows_SxHxG[0, 5, 0] = shows_SxHxG[1, 4, 0] = True  # Lane 1's unshown.
-  valid_SxH = np.ones((2, 6), bool)
-  valid_SxH[1, 4:] = False
+  shows_SxHxG[:, 6:, :] = True  # Round 4, shown to nobody yet.
+  valid_SxH = np.ones((2, 8), bool)
+  valid_SxH[1, 4:] = valid_SxH[0, 6:] = False
   shown = {'shows_favourite_SxHxG': shows_SxHxG, 'valid_SxH': valid_SxH,
-           'round_H': np.array([1, 1, 2, 2, 3, 3])}
+           'round_H': np.array([1, 1, 2, 2, 3, 3, 4, 4])}
   blocks = favourites.favourite_shares(shown, 2)
   assert [(lo, hi, count) for lo, hi, _, count in blocks] == [(1, 2, 8), (3, 3, 2), (1, 3, 10)]
   np.testing.assert_allclose([share for _, _, share, _ in blocks],
                              [[2 / 8, 1 / 8], [1.0, 0.0], [4 / 10, 1 / 10]])
+  assert [(lo, hi) for lo, hi, _, _ in favourites.favourite_shares(shown, 3)] == [(1, 3), (1, 3)]
   with pytest.raises(SystemExit, match='no queries'):
-    favourites.favourite_shares({**shown, 'valid_SxH': np.zeros((2, 6), bool)}, 2)
+    favourites.favourite_shares({**shown, 'valid_SxH': np.zeros((2, 8), bool)}, 2)
+
+
+def test_shown_favourites_refuses_bad_input_in_one_line(tmp_path):
+  """Before reading anything: a block size that is not a positive integer, a directory that is
+  not a run, a sweep's grid points (their lanes would pool), a strategy the run did not have."""
+  from lmrl.configs import tiny  # pylint: disable=import-outside-toplevel
+  favourites = _script('shown_favourites')
+  config = tiny.get_config()
+  (tmp_path / 'config.json').write_text(json.dumps(config.to_dict()))
+  for args, message in (([str(tmp_path), 'infomax', 'x'], 'must be an integer >= 1'),
+                        ([str(tmp_path), 'infomax', '0'], 'must be an integer >= 1'),
+                        ([str(tmp_path / 'nothing'), 'infomax'], 'not a run directory'),
+                        ([str(tmp_path), 'infomax'], 'neither results/joint_infomax_shown.npz')):
+    with pytest.raises(SystemExit, match=message) as error:
+      favourites.main(['shown_favourites.py'] + args)
+    assert str(error.value).startswith('error: ') and '\n' not in str(error.value)
+  config.sweep.learning_rate = (1e-3, 1e-2)
+  (tmp_path / 'config.json').write_text(json.dumps(config.to_dict()))
+  with pytest.raises(SystemExit, match='hyper-parameter sweep'):
+    favourites.main(['shown_favourites.py', str(tmp_path), 'infomax'])
 
 
 @pytest.mark.slow
 def test_shown_favourites_from_a_checkpoint_are_the_finished_runs(tiny_run):
   """The interrupted-run path (the last checkpoint's buffer) gives the finished run's arrays."""
   favourites = _script('shown_favourites')
+  assert os.path.exists(os.path.join(tiny_run, 'results', 'joint_infomax_shown.npz'))
   finished = favourites.shown_arrays(tiny_run, 'infomax')
   restored = favourites.shown_arrays(tiny_run, 'infomax', from_checkpoint=True)
   for name in finished:

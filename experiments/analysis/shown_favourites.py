@@ -9,6 +9,9 @@ one world or several), passed through the same `rows.shown_queries`. Prints, for
 ROUNDS_PER_BLOCK rounds (default 10) and for the whole run, the share of the block's queries
 (every lane, every valid row) whose shown responses include a favourite of group g, and how many
 queries that is. The summary's `queries_showing_a_favourite_of_group` is the whole run's row.
+A run with a hyper-parameter sweep (several grid points) is refused: its points' lanes would pool.
+Read an interrupted run while it is not running: a checkpoint step that cannot be read (one being
+written) is moved aside, as a resume would.
 
 A score that stops showing what every member already agrees on (e.g. the majority's favourites)
 shows here as a falling share; experiments/structured/README.md reads the per-prompt epig pilot
@@ -18,7 +21,15 @@ against epig, its control and infomax this way.
 import os
 import sys
 
+import jax
 import numpy as np
+
+from lmrl import errors
+from lmrl import hyperparams
+from lmrl import rows as rows_lib
+from lmrl import runner
+from lmrl import sweep as sweep_lib
+from lmrl import workdir as workdir_lib
 
 
 def shown_arrays(workdir: str, strategy: str, from_checkpoint: bool = False
@@ -29,13 +40,14 @@ def shown_arrays(workdir: str, strategy: str, from_checkpoint: bool = False
   if os.path.exists(path) and not from_checkpoint:
     with np.load(path) as arrays:
       return {k: arrays[k] for k in ('shows_favourite_SxHxG', 'valid_SxH', 'round_H')}
-  import jax  # pylint: disable=import-outside-toplevel  (only to restore a checkpoint)
-  from lmrl import rows, runner, sweep  # pylint: disable=import-outside-toplevel
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints', f'joint_{strategy}')):
+    raise errors.UserError(f'{workdir} has neither results/joint_{strategy}_shown.npz nor '
+                           f'checkpoints/joint_{strategy}: did the run have strategy {strategy!r}?')
   restored = runner.restore_joint_sweep(workdir, strategy, many_worlds=True)
-  buffer = jax.tree_util.tree_map(np.asarray, restored.state.buffer)
-  shown = rows.shown_queries(buffer, sweep.to_host(restored.world.favourites_GxPxN),
-                             restored.spec.vocab_size,
-                             restored.config.experiment.prompts_per_round)
+  buffer = jax.tree_util.tree_map(sweep_lib.to_host, restored.state.buffer)
+  shown = rows_lib.shown_queries(buffer, sweep_lib.to_host(restored.world.favourites_GxPxN),
+                                 restored.spec.vocab_size,
+                                 restored.config.experiment.prompts_per_round)
   return {k: shown[k] for k in ('shows_favourite_SxHxG', 'valid_SxH', 'round_H')}
 
 
@@ -62,15 +74,17 @@ def favourite_shares(shown: dict[str, np.ndarray], rounds_per_block: int
 
 def main(argv):
   if len(argv) not in (3, 4):
-    raise SystemExit('usage: python experiments/analysis/shown_favourites.py WORKDIR STRATEGY '
-                     '[ROUNDS_PER_BLOCK]')
+    raise SystemExit(__doc__.split('\n\n')[1])
   workdir, strategy = argv[1], argv[2]
-  rounds_per_block = int(argv[3]) if len(argv) == 4 else 10
-  if rounds_per_block < 1:
-    raise SystemExit(f'error: ROUNDS_PER_BLOCK must be >= 1, got {rounds_per_block}')
+  text = argv[3] if len(argv) == 4 else '10'
+  if not text.isdigit() or int(text) < 1:
+    raise SystemExit(f'error: ROUNDS_PER_BLOCK must be an integer >= 1, got {text!r}')
+  rounds_per_block = int(text)
   if not os.path.isfile(os.path.join(workdir, 'config.json')):
     raise SystemExit(f'error: {workdir} is not a run directory (it has no config.json)')
-  from lmrl import errors  # pylint: disable=import-outside-toplevel
+  if hyperparams.grid_size(workdir_lib.saved_config(workdir)) > 1:
+    raise SystemExit(f'error: {workdir} is a hyper-parameter sweep; its grid points\' lanes '
+                     'would pool (read each point\'s lanes with lmrl.hyperparams.point_lanes)')
   try:
     shown = shown_arrays(workdir, strategy)
   except errors.UserError as error:
