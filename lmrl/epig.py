@@ -69,9 +69,10 @@ late in a large batch every score can be ~0: ties are broken at random (`TIE_BRE
 noise), among tuples without a repeated response. Measured on the structured headline (8
 members, full rankings of 4; `experiments/analysis/epig_diagnostic.py`): the histories' weights
 collapse within a round's first 4-16 queries, 85-92% of its 64 queries score below 1% of its
-first, and its last 48, scored alone, are worth what random tuples of the pool are. `experiment.epig_batch='prompt'` conditions a query
-only on the earlier queries of its own prompt (`batch_groups`): a recurring prompt still gets the
-question that is still open, and a query on another prompt is scored as if it were the first.
+first, and its last 48, scored alone, are worth what random tuples of the pool are.
+`experiment.epig_batch='prompt'` conditions a query only on the earlier queries of its own prompt
+(`batch_groups`): a recurring prompt still gets the question that is still open, and a query on
+another prompt is scored as if it were the first.
 
 Shapes (beside `lmrl`'s legend): F outcomes of a query (K! rankings or K first choices), Y
 targets (values of `Y`: responses, (prompt, response) pairs or samples), X target prompts, H
@@ -301,13 +302,14 @@ def select_queries(key: jax.Array, log_u_BxMxC: jax.Array, num_shown: int,
   `I(Y; C_b | C_1..C_b-1)` (see the module docstring).
 
   `group_B` (int[B] in [0, B), optional; `batch_groups`): query b is conditioned only on the
-  earlier queries of its own group (`experiment.epig_batch='prompt'`: the queries on the same prompt);
-  by default on every earlier query of the round ('round').
+  earlier queries of its own group (`experiment.epig_batch='prompt'`: the queries on the same
+  prompt); by default on every earlier query of the round ('round').
 
   `log_u_BxMxC`: each member's Luce log-utility of query b's C candidates; `targets_fn(key, b)`:
-  query b's `Targets`; `search`: the exhaustive or the greedy search (`TupleSearch`). Returns the chosen tuples' candidate positions int32[B, K] (ascending for the
-  exhaustive search, in the order chosen for the greedy one) and their scores float32[B] (nats,
-  given the queries before them). The two searches draw their noise differently, so the same key
+  query b's `Targets`; `search`: the exhaustive or the greedy search (`TupleSearch`). Returns
+  the chosen tuples' candidate positions int32[B, K] (ascending for the exhaustive search, in
+  the order chosen for the greedy one) and their scores float32[B] (nats, given the queries
+  before them). The two searches draw their noise differently, so the same key
   gives them different simulated outcomes for the histories.
   """
   B, M, C = log_u_BxMxC.shape

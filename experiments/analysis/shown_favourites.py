@@ -31,6 +31,7 @@ from lmrl import runner
 from lmrl import sweep as sweep_lib
 from lmrl import workdir as workdir_lib
 
+SHOWN_FIELDS = ('shows_favourite_SxHxG', 'valid_SxH', 'round_H')  # What is read of the queries.
 
 def shown_arrays(workdir: str, strategy: str, from_checkpoint: bool = False
                  ) -> dict[str, np.ndarray]:
@@ -39,7 +40,7 @@ def shown_arrays(workdir: str, strategy: str, from_checkpoint: bool = False
   path = os.path.join(workdir, 'results', f'joint_{strategy}_shown.npz')
   if os.path.exists(path) and not from_checkpoint:
     with np.load(path) as arrays:
-      return {k: arrays[k] for k in ('shows_favourite_SxHxG', 'valid_SxH', 'round_H')}
+      return {k: arrays[k] for k in SHOWN_FIELDS}
   if not os.path.isdir(os.path.join(workdir, 'checkpoints', f'joint_{strategy}')):
     raise errors.UserError(f'{workdir} has neither results/joint_{strategy}_shown.npz nor '
                            f'checkpoints/joint_{strategy}: did the run have strategy {strategy!r}?')
@@ -48,7 +49,7 @@ def shown_arrays(workdir: str, strategy: str, from_checkpoint: bool = False
   shown = rows_lib.shown_queries(buffer, sweep_lib.to_host(restored.world.favourites_GxPxN),
                                  restored.spec.vocab_size,
                                  restored.config.experiment.prompts_per_round)
-  return {k: shown[k] for k in ('shows_favourite_SxHxG', 'valid_SxH', 'round_H')}
+  return {k: shown[k] for k in SHOWN_FIELDS}
 
 
 def favourite_shares(shown: dict[str, np.ndarray], rounds_per_block: int

@@ -110,7 +110,7 @@ def get_config(arg=None):
     c = get_config('headline_epig' + arg.removeprefix('epig_by_prompt'))
     c.experiment.epig_batch = 'prompt'
     return c
-  if arg.startswith('epinet'):  # headline_epig's half with its control, the epinet for the ensemble.
+  if arg.startswith('epinet'):  # headline_epig's half and its control, with the epinet.
     c = get_config('headline_epig' + arg.removeprefix('epinet'))
     c.experiment.strategies = ('epig', 'epig_random')
     c.agent.epistemic = 'epinet'
